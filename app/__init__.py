@@ -1,0 +1,1 @@
+"""cnnvis web application: FastAPI service, command line."""

@@ -1,0 +1,112 @@
+"""Pure array functions behind the layers: im2col/col2im, output sizes, softmax, cross-entropy.
+
+Reference: Saito, "Deep Learning from Scratch", ch. 7.4 (im2col turns convolution into one GEMM).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def conv_output_size(size: int, kernel: int, stride: int = 1, pad: int = 0) -> int:
+    """Integer output length of a convolution or pooling window along one axis.
+
+    ``out = (size + 2*pad - kernel) // stride + 1``; a ValueError if the window does not fit.
+    """
+    for label, value in (("size", size), ("kernel", kernel), ("stride", stride), ("pad", pad)):
+        if int(value) != value:
+            raise ValueError(f"{label} must be an integer, got {value!r}")
+    if kernel < 1 or stride < 1 or pad < 0:
+        raise ValueError(f"need kernel >= 1, stride >= 1, pad >= 0 (got {kernel}, {stride}, {pad})")
+    span = size + 2 * pad - kernel
+    if span < 0:
+        raise ValueError(f"kernel {kernel} does not fit input {size} with padding {pad}")
+    return span // stride + 1
+
+
+def pad_hw(x: np.ndarray, pad: int, value: float = 0.0) -> np.ndarray:
+    """Pad the two trailing spatial axes of (N, C, H, W) by ``pad`` on each side."""
+    if pad == 0:
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=value)
+
+
+def windows(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0,
+            pad_value: float = 0.0) -> np.ndarray:
+    """A strided view of every (kh, kw) window, without copying.
+
+    Input: (N, C, H, W)
+    Output: (N, C, OH, OW, KH, KW), ``OH = (H + 2*pad - KH) // stride + 1`` (same for OW)
+    """
+    n, c, h, w = x.shape
+    oh = conv_output_size(h, kh, stride, pad)
+    ow = conv_output_size(w, kw, stride, pad)
+    xp = pad_hw(x, pad, pad_value)
+    view = sliding_window_view(xp, (kh, kw), axis=(2, 3))  # (N, C, H+2p-KH+1, W+2p-KW+1, KH, KW)
+    return view[:, :, : (oh - 1) * stride + 1 : stride, : (ow - 1) * stride + 1 : stride]
+
+
+def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0) -> np.ndarray:
+    """Unfold every receptive field into one row, so convolution becomes one matrix product.
+
+    Input: (N, C, H, W)
+    Output: (N*OH*OW, C*KH*KW); row ``(n*OH + i)*OW + j`` holds the window at output (i, j),
+    its columns ordered (c, ky, kx) to match a weight reshaped from (F, C, KH, KW) to (F, C*KH*KW).
+    """
+    n, c = x.shape[:2]
+    win = windows(x, kh, kw, stride, pad)  # (N, C, OH, OW, KH, KW)
+    oh, ow = win.shape[2:4]
+    return win.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)  # copies once
+
+
+def col2im(col: np.ndarray, x_shape: tuple[int, int, int, int], kh: int, kw: int,
+           stride: int = 1, pad: int = 0) -> np.ndarray:
+    """The adjoint of :func:`im2col`: scatter rows back onto the image, summing overlaps.
+
+    Input: (N*OH*OW, C*KH*KW)
+    Output: (N, C, H, W) = ``x_shape``
+    The only Python loop runs over the KH*KW kernel offsets, each a strided slice-add.
+    """
+    n, c, h, w = x_shape
+    oh = conv_output_size(h, kh, stride, pad)
+    ow = conv_output_size(w, kw, stride, pad)
+    if col.shape != (n * oh * ow, c * kh * kw):
+        raise ValueError(f"col has shape {col.shape}, expected {(n * oh * ow, c * kh * kw)}")
+    cols = col.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)  # (N, C, KH, KW, OH, OW)
+    return scatter_windows(cols, (n, c, h, w), stride, pad)
+
+
+def scatter_windows(cols: np.ndarray, x_shape: tuple[int, int, int, int], stride: int,
+                    pad: int) -> np.ndarray:
+    """Sum per-window values back onto the (unpadded) image they were taken from.
+
+    Input: (N, C, KH, KW, OH, OW)
+    Output: (N, C, H, W)
+    """
+    n, c, h, w = x_shape
+    _, _, kh, kw, oh, ow = cols.shape
+    img = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=cols.dtype)
+    for y in range(kh):
+        y_end = y + stride * oh
+        for x in range(kw):
+            x_end = x + stride * ow
+            img[:, :, y:y_end:stride, x:x_end:stride] += cols[:, :, y, x]
+    return img[:, :, pad : pad + h, pad : pad + w]
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, shifted by the row maximum so large logits cannot overflow.
+
+    Input: (N, K) -> Output: (N, K)
+    """
+    shifted = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def cross_entropy(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Mean negative log-likelihood of integer ``labels`` (N,) under ``probs`` (N, K)."""
+    n = probs.shape[0]
+    picked = probs[np.arange(n), labels]
+    return float(-np.mean(np.log(picked + 1e-12)))

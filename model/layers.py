@@ -1,0 +1,359 @@
+"""Layers with forward and backward passes that keep no per-call state (book ch. 5 and 7).
+
+Every layer's ``forward(params, x, ...)`` returns ``(out, cache)`` and ``backward(params, cache,
+dout)`` returns ``(dx, grads)``: the cache travels with the caller, never on ``self``, so one
+loaded network can serve many threads at once. Parameters live in a dict owned by the network.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+from .functional import conv_output_size, im2col, col2im, scatter_windows, softmax, windows
+
+Params = dict[str, np.ndarray]
+Shape = tuple[int, ...]
+
+
+class Layer(ABC):
+    """Base class: hyperparameters and parameter shapes; forward/backward are pure."""
+
+    kind = "layer"
+
+    def param_shapes(self, in_shape: Shape) -> dict[str, Shape]:
+        """Local parameter names (``weight``, ``bias``) and shapes for a per-sample input shape."""
+        return {}
+
+    def init_params(self, in_shape: Shape, rng: np.random.Generator, dtype=np.float32) -> Params:
+        return {}
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        return in_shape
+
+    def hyperparams(self) -> dict[str, Any]:
+        return {}
+
+    @abstractmethod
+    def forward(self, p: Params, x: np.ndarray, train: bool = False,
+                rng: np.random.Generator | None = None) -> tuple[np.ndarray, Any]:
+        """Return ``(out, cache)``; the cache is only needed (and only complete) when training."""
+
+    @abstractmethod
+    def backward(self, p: Params, cache: Any, dout: np.ndarray,
+                 need_dx: bool = True) -> tuple[np.ndarray | None, Params]:
+        """Return ``(dx, grads)`` with grads keyed by local parameter name."""
+
+
+def he_std(fan_in: int) -> float:
+    """He et al. 2015: std = sqrt(2 / fan_in) keeps ReLU activations' variance constant."""
+    return float(np.sqrt(2.0 / fan_in))
+
+
+def init_std(scheme: str | float, fan_in: int) -> float:
+    """``"he"``, ``"xavier"`` (1/sqrt(fan_in), LeCun/Glorot for tanh and sigmoid) or a number."""
+    if scheme == "he":
+        return he_std(fan_in)
+    if scheme == "xavier":
+        return float(np.sqrt(1.0 / fan_in))
+    if isinstance(scheme, (int, float)) and not isinstance(scheme, bool) and scheme > 0:
+        return float(scheme)
+    raise ValueError(f"weight init must be 'he', 'xavier' or a positive std, got {scheme!r}")
+
+
+class Convolution(Layer):
+    """2D convolution as im2col + one matrix product.
+
+    Input: (N, C, H, W)
+    Output: (N, F, OH, OW), ``OH = (H + 2*pad - KH) // stride + 1``, same for OW
+    Parameters: ``weight`` (F, C, KH, KW), ``bias`` (F,)
+    """
+
+    kind = "conv"
+
+    def __init__(self, out_channels: int, kernel_size: int, stride: int = 1, pad: int = 0,
+                 weight_init: str | float = "he"):
+        self.out_channels = int(out_channels)
+        self.kernel_size = int(kernel_size)
+        self.stride = int(stride)
+        self.pad = int(pad)
+        self.weight_init = weight_init
+
+    def hyperparams(self):
+        return {"out_channels": self.out_channels, "kernel_size": self.kernel_size,
+                "stride": self.stride, "pad": self.pad}
+
+    def param_shapes(self, in_shape):
+        k = self.kernel_size
+        return {"weight": (self.out_channels, in_shape[0], k, k), "bias": (self.out_channels,)}
+
+    def init_params(self, in_shape, rng, dtype=np.float32):
+        shapes = self.param_shapes(in_shape)
+        fan_in = in_shape[0] * self.kernel_size**2
+        std = init_std(self.weight_init, fan_in)
+        return {"weight": (rng.standard_normal(shapes["weight"]) * std).astype(dtype),
+                "bias": np.zeros(shapes["bias"], dtype=dtype)}
+
+    def output_shape(self, in_shape):
+        c, h, w = in_shape
+        k, s, p = self.kernel_size, self.stride, self.pad
+        return (self.out_channels, conv_output_size(h, k, s, p), conv_output_size(w, k, s, p))
+
+    def forward(self, p, x, train=False, rng=None):
+        n = x.shape[0]
+        k, s, pad = self.kernel_size, self.stride, self.pad
+        _, oh, ow = self.output_shape(x.shape[1:])
+        col = im2col(x, k, k, s, pad)  # (N*OH*OW, C*KH*KW)
+        w_mat = p["weight"].reshape(self.out_channels, -1)  # (F, C*KH*KW)
+        out = col @ w_mat.T + p["bias"]  # (N*OH*OW, F)
+        out = out.reshape(n, oh, ow, self.out_channels).transpose(0, 3, 1, 2)
+        return out, (col, x.shape)
+
+    def backward(self, p, cache, dout, need_dx=True):
+        col, x_shape = cache
+        f = self.out_channels
+        dflat = dout.transpose(0, 2, 3, 1).reshape(-1, f)  # (N*OH*OW, F)
+        w_mat = p["weight"].reshape(f, -1)
+        grads = {"weight": (dflat.T @ col).reshape(p["weight"].shape), "bias": dflat.sum(axis=0)}
+        dx = None
+        if need_dx:
+            k = self.kernel_size
+            dx = col2im(dflat @ w_mat, x_shape, k, k, self.stride, self.pad)
+        return dx, grads
+
+
+class _Pooling(Layer):
+    """Shared geometry of max and average pooling: any window, stride and padding."""
+
+    def __init__(self, pool_size: int = 2, stride: int | None = None, pad: int = 0):
+        self.pool_size = int(pool_size)
+        self.stride = int(stride if stride is not None else pool_size)
+        self.pad = int(pad)
+        if self.pad > self.pool_size // 2:
+            raise ValueError(f"pad {pad} must be at most half the pool size {pool_size}")
+
+    def hyperparams(self):
+        return {"pool_size": self.pool_size, "stride": self.stride, "pad": self.pad}
+
+    def output_shape(self, in_shape):
+        c, h, w = in_shape
+        k, s, p = self.pool_size, self.stride, self.pad
+        return (c, conv_output_size(h, k, s, p), conv_output_size(w, k, s, p))
+
+
+class MaxPooling(_Pooling):
+    """Max over each window; padding counts as -inf so it never wins.
+
+    Input: (N, C, H, W)
+    Output: (N, C, OH, OW), ``OH = (H + 2*pad - K) // stride + 1``
+    """
+
+    kind = "maxpool"
+
+    def forward(self, p, x, train=False, rng=None):
+        k = self.pool_size
+        win = windows(x, k, k, self.stride, self.pad, pad_value=-np.inf)  # (N, C, OH, OW, K, K)
+        if not train:
+            return win.max(axis=(4, 5)), None
+        flat = win.reshape(*win.shape[:4], k * k)  # (N, C, OH, OW, K*K)
+        arg = flat.argmax(axis=-1)
+        out = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
+        return out, (x.shape, arg)
+
+    def backward(self, p, cache, dout, need_dx=True):
+        x_shape, arg = cache
+        k = self.pool_size
+        dflat = np.zeros((*dout.shape, k * k), dtype=dout.dtype)
+        np.put_along_axis(dflat, arg[..., None], dout[..., None], axis=-1)
+        cols = dflat.reshape(*dout.shape, k, k).transpose(0, 1, 4, 5, 2, 3)  # (N, C, K, K, OH, OW)
+        return scatter_windows(cols, x_shape, self.stride, self.pad), {}
+
+
+class AveragePooling(_Pooling):
+    """Mean over each window (zero padding counted, as LeNet's subsampling had no padding).
+
+    Input: (N, C, H, W)
+    Output: (N, C, OH, OW), ``OH = (H + 2*pad - K) // stride + 1``
+    """
+
+    kind = "avgpool"
+
+    def forward(self, p, x, train=False, rng=None):
+        k = self.pool_size
+        win = windows(x, k, k, self.stride, self.pad)
+        return win.mean(axis=(4, 5), dtype=x.dtype), x.shape
+
+    def backward(self, p, cache, dout, need_dx=True):
+        x_shape = cache
+        k = self.pool_size
+        share = (dout / (k * k))[:, :, None, None, :, :]
+        cols = np.broadcast_to(share, (*dout.shape[:2], k, k, *dout.shape[2:]))
+        return scatter_windows(cols, x_shape, self.stride, self.pad), {}
+
+
+class Affine(Layer):
+    """Fully connected layer; flattens any trailing axes first.
+
+    Input: (N, *) with D = prod(*) features
+    Output: (N, out_features)
+    Parameters: ``weight`` (D, out_features), ``bias`` (out_features,)
+    """
+
+    kind = "affine"
+
+    def __init__(self, out_features: int, weight_init: str | float = "he"):
+        self.out_features = int(out_features)
+        self.weight_init = weight_init
+
+    def hyperparams(self):
+        return {"out_features": self.out_features}
+
+    def param_shapes(self, in_shape):
+        return {"weight": (int(np.prod(in_shape)), self.out_features),
+                "bias": (self.out_features,)}
+
+    def init_params(self, in_shape, rng, dtype=np.float32):
+        shapes = self.param_shapes(in_shape)
+        std = init_std(self.weight_init, shapes["weight"][0])
+        return {"weight": (rng.standard_normal(shapes["weight"]) * std).astype(dtype),
+                "bias": np.zeros(shapes["bias"], dtype=dtype)}
+
+    def output_shape(self, in_shape):
+        return (self.out_features,)
+
+    def forward(self, p, x, train=False, rng=None):
+        x2 = x.reshape(x.shape[0], -1)  # (N, D)
+        return x2 @ p["weight"] + p["bias"], (x2, x.shape)
+
+    def backward(self, p, cache, dout, need_dx=True):
+        x2, x_shape = cache
+        grads = {"weight": x2.T @ dout, "bias": dout.sum(axis=0)}
+        dx = (dout @ p["weight"].T).reshape(x_shape) if need_dx else None
+        return dx, grads
+
+
+class ReLU(Layer):
+    """max(x, 0). Input: (N, *) -> Output: same shape."""
+
+    kind = "relu"
+
+    def forward(self, p, x, train=False, rng=None):
+        out = np.maximum(x, 0)
+        return out, (out > 0 if train else None)
+
+    def backward(self, p, cache, dout, need_dx=True):
+        return dout * cache, {}
+
+
+class Tanh(Layer):
+    """``scale * tanh(slope * x)``; LeCun et al. 1998 use scale 1.7159, slope 2/3.
+
+    Input: (N, *) -> Output: same shape.
+    """
+
+    kind = "tanh"
+
+    def __init__(self, scale: float = 1.0, slope: float = 1.0):
+        self.scale = float(scale)
+        self.slope = float(slope)
+
+    def hyperparams(self):
+        return {"scale": self.scale, "slope": self.slope}
+
+    def forward(self, p, x, train=False, rng=None):
+        t = np.tanh(self.slope * x)
+        return (self.scale * t).astype(x.dtype, copy=False), t
+
+    def backward(self, p, cache, dout, need_dx=True):
+        t = cache
+        return (dout * (self.scale * self.slope) * (1 - t * t)).astype(dout.dtype, copy=False), {}
+
+
+class Sigmoid(Layer):
+    """1 / (1 + exp(-x)), computed as 0.5 * (1 + tanh(x / 2)) so it cannot overflow.
+
+    Input: (N, *) -> Output: same shape.
+    """
+
+    kind = "sigmoid"
+
+    def forward(self, p, x, train=False, rng=None):
+        y = 0.5 * (1 + np.tanh(0.5 * x))
+        return y, y
+
+    def backward(self, p, cache, dout, need_dx=True):
+        y = cache
+        return dout * y * (1 - y), {}
+
+
+class Flatten(Layer):
+    """Input: (N, C, H, W) -> Output: (N, C*H*W)."""
+
+    kind = "flatten"
+
+    def output_shape(self, in_shape):
+        return (int(np.prod(in_shape)),)
+
+    def forward(self, p, x, train=False, rng=None):
+        return x.reshape(x.shape[0], -1), x.shape
+
+    def backward(self, p, cache, dout, need_dx=True):
+        return dout.reshape(cache), {}
+
+
+class Dropout(Layer):
+    """Inverted dropout (Srivastava et al. 2014): drop with probability ``rate`` while training
+    and rescale the survivors, so inference is the identity. Without an rng (a differentiable
+    inference pass, e.g. for saliency) it is the identity too.
+
+    Input: (N, *) -> Output: same shape.
+    """
+
+    kind = "dropout"
+
+    def __init__(self, rate: float = 0.5):
+        if not 0 <= rate < 1:
+            raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
+        self.rate = float(rate)
+
+    def hyperparams(self):
+        return {"rate": self.rate}
+
+    def forward(self, p, x, train=False, rng=None):
+        if not train or rng is None or self.rate == 0:
+            return x, None
+        keep = (rng.random(x.shape, dtype=np.float32) >= self.rate)
+        scale = np.asarray(1.0 / (1.0 - self.rate), dtype=x.dtype)
+        mask = keep * scale
+        return x * mask, mask
+
+    def backward(self, p, cache, dout, need_dx=True):
+        return (dout if cache is None else dout * cache), {}
+
+
+class SoftmaxWithLoss:
+    """Softmax followed by mean cross-entropy over integer labels (book ch. 5.6.3).
+
+    Input: logits (N, K), labels (N,) -> loss (scalar); backward gives dlogits (N, K).
+    """
+
+    kind = "softmax_loss"
+
+    def forward(self, logits: np.ndarray, labels: np.ndarray) -> tuple[float, Any]:
+        probs = softmax(logits)
+        n = logits.shape[0]
+        loss = float(-np.mean(np.log(probs[np.arange(n), labels] + 1e-12)))
+        return loss, (probs, labels)
+
+    def backward(self, cache: Any) -> np.ndarray:
+        probs, labels = cache
+        n = probs.shape[0]
+        d = probs.copy()
+        d[np.arange(n), labels] -= 1
+        return d / n
+
+
+LAYER_KINDS = {cls.kind: cls for cls in (Convolution, MaxPooling, AveragePooling, Affine, ReLU,
+                                         Tanh, Sigmoid, Flatten, Dropout)}

@@ -1,0 +1,201 @@
+"""A sequential network of named layers and a registry of architectures by name.
+
+Reference: Saito, "Deep Learning from Scratch", ch. 7.5 (SimpleConvNet). Parameter names come from
+the structure (``conv1.weight``) and are the keys of the npz, the optimizer and the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .functional import softmax
+from .layers import (Affine, Convolution, Layer, MaxPooling, Params, ReLU, Shape, SoftmaxWithLoss)
+
+
+class Sequential:
+    """Layers applied in order; owns the flat parameter dict ``{"conv1.weight": array, ...}``.
+
+    The forward and backward passes keep nothing on ``self``: per-call intermediates are returned
+    to the caller, so concurrent ``predict`` calls on one shared network are safe.
+    """
+
+    def __init__(self, layers: list[tuple[str, Layer]], input_shape: Shape = (1, 28, 28),
+                 arch: str = "custom", config: dict[str, Any] | None = None,
+                 rng: np.random.Generator | None = None, dtype=np.float32):
+        names = [name for name, _ in layers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"layer names must be unique: {names}")
+        self.layers = list(layers)
+        self.input_shape = tuple(input_shape)
+        self.arch = arch
+        self.config = dict(config or {})
+        self.loss_layer = SoftmaxWithLoss()
+        rng = rng if rng is not None else np.random.default_rng(0)
+        self.params: Params = {}
+        self.shapes: dict[str, Shape] = {}
+        shape = self.input_shape
+        for name, layer in self.layers:
+            for key, value in layer.init_params(shape, rng, dtype).items():
+                self.params[f"{name}.{key}"] = value
+            shape = layer.output_shape(shape)
+            self.shapes[name] = shape
+        self.output_size = int(np.prod(shape))
+
+    # ----- parameters -----------------------------------------------------------------------
+    def expected_params(self) -> dict[str, Shape]:
+        """Every parameter name and shape this architecture needs."""
+        out: dict[str, Shape] = {}
+        shape = self.input_shape
+        for name, layer in self.layers:
+            for key, pshape in layer.param_shapes(shape).items():
+                out[f"{name}.{key}"] = tuple(pshape)
+            shape = layer.output_shape(shape)
+        return out
+
+    def layer_params(self, name: str) -> Params:
+        prefix = name + "."
+        return {k[len(prefix):]: v for k, v in self.params.items() if k.startswith(prefix)}
+
+    @property
+    def dtype(self):
+        return next(iter(self.params.values())).dtype if self.params else np.dtype(np.float32)
+
+    def param_count(self) -> int:
+        return int(sum(v.size for v in self.params.values()))
+
+    def astype(self, dtype) -> "Sequential":
+        """A copy of this network with every parameter cast (float64 for gradient checks)."""
+        clone = object.__new__(Sequential)
+        clone.__dict__.update(self.__dict__)
+        clone.params = {k: v.astype(dtype) for k, v in self.params.items()}
+        return clone
+
+    def freeze(self) -> None:
+        """Make every parameter read-only: serving must never write weights."""
+        for value in self.params.values():
+            value.flags.writeable = False
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Per layer: name, kind, hyperparameters, per-sample output shape, parameter count."""
+        rows = []
+        for name, layer in self.layers:
+            count = sum(v.size for v in self.layer_params(name).values())
+            rows.append({"name": name, "kind": layer.kind, "hyperparams": layer.hyperparams(),
+                         "output_shape": list(self.shapes[name]), "params": int(count)})
+        return rows
+
+    # ----- passes ---------------------------------------------------------------------------
+    def _check_input(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim != len(self.input_shape) + 1 or tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(f"expected input of shape (N, {', '.join(map(str, self.input_shape))})"
+                             f", got {x.shape}")
+        return x.astype(self.dtype, copy=False)
+
+    def forward(self, x: np.ndarray, keep: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Inference pass. Returns ``(logits, outputs)``; ``outputs`` maps every layer name to its
+        output when ``keep`` is true (for the feature-map views), else it is empty.
+
+        Input: (N, *input_shape) -> logits (N, output_size)
+        """
+        x = self._check_input(x)
+        outputs: dict[str, np.ndarray] = {}
+        for name, layer in self.layers:
+            x, _ = layer.forward(self.layer_params(name), x, train=False)
+            if keep:
+                outputs[name] = x
+        return x, outputs
+
+    def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """Class probabilities. Input: (N, 1, 28, 28) float in [0, 1], ink = 1 -> (N, 10)."""
+        x = self._check_input(x)
+        chunks = [softmax(self.forward(x[i:i + batch_size])[0])
+                  for i in range(0, max(len(x), 1), batch_size)]
+        return np.concatenate(chunks, axis=0) if len(x) else np.zeros((0, self.output_size))
+
+    def forward_train(self, x: np.ndarray,
+                      rng: np.random.Generator | None = None) -> tuple[np.ndarray, list[Any]]:
+        """Forward pass that also returns every layer's backward cache (in layer order).
+
+        With ``rng`` dropout is active (training); without it the pass is deterministic, as
+        for inference, but still differentiable (saliency, Grad-CAM).
+        """
+        x = self._check_input(x)
+        caches = []
+        for name, layer in self.layers:
+            x, cache = layer.forward(self.layer_params(name), x, train=True, rng=rng)
+            caches.append(cache)
+        return x, caches
+
+    def backward(self, caches: list[Any], dout: np.ndarray,
+                 input_grad: bool = False) -> tuple[Params, np.ndarray | None]:
+        """Backpropagate ``dout`` (gradient w.r.t. the logits) through every layer.
+
+        Returns ``(grads, dx)``: grads keyed like ``params``; dx is the input gradient when
+        ``input_grad`` (saliency), else None and the first layer skips computing it.
+        """
+        grads: Params = {}
+        for i in range(len(self.layers) - 1, -1, -1):
+            name, layer = self.layers[i]
+            need_dx = input_grad or i > 0
+            dout, local = layer.backward(self.layer_params(name), caches[i], dout, need_dx=need_dx)
+            for key, value in local.items():
+                grads[f"{name}.{key}"] = value
+        return grads, dout
+
+    def loss(self, x: np.ndarray, labels: np.ndarray) -> float:
+        logits, _ = self.forward(x)
+        return self.loss_layer.forward(logits, labels)[0]
+
+    def loss_and_grads(self, x: np.ndarray, labels: np.ndarray,
+                       rng: np.random.Generator | None = None) -> tuple[float, Params, np.ndarray]:
+        """One training forward + backward. Returns (loss, grads, logits)."""
+        logits, caches = self.forward_train(x, rng=rng)
+        loss, lcache = self.loss_layer.forward(logits, labels)
+        grads, _ = self.backward(caches, self.loss_layer.backward(lcache))
+        return loss, grads, logits
+
+
+# ----- registry ------------------------------------------------------------------------------
+ARCHITECTURES: dict[str, Callable[..., Sequential]] = {}
+ARCH_INFO: dict[str, str] = {}
+
+
+def register(name: str, description: str):
+    """Decorator adding an architecture builder ``f(rng=None, **config) -> Sequential``."""
+    def deco(fn):
+        ARCHITECTURES[name] = fn
+        ARCH_INFO[name] = description
+        return fn
+    return deco
+
+
+def build(arch: str, config: dict[str, Any] | None = None,
+          rng: np.random.Generator | None = None) -> Sequential:
+    """Instantiate a registered architecture by name with constructor arguments ``config``."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCHITECTURES))}")
+    return ARCHITECTURES[arch](rng=rng, **(config or {}))
+
+
+@register("simple_convnet", "The book's SimpleConvNet (ch. 7.5): conv-ReLU-maxpool-affine-ReLU-affine.")
+def simple_convnet(rng: np.random.Generator | None = None, input_shape: Shape = (1, 28, 28),
+                   filter_num: int = 30, filter_size: int = 5, pad: int = 0, stride: int = 1,
+                   hidden_size: int = 100, output_size: int = 10,
+                   weight_init: str | float = "he") -> Sequential:
+    """conv1 (filter_num@filter_size) → relu1 → pool1 (2×2/2) → fc1 (hidden) → relu2 → fc2."""
+    config = {"input_shape": list(input_shape), "filter_num": filter_num, "filter_size": filter_size,
+              "pad": pad, "stride": stride, "hidden_size": hidden_size, "output_size": output_size,
+              "weight_init": weight_init}
+    layers: list[tuple[str, Layer]] = [
+        ("conv1", Convolution(filter_num, filter_size, stride, pad, weight_init)),
+        ("relu1", ReLU()),
+        ("pool1", MaxPooling(2, 2)),
+        ("fc1", Affine(hidden_size, weight_init)),
+        ("relu2", ReLU()),
+        ("fc2", Affine(output_size, weight_init)),
+    ]
+    return Sequential(layers, tuple(input_shape), "simple_convnet", config, rng)

@@ -1,0 +1,153 @@
+"""The training loop: mini-batch SGD-family training with a validation split, checkpoint
+selection on validation accuracy, evaluation on the test set, and the weights manifest.
+
+Reference: Saito, "Deep Learning from Scratch", ch. 4.5 and 7.5 (Trainer).
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from .augment import random_shift
+from .data import load_mnist, to_float
+from .networks import Sequential, build
+from .optim import make_optimizer
+from .weights import save
+
+
+@dataclass
+class TrainConfig:
+    arch: str = "simple_convnet"
+    arch_config: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 20
+    batch_size: int = 100
+    optimizer: str = "adam"
+    lr: float = 0.001
+    lr_decay: float = 0.3          # multiply lr by this at each epoch in decay_epochs
+    decay_epochs: list[int] = field(default_factory=list)
+    shift: int = 0                 # random translation augmentation, in pixels
+    val_size: int = 5000           # held out from the 60k training images for model selection
+    seed: int = 0
+    name: str = ""
+    out_dir: str = "weights"
+    data_dir: str | None = None
+
+
+def evaluate(net: Sequential, x: np.ndarray, labels: np.ndarray,
+             batch_size: int = 1000) -> dict[str, Any]:
+    """Accuracy, per-class accuracy, 10×10 confusion matrix (rows: true, cols: predicted), loss."""
+    k = net.output_size
+    confusion = np.zeros((k, k), dtype=np.int64)
+    loss_sum = 0.0
+    for i in range(0, len(x), batch_size):
+        logits, _ = net.forward(x[i:i + batch_size])
+        t = labels[i:i + batch_size]
+        loss_sum += net.loss_layer.forward(logits, t)[0] * len(t)
+        np.add.at(confusion, (t, logits.argmax(axis=1)), 1)
+    per_class = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
+    return {"accuracy": float(confusion.trace() / max(len(x), 1)),
+            "loss": float(loss_sum / max(len(x), 1)),
+            "per_class_accuracy": [round(float(a), 6) for a in per_class],
+            "confusion_matrix": confusion.tolist()}
+
+
+def split_train_val(n: int, val_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    order = rng.permutation(n)
+    return np.sort(order[val_size:]), np.sort(order[:val_size])
+
+
+def lr_at(config: TrainConfig, epoch: int) -> float:
+    """Step schedule: lr × decay^(number of decay epochs reached), epochs counted from 1."""
+    return config.lr * config.lr_decay ** sum(1 for e in config.decay_epochs if epoch >= e)
+
+
+def train(config: TrainConfig, command: str = "", progress: bool = True,
+          data: dict[str, np.ndarray] | None = None,
+          checksums: dict[str, Any] | None = None) -> tuple[Sequential, dict[str, Any]]:
+    """Train ``config.arch`` on MNIST (or on ``data`` with the same keys), return (net, info).
+
+    Writes ``<out_dir>/<name>.npz/.json`` when ``config.name`` is set.
+    """
+    if data is None:
+        data, checksums = load_mnist(config.data_dir)
+    rng = np.random.default_rng(config.seed)
+    train_idx, val_idx = split_train_val(len(data["train_labels"]), config.val_size, rng)
+    x_all = to_float(data["train_images"])
+    y_all = data["train_labels"].astype(np.int64)
+    x_train, y_train = x_all[train_idx], y_all[train_idx]
+    x_val, y_val = x_all[val_idx], y_all[val_idx]
+    x_test, y_test = to_float(data["test_images"]), data["test_labels"].astype(np.int64)
+    probe = rng.choice(len(x_train), size=min(10000, len(x_train)), replace=False)
+
+    net = build(config.arch, config.arch_config, rng=rng)
+    initial = {key: value.copy() for key, value in net.params.items()
+               if key == f"{net.layers[0][0]}.weight"}
+    optimizer = make_optimizer(config.optimizer, config.lr)
+    history: list[dict[str, Any]] = []
+    best = {"val_accuracy": -1.0, "epoch": 0, "params": None}
+    steps_per_epoch = max(len(x_train) // config.batch_size, 1)
+    started = time.perf_counter()
+    for epoch in range(1, config.epochs + 1):
+        optimizer.lr = lr_at(config, epoch)
+        order = rng.permutation(len(x_train))
+        epoch_start = time.perf_counter()
+        loss_sum, correct, seen = 0.0, 0, 0
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{config.epochs}",
+                   disable=not progress, leave=False, unit="step")
+        for step in bar:
+            batch = order[step * config.batch_size:(step + 1) * config.batch_size]
+            xb = random_shift(x_train[batch], config.shift, rng)
+            yb = y_train[batch]
+            loss, grads, logits = net.loss_and_grads(xb, yb, rng=rng)
+            optimizer.step(net.params, grads)
+            loss_sum += loss * len(batch)
+            correct += int((logits.argmax(axis=1) == yb).sum())
+            seen += len(batch)
+            if step % 20 == 0:
+                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
+        epoch_seconds = time.perf_counter() - epoch_start
+        train_eval = evaluate(net, x_train[probe], y_train[probe])
+        val_eval = evaluate(net, x_val, y_val) if len(x_val) else {"accuracy": 0.0, "loss": 0.0}
+        test_eval = evaluate(net, x_test, y_test)
+        row = {"epoch": epoch, "lr": optimizer.lr, "loss": round(loss_sum / seen, 6),
+               "train_accuracy": round(train_eval["accuracy"], 6),
+               "val_accuracy": round(val_eval["accuracy"], 6),
+               "val_loss": round(val_eval["loss"], 6),
+               "test_accuracy": round(test_eval["accuracy"], 6),
+               "test_loss": round(test_eval["loss"], 6),
+               "seconds": round(epoch_seconds, 2)}
+        history.append(row)
+        if progress:
+            tqdm.write(" ".join(f"{k}={v}" for k, v in row.items()))
+        if val_eval["accuracy"] > best["val_accuracy"]:
+            best = {"val_accuracy": val_eval["accuracy"], "epoch": epoch,
+                    "params": {k: v.copy() for k, v in net.params.items()}}
+    duration = time.perf_counter() - started
+    if best["params"] is not None:
+        net.params = best["params"]
+    final = evaluate(net, x_test, y_test)
+    info = {
+        "training": {**asdict(config), "command": command, "duration_seconds": round(duration, 1),
+                     "steps_per_epoch": steps_per_epoch, "selected_epoch": best["epoch"],
+                     "selection": "epoch with the highest validation accuracy",
+                     "split": {"train": int(len(train_idx)), "val": int(len(val_idx)),
+                               "seed": config.seed},
+                     "numpy": np.__version__, "python": platform.python_version()},
+        "dataset": {"name": "MNIST", "checksums": {k: v["sha256"]
+                                                    for k, v in (checksums or {}).items()}},
+        "metrics": {"test_accuracy": final["accuracy"], "test_loss": final["loss"],
+                    "val_accuracy": best["val_accuracy"],
+                    "per_class_accuracy": final["per_class_accuracy"],
+                    "confusion_matrix": final["confusion_matrix"]},
+        "history": history,
+    }
+    if config.name:
+        save(net, config.out_dir, config.name, info, initial)
+    return net, info
