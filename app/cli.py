@@ -35,7 +35,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(
         arch=args.arch, arch_config=json.loads(args.arch_config), epochs=args.epochs,
         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, lr_decay=args.lr_decay,
-        decay_epochs=args.decay_epochs, shift=args.shift, val_size=args.val_size, seed=args.seed,
+        decay_epochs=args.decay_epochs, shift=args.shift, rotation=args.rotation, scale=args.scale,
+        elastic_alpha=args.elastic_alpha, elastic_sigma=args.elastic_sigma,
+        weight_decay=args.weight_decay, val_size=args.val_size, seed=args.seed,
         name=args.name or args.arch, out_dir=args.out_dir, data_dir=args.data_dir)
     command = "cnnvis " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     _, info = train(config, command=command, progress=not args.quiet)
@@ -86,6 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decay-epochs", type=int, nargs="*", default=[],
                    help="epochs (from 1) at which lr is multiplied by --lr-decay")
     p.add_argument("--shift", type=int, default=0, help="random shift augmentation (pixels)")
+    p.add_argument("--rotation", type=float, default=0.0,
+                   help="random rotation augmentation, at most this many degrees")
+    p.add_argument("--scale", type=float, default=0.0,
+                   help="random scaling augmentation by a factor in [1 - scale, 1 + scale]")
+    p.add_argument("--elastic-alpha", type=float, default=0.0,
+                   help="elastic distortion strength in pixels (Simard et al. 2003; 0: off)")
+    p.add_argument("--elastic-sigma", type=float, default=4.0,
+                   help="elastic distortion smoothness in pixels")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty on weights")
     p.add_argument("--val-size", type=int, default=5000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--name", help="weights name (default: the architecture)")

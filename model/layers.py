@@ -355,5 +355,54 @@ class SoftmaxWithLoss:
         return d / n
 
 
+class LocalResponseNorm(Layer):
+    """Local response normalisation across channels (Krizhevsky et al. 2012, section 3.3):
+    ``b_c = a_c / (k + alpha * sum_{|j-c| <= size//2} a_j²)^beta``, the sum clipped at the edges.
+
+    The paper's constants are the defaults (alpha is not divided by ``size``, unlike PyTorch).
+    Input: (N, C, H, W) -> Output: same shape.
+    """
+
+    kind = "lrn"
+
+    def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0):
+        if int(size) != size or size < 1 or size % 2 == 0:
+            raise ValueError(f"LRN size must be a positive odd integer, got {size!r}")
+        if k <= 0 or alpha < 0 or beta < 0:
+            raise ValueError(f"LRN needs k > 0, alpha >= 0, beta >= 0 (got {k}, {alpha}, {beta})")
+        self.size = int(size)
+        self.alpha = float(alpha)
+        self.beta = float(beta)
+        self.k = float(k)
+
+    def hyperparams(self):
+        return {"size": self.size, "alpha": self.alpha, "beta": self.beta, "k": self.k}
+
+    def _channel_sum(self, x: np.ndarray) -> np.ndarray:
+        """Sum over the ``size`` neighbouring channels of every channel (zeros past the edges)."""
+        half = self.size // 2
+        padded = np.pad(x, ((0, 0), (half, half), (0, 0), (0, 0)))
+        out = padded[:, 0:x.shape[1]].copy()
+        for offset in range(1, self.size):
+            out += padded[:, offset:offset + x.shape[1]]
+        return out
+
+    def forward(self, p, x, train=False, rng=None):
+        dtype = x.dtype
+        scale = (self.k + self.alpha * self._channel_sum(x * x)).astype(dtype, copy=False)
+        inv = scale ** np.asarray(-self.beta, dtype=dtype)
+        out = x * inv
+        return out, ((x, scale, inv) if train else None)
+
+    def backward(self, p, cache, dout, need_dx=True):
+        # d b_i / d a_j = [i = j] s_i^-beta - 2 alpha beta a_i a_j s_i^(-beta-1) for j near i; the
+        # neighbourhood is symmetric, so the second term is a channel window sum again.
+        x, scale, inv = cache
+        inner = self._channel_sum(dout * x * inv / scale)
+        dx = dout * inv - np.asarray(2 * self.alpha * self.beta, dtype=x.dtype) * x * inner
+        return dx.astype(dout.dtype, copy=False), {}
+
+
 LAYER_KINDS = {cls.kind: cls for cls in (Convolution, MaxPooling, AveragePooling, Affine, ReLU,
-                                         Tanh, Sigmoid, Flatten, Dropout)}
+                                         Tanh, Sigmoid, Flatten, Dropout,
+                                         LocalResponseNorm)}

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from .augment import random_shift
+from .augment import random_distort, random_shift
 from .data import load_mnist, to_float
 from .networks import Sequential, build
 from .optim import make_optimizer
@@ -33,6 +33,11 @@ class TrainConfig:
     lr_decay: float = 0.3          # multiply lr by this at each epoch in decay_epochs
     decay_epochs: list[int] = field(default_factory=list)
     shift: int = 0                 # random translation augmentation, in pixels
+    rotation: float = 0.0          # random rotation in [-rotation, rotation] degrees
+    scale: float = 0.0             # random scale factor in [1 - scale, 1 + scale]
+    elastic_alpha: float = 0.0     # elastic distortion strength in pixels (0: off)
+    elastic_sigma: float = 4.0     # elastic distortion smoothness in pixels
+    weight_decay: float = 0.0      # L2 penalty 0.5·wd·|W|² on every weight (not biases)
     val_size: int = 5000           # held out from the 60k training images for model selection
     seed: int = 0
     name: str = ""
@@ -66,6 +71,24 @@ def split_train_val(n: int, val_size: int, rng: np.random.Generator) -> tuple[np
 def lr_at(config: TrainConfig, epoch: int) -> float:
     """Step schedule: lr × decay^(number of decay epochs reached), epochs counted from 1."""
     return config.lr * config.lr_decay ** sum(1 for e in config.decay_epochs if epoch >= e)
+
+
+def augment_batch(config: TrainConfig, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Integer shifts only, unless rotation, scaling or elastic distortion are asked for: then
+    one bilinear warp does them all, with the translation drawn continuously in ±shift."""
+    if config.rotation or config.scale or config.elastic_alpha:
+        return random_distort(x, rng, config.shift, config.rotation, config.scale,
+                              config.elastic_alpha, config.elastic_sigma)
+    return random_shift(x, config.shift, rng)
+
+
+def add_weight_decay(params: dict[str, np.ndarray], grads: dict[str, np.ndarray],
+                     weight_decay: float) -> None:
+    """Add the gradient of 0.5·wd·|W|² to every ``*.weight`` gradient, in place."""
+    if weight_decay:
+        for key, value in params.items():
+            if key.endswith(".weight"):
+                grads[key] = grads[key] + weight_decay * value
 
 
 def train(config: TrainConfig, command: str = "", progress: bool = True,
@@ -103,9 +126,10 @@ def train(config: TrainConfig, command: str = "", progress: bool = True,
                    disable=not progress, leave=False, unit="step")
         for step in bar:
             batch = order[step * config.batch_size:(step + 1) * config.batch_size]
-            xb = random_shift(x_train[batch], config.shift, rng)
+            xb = augment_batch(config, x_train[batch], rng)
             yb = y_train[batch]
             loss, grads, logits = net.loss_and_grads(xb, yb, rng=rng)
+            add_weight_decay(net.params, grads, config.weight_decay)
             optimizer.step(net.params, grads)
             loss_sum += loss * len(batch)
             correct += int((logits.argmax(axis=1) == yb).sum())
