@@ -47,8 +47,37 @@ def windows(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0,
     return view[:, :, : (oh - 1) * stride + 1 : stride, : (ow - 1) * stride + 1 : stride]
 
 
+def unfold(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0) -> np.ndarray:
+    """Per-image column matrices (PyTorch's ``unfold`` layout), what the conv layer multiplies.
+
+    Input: (N, C, H, W)
+    Output: (N, C*KH*KW, OH*OW); column ``i*OW + j`` of image n is its window at output (i, j),
+    rows ordered (c, ky, kx) to match a weight reshaped from (F, C, KH, KW) to (F, C*KH*KW).
+    """
+    n, c = x.shape[:2]
+    win = windows(x, kh, kw, stride, pad)  # (N, C, OH, OW, KH, KW)
+    oh, ow = win.shape[2:4]
+    return win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)  # copies once
+
+
+def fold(cols: np.ndarray, x_shape: tuple[int, int, int, int], kh: int, kw: int,
+         stride: int = 1, pad: int = 0) -> np.ndarray:
+    """The adjoint of :func:`unfold`: sum every column back onto its window of the image.
+
+    Input: (N, C*KH*KW, OH*OW)
+    Output: (N, C, H, W) = ``x_shape``
+    """
+    n, c, h, w = x_shape
+    oh = conv_output_size(h, kh, stride, pad)
+    ow = conv_output_size(w, kw, stride, pad)
+    if cols.shape != (n, c * kh * kw, oh * ow):
+        raise ValueError(f"cols has shape {cols.shape}, expected {(n, c * kh * kw, oh * ow)}")
+    return scatter_windows(cols.reshape(n, c, kh, kw, oh, ow), x_shape, stride, pad)
+
+
 def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0) -> np.ndarray:
-    """Unfold every receptive field into one row, so convolution becomes one matrix product.
+    """Unfold every receptive field into one row, so convolution becomes one matrix product
+    (the book's layout, ch. 7.4).
 
     Input: (N, C, H, W)
     Output: (N*OH*OW, C*KH*KW); row ``(n*OH + i)*OW + j`` holds the window at output (i, j),

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .functional import conv_output_size, im2col, col2im, scatter_windows, softmax, windows
+from .functional import (conv_output_size, fold, pad_hw, scatter_windows, softmax, unfold,
+                         windows)
 
 Params = dict[str, np.ndarray]
 Shape = tuple[int, ...]
@@ -103,24 +104,25 @@ class Convolution(Layer):
 
     def forward(self, p, x, train=False, rng=None):
         n = x.shape[0]
-        k, s, pad = self.kernel_size, self.stride, self.pad
+        k = self.kernel_size
         _, oh, ow = self.output_shape(x.shape[1:])
-        col = im2col(x, k, k, s, pad)  # (N*OH*OW, C*KH*KW)
+        cols = unfold(x, k, k, self.stride, self.pad)  # (N, C*KH*KW, OH*OW)
         w_mat = p["weight"].reshape(self.out_channels, -1)  # (F, C*KH*KW)
-        out = col @ w_mat.T + p["bias"]  # (N*OH*OW, F)
-        out = out.reshape(n, oh, ow, self.out_channels).transpose(0, 3, 1, 2)
-        return out, (col, x.shape)
+        out = np.matmul(w_mat, cols)  # (N, F, OH*OW): one GEMM per image, NCHW without a transpose
+        out += p["bias"][:, None]
+        return out.reshape(n, self.out_channels, oh, ow), ((cols, x.shape) if train else None)
 
     def backward(self, p, cache, dout, need_dx=True):
-        col, x_shape = cache
-        f = self.out_channels
-        dflat = dout.transpose(0, 2, 3, 1).reshape(-1, f)  # (N*OH*OW, F)
+        cols, x_shape = cache
+        n, f = dout.shape[:2]
+        dflat = dout.reshape(n, f, -1)  # (N, F, OH*OW)
         w_mat = p["weight"].reshape(f, -1)
-        grads = {"weight": (dflat.T @ col).reshape(p["weight"].shape), "bias": dflat.sum(axis=0)}
+        dw = np.matmul(dflat, cols.transpose(0, 2, 1)).sum(axis=0)  # (F, C*KH*KW)
+        grads = {"weight": dw.reshape(p["weight"].shape), "bias": dflat.sum(axis=(0, 2))}
         dx = None
         if need_dx:
             k = self.kernel_size
-            dx = col2im(dflat @ w_mat, x_shape, k, k, self.stride, self.pad)
+            dx = fold(np.matmul(w_mat.T, dflat), x_shape, k, k, self.stride, self.pad)
         return dx, grads
 
 
@@ -148,27 +150,42 @@ class MaxPooling(_Pooling):
 
     Input: (N, C, H, W)
     Output: (N, C, OH, OW), ``OH = (H + 2*pad - K) // stride + 1``
+    The loop runs over the K*K window offsets, each a strided view of the whole batch: no window
+    copies, and the first maximum in a window wins (as argmax), so the backward is exact.
     """
 
     kind = "maxpool"
 
+    def _offset_views(self, x):
+        k, s = self.pool_size, self.stride
+        _, oh, ow = self.output_shape(x.shape[1:])
+        xp = pad_hw(x, self.pad, -np.inf)
+        for dy in range(k):
+            for dx in range(k):
+                yield dy * k + dx, xp[:, :, dy:dy + s * oh:s, dx:dx + s * ow:s]
+
     def forward(self, p, x, train=False, rng=None):
-        k = self.pool_size
-        win = windows(x, k, k, self.stride, self.pad, pad_value=-np.inf)  # (N, C, OH, OW, K, K)
-        if not train:
-            return win.max(axis=(4, 5)), None
-        flat = win.reshape(*win.shape[:4], k * k)  # (N, C, OH, OW, K*K)
-        arg = flat.argmax(axis=-1)
-        out = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
-        return out, (x.shape, arg)
+        views = self._offset_views(x)
+        _, first = next(views)
+        out = first.copy()
+        winner = np.zeros(out.shape, dtype=np.uint8) if train else None
+        for offset, view in views:
+            if train:
+                np.copyto(winner, offset, where=view > out)
+            np.maximum(out, view, out=out)
+        return out, ((x.shape, winner) if train else None)
 
     def backward(self, p, cache, dout, need_dx=True):
-        x_shape, arg = cache
-        k = self.pool_size
-        dflat = np.zeros((*dout.shape, k * k), dtype=dout.dtype)
-        np.put_along_axis(dflat, arg[..., None], dout[..., None], axis=-1)
-        cols = dflat.reshape(*dout.shape, k, k).transpose(0, 1, 4, 5, 2, 3)  # (N, C, K, K, OH, OW)
-        return scatter_windows(cols, x_shape, self.stride, self.pad), {}
+        x_shape, winner = cache
+        n, c, h, w = x_shape
+        k, s, pad = self.pool_size, self.stride, self.pad
+        oh, ow = dout.shape[2:]
+        dx = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=dout.dtype)
+        zero = np.zeros((), dtype=dout.dtype)
+        for offset in range(k * k):
+            dy, dxo = divmod(offset, k)
+            dx[:, :, dy:dy + s * oh:s, dxo:dxo + s * ow:s] += np.where(winner == offset, dout, zero)
+        return dx[:, :, pad:pad + h, pad:pad + w], {}
 
 
 class AveragePooling(_Pooling):
