@@ -1,0 +1,177 @@
+"""Speed of cnnvis's NumPy SimpleConvNet against PyTorch CPU and the book-style NumPy code,
+measured side by side in interleaved rounds in one process (medians and ratios).
+
+Usage: python benchmarks/bench.py [--rounds 7] [--out benchmarks/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from book_style import BookSimpleConvNet  # noqa: E402  (sibling module of this script)
+
+from model import build  # noqa: E402
+from model.optim import Adam  # noqa: E402
+
+BATCH = 100
+STEPS_PER_EPOCH = 600
+
+
+def environment(torch) -> dict:
+    info = {"python": platform.python_version(), "numpy": np.__version__,
+            "machine": platform.machine(), "cpus": os.cpu_count(),
+            "env": {k: v for k, v in os.environ.items()
+                    if k.startswith(("OPENBLAS", "OMP_", "MKL_"))}}
+    try:
+        config = np.show_config(mode="dicts")
+        blas = config.get("Build Dependencies", {}).get("blas", {})
+        info["blas"] = {k: blas.get(k) for k in ("name", "version", "openblas configuration")}
+    except (TypeError, ValueError):
+        info["blas"] = {}
+    if torch is not None:
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+    return info
+
+
+class Ours:
+    name = "cnnvis (NumPy float32)"
+
+    def __init__(self):
+        self.net = build("simple_convnet", rng=np.random.default_rng(0))
+        self.opt = Adam(lr=0.001)
+
+    def train_step(self, x, t):
+        _, grads, _ = self.net.loss_and_grads(x, t)
+        self.opt.step(self.net.params, grads)
+
+    def forward(self, x):
+        return self.net.predict(x)
+
+
+class Book:
+    name = "book-style NumPy (float64)"
+
+    def __init__(self):
+        self.net = BookSimpleConvNet()
+
+    def train_step(self, x, t):
+        self.net.train_step(x.astype(np.float64), t)
+
+    def forward(self, x):
+        return self.net.forward(x.astype(np.float64))
+
+
+class Torch:
+    name = "PyTorch CPU (eager)"
+
+    def __init__(self, torch):
+        nn = torch.nn
+        self.torch = torch
+        torch.manual_seed(0)
+        self.net = nn.Sequential(nn.Conv2d(1, 30, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                                 nn.Linear(4320, 100), nn.ReLU(), nn.Linear(100, 10))
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=0.001)
+        self.loss = nn.CrossEntropyLoss()
+
+    def train_step(self, x, t):
+        xt, tt = self.torch.from_numpy(x), self.torch.from_numpy(t)
+        self.opt.zero_grad(set_to_none=True)
+        self.loss(self.net(xt), tt).backward()
+        self.opt.step()
+
+    def forward(self, x):
+        with self.torch.inference_mode():
+            return self.torch.softmax(self.net(self.torch.from_numpy(x)), dim=1).numpy()
+
+
+def time_block(fn, repeat: int) -> float:
+    """Median seconds of ``repeat`` calls."""
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def run(rounds: int) -> dict:
+    try:
+        import torch
+        torch.set_num_threads(min(2, os.cpu_count() or 1))
+    except ImportError:
+        torch = None
+    impls = [Ours(), Book()] + ([Torch(torch)] if torch is not None else [])
+    rng = np.random.default_rng(0)
+    x100 = rng.random((BATCH, 1, 28, 28), dtype=np.float32)
+    t100 = rng.integers(0, 10, BATCH).astype(np.int64)
+    x1 = x100[:1].copy()
+    x1000 = rng.random((1000, 1, 28, 28), dtype=np.float32)
+    cases = {
+        "train_step_b100": (lambda m: m.train_step(x100, t100), 5),
+        "forward_1": (lambda m: m.forward(x1), 50),
+        "forward_b1000": (lambda m: m.forward(x1000), 2),
+    }
+    for impl in impls:  # warm up (allocators, BLAS threads, torch's first-call costs)
+        for fn, _ in cases.values():
+            fn(impl)
+    samples = {case: {impl.name: [] for impl in impls} for case in cases}
+    for r in range(rounds):
+        for case, (fn, repeat) in cases.items():
+            order = impls if r % 2 == 0 else impls[::-1]
+            for impl in order:
+                samples[case][impl.name].append(time_block(lambda: fn(impl), repeat))
+    medians = {case: {name: statistics.median(v) for name, v in per.items()}
+               for case, per in samples.items()}
+    medians["epoch_600_steps"] = {name: s * STEPS_PER_EPOCH
+                                  for name, s in medians["train_step_b100"].items()}
+    return {"environment": environment(torch), "rounds": rounds, "seconds": medians,
+            "implementations": [impl.name for impl in impls]}
+
+
+def table(result: dict) -> str:
+    names = result["implementations"]
+    baseline = next((n for n in names if n.startswith("PyTorch")), names[-1])
+    ours = names[0]
+    head = "| case | " + " | ".join(names) + f" | cnnvis / {baseline.split(' ')[0]} |"
+    lines = [head, "|" + "---|" * (len(names) + 2)]
+    labels = {"train_step_b100": "train step (fwd+bwd+Adam, batch 100)",
+              "epoch_600_steps": "one epoch (600 steps, from the step median)",
+              "forward_1": "single-image forward", "forward_b1000": "batch of 1000 forward"}
+    for case, label in labels.items():
+        row = result["seconds"][case]
+        cells = [f"{row[n] * 1e3:.2f} ms" if row[n] < 1 else f"{row[n]:.2f} s" for n in names]
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {row[ours] / row[baseline]:.2f}× |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    args = parser.parse_args(argv)
+    result = run(args.rounds)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "speed.json").write_text(json.dumps(result, indent=1) + "\n")
+    md = table(result)
+    env = result["environment"]
+    md += (f"\n\nnumpy {env['numpy']}, torch {env.get('torch', 'not installed')}, "
+           f"{env['cpus']} CPUs, {', '.join(f'{k}={v}' for k, v in env['env'].items()) or 'no BLAS env'}; "
+           f"medians of {result['rounds']} interleaved rounds.\n")
+    (out / "speed.md").write_text(md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
