@@ -126,7 +126,7 @@ class Convolution(Layer):
         return dx, grads
 
 
-class _Pooling(Layer):
+class Pooling(Layer):
     """Shared geometry of max and average pooling: any window, stride and padding."""
 
     def __init__(self, pool_size: int = 2, stride: int | None = None, pad: int = 0):
@@ -145,7 +145,7 @@ class _Pooling(Layer):
         return (c, conv_output_size(h, k, s, p), conv_output_size(w, k, s, p))
 
 
-class MaxPooling(_Pooling):
+class MaxPooling(Pooling):
     """Max over each window; padding counts as -inf so it never wins.
 
     Input: (N, C, H, W)
@@ -188,7 +188,7 @@ class MaxPooling(_Pooling):
         return dx[:, :, pad:pad + h, pad:pad + w], {}
 
 
-class AveragePooling(_Pooling):
+class AveragePooling(Pooling):
     """Mean over each window (zero padding counted, as LeNet's subsampling had no padding).
 
     Input: (N, C, H, W)

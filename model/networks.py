@@ -130,16 +130,19 @@ class Sequential:
             caches.append(cache)
         return x, caches
 
-    def backward(self, caches: list[Any], dout: np.ndarray,
-                 input_grad: bool = False) -> tuple[Params, np.ndarray | None]:
+    def backward(self, caches: list[Any], dout: np.ndarray, input_grad: bool = False,
+                 output_grads: dict[str, np.ndarray] | None = None) -> tuple[Params, np.ndarray | None]:
         """Backpropagate ``dout`` (gradient w.r.t. the logits) through every layer.
 
         Returns ``(grads, dx)``: grads keyed like ``params``; dx is the input gradient when
-        ``input_grad`` (saliency), else None and the first layer skips computing it.
+        ``input_grad`` (saliency), else None and the first layer skips computing it. If
+        ``output_grads`` is a dict, it receives the gradient w.r.t. each layer's output (Grad-CAM).
         """
         grads: Params = {}
         for i in range(len(self.layers) - 1, -1, -1):
             name, layer = self.layers[i]
+            if output_grads is not None:
+                output_grads[name] = dout
             need_dx = input_grad or i > 0
             dout, local = layer.backward(self.layer_params(name), caches[i], dout, need_dx=need_dx)
             for key, value in local.items():
