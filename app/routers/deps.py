@@ -1,0 +1,47 @@
+"""Shared dependencies as ``Annotated`` aliases: the loaded models, the settings, and the
+request content types each body-taking route insists on."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from ..config import Settings
+from ..service import Registry
+
+
+def get_registry(request: Request) -> Registry:
+    registry = getattr(request.app.state, "registry", None)
+    if registry is None:
+        raise HTTPException(503, "the models are not loaded yet; retry in a moment")
+    return registry
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def require_json(request: Request) -> None:
+    media = _media_type(request)
+    if media != "application/json" and not (media.startswith("application/") and
+                                            media.endswith("+json")):
+        raise HTTPException(415, f"send the body as JSON with Content-Type: application/json "
+                                 f"(got {media or 'no content type'})")
+
+
+def require_multipart(request: Request) -> None:
+    media = _media_type(request)
+    if media != "multipart/form-data":
+        raise HTTPException(415, f"upload the image as multipart/form-data with a 'file' field "
+                                 f"(got {media or 'no content type'})")
+
+
+RegistryDep = Annotated[Registry, Depends(get_registry)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+JsonBody = Depends(require_json)
+MultipartBody = Depends(require_multipart)

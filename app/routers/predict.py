@@ -1,0 +1,57 @@
+"""Classify a drawing: prediction, per-layer activations, and every model side by side."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile
+
+from .. import service
+from ..schemas import (ActivationsResponse, CompareRequest, CompareResponse, PredictRequest,
+                       PredictResponse, error_responses)
+from .deps import JsonBody, MultipartBody, RegistryDep, SettingsDep
+
+router = APIRouter(prefix="/api", tags=["predict"])
+BODY_ERRORS = error_responses(400, 404, 413, 415, 422, 503)
+
+
+@router.post("/predict", response_model=PredictResponse, responses=BODY_ERRORS,
+             dependencies=[JsonBody], summary="Classify a drawing (data URL) or 28×28 pixels")
+def predict(body: PredictRequest, registry: RegistryDep, settings: SettingsDep) -> dict:
+    started = time.perf_counter()
+    model = registry.get(body.model)
+    prepared = service.prepare(body.image, body.pixels, settings)
+    return service.predict(model, prepared, started)
+
+
+@router.post("/predict/file", response_model=PredictResponse, responses=BODY_ERRORS,
+             dependencies=[MultipartBody], summary="Classify an uploaded PNG or JPEG file")
+def predict_file(file: Annotated[UploadFile, File(description="a PNG or JPEG image")],
+                 registry: RegistryDep, settings: SettingsDep,
+                 model: Annotated[str | None, Form(
+                     min_length=1, max_length=100,
+                     description="a loaded model's name; default: the default model")] = None,
+                 ) -> dict:
+    started = time.perf_counter()
+    chosen = registry.get(model)
+    prepared = service.prepare_bytes(file.file.read(), settings)
+    return service.predict(chosen, prepared, started)
+
+
+@router.post("/activations", response_model=ActivationsResponse, responses=BODY_ERRORS,
+             dependencies=[JsonBody],
+             summary="The prediction plus every layer's output (uint8-quantised, base64)")
+def activations(body: PredictRequest, registry: RegistryDep, settings: SettingsDep) -> dict:
+    started = time.perf_counter()
+    model = registry.get(body.model)
+    prepared = service.prepare(body.image, body.pixels, settings)
+    return service.activations(model, prepared, started)
+
+
+@router.post("/compare", response_model=CompareResponse,
+             responses=error_responses(400, 413, 415, 422, 503), dependencies=[JsonBody],
+             summary="The same drawing through every loaded model")
+def compare(body: CompareRequest, registry: RegistryDep, settings: SettingsDep) -> dict:
+    prepared = service.prepare(body.image, body.pixels, settings)
+    return service.compare(registry, prepared)

@@ -1,0 +1,344 @@
+"""What the API does, without web types: load and self-test the shipped networks, turn requests
+into 28×28 inputs, and run predictions, feature maps, filters and weights (book ch. 7.5-7.6)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model.data import SAMPLE_PATH, load_sample, to_float
+from model.functional import softmax
+from model.networks import ARCH_INFO, Sequential
+from model.preprocess import (BLANK_MESSAGE, BlankImageError, InvalidImageError,
+                              UnsupportedImageError, is_blank, preprocess_image)
+from model.weights import WeightsError, load_checked
+
+from .config import DEFAULT_MODEL, Settings
+from .encoding import b64, finite_range, float16_bytes, float32_bytes, float32_list, quantize_uint8
+from .render import filters_png
+
+DATA_URL_TYPES = ("image/png", "image/jpeg")
+MNIST_SHAPE = (1, 28, 28)
+
+
+class StartupError(RuntimeError):
+    """The service cannot start: the message names the file and the problem."""
+
+
+class NotFoundError(LookupError):
+    """An unknown model, layer or parameter; the message lists the valid names."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "not found"
+
+
+def _names(names) -> str:
+    return ", ".join(names) if names else "(none)"
+
+
+# ----- loaded models ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LoadedModel:
+    """One validated, frozen network with its manifest; read-only, shared by all threads."""
+
+    name: str
+    net: Sequential
+    manifest: dict[str, Any]
+    initial: dict[str, np.ndarray]
+    path: Path
+    self_test_accuracy: float = 0.0
+
+    @property
+    def sha256(self) -> str:
+        return str(self.manifest["sha256"])
+
+    @property
+    def test_accuracy(self) -> float | None:
+        value = (self.manifest.get("metrics") or {}).get("test_accuracy")
+        return float(value) if isinstance(value, (int, float)) else None
+
+    @property
+    def conv_layers(self) -> list[str]:
+        return [name for name, layer in self.net.layers if layer.kind == "conv"]
+
+    def summary(self) -> dict[str, Any]:
+        arch = str(self.manifest["arch"])
+        return {
+            "name": self.name, "arch": arch,
+            "description": str(self.manifest.get("description") or ARCH_INFO.get(arch, "")),
+            "param_count": self.net.param_count(), "test_accuracy": self.test_accuracy,
+            "input_shape": list(self.net.input_shape), "layers": self.net.describe(),
+        }
+
+    def detail(self) -> dict[str, Any]:
+        training = self.manifest.get("training")
+        summary = None
+        if isinstance(training, dict):
+            summary = {
+                "config": {k: v for k, v in training.items()
+                           if k not in ("command", "duration_seconds", "selected_epoch")},
+                "command": training.get("command"), "duration": training.get("duration_seconds"),
+                "selected_epoch": training.get("selected_epoch"),
+            }
+        metrics = self.manifest.get("metrics") or {}
+        return {**self.summary(), "training": summary,
+                "history": self.manifest.get("history") or [],
+                "per_class_accuracy": metrics.get("per_class_accuracy"),
+                "confusion_matrix": metrics.get("confusion_matrix")}
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Every loaded model by name, the default one and the shipped sample digits."""
+
+    models: dict[str, LoadedModel]
+    default: str
+    samples: dict[str, np.ndarray] = field(repr=False)
+
+    def get(self, name: str | None) -> LoadedModel:
+        key = self.default if name is None else name
+        if key not in self.models:
+            raise NotFoundError(f"unknown model {key!r}; loaded models: {_names(self.models)}")
+        return self.models[key]
+
+
+def find_manifests(directory: Path) -> list[Path]:
+    """The ``*.json`` files in ``directory`` that are weight manifests (they name an "arch")."""
+    if not directory.is_dir():
+        raise StartupError(f"{directory}: weights directory not found (set CNNVIS_WEIGHTS_DIR)")
+    found = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            content = json.loads(path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise StartupError(f"{path}: not valid JSON ({exc})") from None
+        if isinstance(content, dict) and "arch" in content:
+            found.append(path)
+    return found
+
+
+def self_test(net: Sequential, samples: dict[str, np.ndarray]) -> float:
+    """Accuracy on the shipped sample digits (already MNIST-formatted)."""
+    x = to_float(samples["images"])
+    probs = net.predict(_fit_input(x[:, 0], net.input_shape))
+    return float(np.mean(probs.argmax(axis=1) == samples["labels"]))
+
+
+def load_model(path: Path, samples: dict[str, np.ndarray], min_accuracy: float) -> LoadedModel:
+    """Load, validate, freeze and self-test one network; StartupError names what is wrong."""
+    try:
+        net, manifest, initial = load_checked(path)
+    except WeightsError as exc:
+        raise StartupError(str(exc)) from None
+    shape = tuple(net.input_shape)
+    if len(shape) != 3 or shape[0] != 1 or shape[1] < 28 or shape[2] < 28:
+        raise StartupError(f"{path}: input shape {shape} is not a single-channel image of at "
+                           f"least 28×28; cnnvis serves MNIST networks")
+    if net.output_size != 10:
+        raise StartupError(f"{path}: the network has {net.output_size} outputs, expected 10 "
+                           f"(digits 0-9)")
+    net.freeze()
+    for value in initial.values():
+        value.flags.writeable = False
+    accuracy = self_test(net, samples)
+    if accuracy < min_accuracy:
+        raise StartupError(f"{path}: self-test failed: {accuracy:.0%} of the "
+                           f"{len(samples['labels'])} shipped sample digits classified correctly,"
+                           f" at least {min_accuracy:.0%} needed (wrong or untrained weights?)")
+    return LoadedModel(name=path.stem, net=net, manifest=manifest, initial=initial, path=path,
+                       self_test_accuracy=accuracy)
+
+
+def load_registry(settings: Settings) -> Registry:
+    """Load every manifest in the weights directory, or raise one StartupError."""
+    try:
+        samples = load_sample(SAMPLE_PATH)
+    except (OSError, KeyError, ValueError) as exc:
+        raise StartupError(f"{SAMPLE_PATH}: cannot read the sample digits ({exc})") from None
+    manifests = find_manifests(Path(settings.weights_dir))
+    if not manifests:
+        raise StartupError(f"{settings.weights_dir}: no weights found (expected <name>.json "
+                           f"manifests with their .npz; train with `cnnvis train`)")
+    models = {}
+    for path in manifests:
+        models[path.stem] = load_model(path, samples, settings.min_self_test_accuracy)
+    if settings.default_model is not None:
+        if settings.default_model not in models:
+            raise StartupError(f"CNNVIS_DEFAULT_MODEL={settings.default_model!r} is not among the "
+                               f"loaded models: {_names(models)}")
+        default = settings.default_model
+    else:
+        default = DEFAULT_MODEL if DEFAULT_MODEL in models else next(iter(models))
+    return Registry(models=models, default=default, samples=samples)
+
+
+# ----- inputs ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Prepared:
+    """The 28×28 float32 image (ink = 1) the networks get, and how long it took to make."""
+
+    image: np.ndarray
+    preprocess_ms: float
+
+
+def decode_data_url(url: str) -> bytes:
+    """The bytes of a ``data:image/png;base64,...`` URL (PNG or JPEG media type only)."""
+    header, sep, payload = url.partition(",")
+    if not sep:
+        raise InvalidImageError("the image data URL has no ',' between its header and the data")
+    parts = [p.strip().lower() for p in header[len("data:"):].split(";")]
+    media = parts[0] or "text/plain"
+    if media not in DATA_URL_TYPES:
+        raise UnsupportedImageError(f"the image data URL has media type {media!r}; send "
+                                    f"image/png or image/jpeg")
+    if "base64" not in parts[1:]:
+        raise InvalidImageError("the image data URL must be base64-encoded "
+                                "(data:image/png;base64,...)")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidImageError(f"the image data is not valid base64 ({exc})") from None
+
+
+def prepare_bytes(data: bytes, settings: Settings) -> Prepared:
+    started = time.perf_counter()
+    result = preprocess_image(data, settings.max_image_pixels, settings.max_image_side)
+    return Prepared(result.image, _ms(started))
+
+
+def prepare(image: str | None, pixels: list[float] | None, settings: Settings) -> Prepared:
+    """A request's drawing (data URL) or ready pixels (784 values, ink = 1) → 28×28 input."""
+    started = time.perf_counter()
+    if image is not None:
+        data = decode_data_url(image)
+        result = preprocess_image(data, settings.max_image_pixels, settings.max_image_side)
+        return Prepared(result.image, _ms(started))
+    x = np.asarray(pixels, dtype=np.float32).reshape(28, 28)
+    if is_blank(x):
+        raise BlankImageError(BLANK_MESSAGE)
+    return Prepared(x, _ms(started))
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000.0, 3)
+
+
+def _fit_input(images: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+    """(N, 28, 28) → (N, *input_shape), zero-padded around the centre for larger inputs."""
+    _, h, w = input_shape
+    top, left = (h - images.shape[1]) // 2, (w - images.shape[2]) // 2
+    out = np.zeros((images.shape[0], 1, h, w), dtype=np.float32)
+    out[:, 0, top:top + images.shape[1], left:left + images.shape[2]] = images
+    return out
+
+
+# ----- answers ---------------------------------------------------------------------------------
+def _infer(model: LoadedModel, image: np.ndarray,
+           keep: bool) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], float]:
+    started = time.perf_counter()
+    x = _fit_input(image[None], model.net.input_shape)
+    logits, outputs = model.net.forward(x, keep=keep)
+    probs = softmax(logits)[0]
+    return x, probs, outputs, _ms(started)
+
+
+def predict(model: LoadedModel, prepared: Prepared, started: float) -> dict[str, Any]:
+    """``started``: ``time.perf_counter()`` when the request's work began (for ``total``)."""
+    _, probs, _, inference = _infer(model, prepared.image, keep=False)
+    return _answer(model, prepared, probs, inference, started)
+
+
+def _answer(model: LoadedModel, prepared: Prepared, probs: np.ndarray, inference: float,
+            started: float) -> dict[str, Any]:
+    return {"model": model.name, "label": int(np.argmax(probs)),
+            "probabilities": float32_list(probs), "input": float32_list(prepared.image),
+            "timing_ms": {"preprocess": prepared.preprocess_ms, "inference": inference,
+                          "total": _ms(started)}}
+
+
+def encode_activation(name: str, kind: str, values: np.ndarray) -> dict[str, Any]:
+    lo, hi, data = quantize_uint8(values)
+    return {"name": name, "kind": kind, "shape": list(values.shape), "min": lo, "max": hi,
+            "encoding": "uint8", "data": b64(data)}
+
+
+def activations(model: LoadedModel, prepared: Prepared, started: float) -> dict[str, Any]:
+    """The prediction plus the input and every layer's output for this one image."""
+    x, probs, outputs, inference = _infer(model, prepared.image, keep=True)
+    layers = [encode_activation("input", "input", x[0])]
+    layers += [encode_activation(name, layer.kind, outputs[name][0])
+               for name, layer in model.net.layers]
+    return {**_answer(model, prepared, probs, inference, started), "layers": layers}
+
+
+def compare(registry: Registry, prepared: Prepared) -> dict[str, Any]:
+    results = []
+    for model in registry.models.values():
+        _, probs, _, _ = _infer(model, prepared.image, keep=False)
+        results.append({"model": model.name, "label": int(np.argmax(probs)),
+                        "probabilities": float32_list(probs),
+                        "test_accuracy": model.test_accuracy,
+                        "param_count": model.net.param_count()})
+    return {"input": float32_list(prepared.image), "results": results}
+
+
+# ----- weights ---------------------------------------------------------------------------------
+def conv_weights(model: LoadedModel, layer: str | None, state: str) -> tuple[str, np.ndarray]:
+    """``(layer, weights (F, C, KH, KW))`` of a conv layer (default: the first), trained or
+    initial; NotFoundError says which layers or states exist."""
+    convs = model.conv_layers
+    if not convs:
+        raise NotFoundError(f"model {model.name!r} has no convolution layers")
+    layer = layer or convs[0]
+    if layer not in convs:
+        raise NotFoundError(f"model {model.name!r} has no convolution layer {layer!r}; "
+                            f"convolution layers: {_names(convs)}")
+    key = f"{layer}.weight"
+    if state == "trained":
+        return layer, model.net.params[key]
+    if key not in model.initial:
+        stored = sorted(k.rsplit(".", 1)[0] for k in model.initial if k.endswith(".weight"))
+        raise NotFoundError(f"model {model.name!r} stores no initial (untrained) weights for "
+                            f"{layer!r}; initial weights exist for: {_names(stored)}")
+    return layer, model.initial[key]
+
+
+def filters(model: LoadedModel, layer: str | None, state: str) -> dict[str, Any]:
+    name, weights = conv_weights(model, layer, state)
+    lo, hi = finite_range(weights)
+    return {"model": model.name, "layer": name, "state": state, "shape": list(weights.shape),
+            "min": lo, "max": hi, "encoding": "float32", "data": b64(float32_bytes(weights))}
+
+
+def param(model: LoadedModel, key: str) -> dict[str, Any]:
+    if key not in model.net.params:
+        raise NotFoundError(f"model {model.name!r} has no parameter {key!r}; parameters: "
+                            f"{_names(model.net.params)}")
+    values = model.net.params[key]
+    lo, hi = finite_range(values)
+    return {"model": model.name, "param": key, "shape": list(values.shape), "min": lo,
+            "max": hi, "encoding": "float16", "data": b64(float16_bytes(values))}
+
+
+def samples(registry: Registry) -> list[dict[str, Any]]:
+    s = registry.samples
+    return [{"index": int(i), "label": int(label), "encoding": "uint8",
+             "data": b64(np.ascontiguousarray(img, dtype=np.uint8).tobytes())}
+            for img, label, i in zip(s["images"], s["labels"], s["indices"])]
+
+
+
+def filters_image(model: LoadedModel, layer: str | None) -> tuple[str, bytes]:
+    """``(layer, PNG)`` of a conv layer's filters: initial (when stored) beside trained."""
+    name, trained = conv_weights(model, layer, "trained")
+    panels = [(f"{name} trained", trained)]
+    if f"{name}.weight" in model.initial:
+        panels.insert(0, (f"{name} initial", model.initial[f"{name}.weight"]))
+    return name, filters_png(panels)
