@@ -1,0 +1,33 @@
+"""The shipped SimpleConvNet weights load, validate and classify the shipped sample digits."""
+
+import json
+
+import numpy as np
+
+from model import load_checked
+from model.data import load_sample, to_float
+from model.weights import default_weights_dir
+
+
+def test_shipped_simple_convnet_scores_on_the_sample():
+    net, manifest, initial = load_checked("simple_convnet")
+    sample = load_sample()
+    predicted = net.predict(to_float(sample["images"])).argmax(axis=1)
+    assert (predicted == sample["labels"]).mean() >= 0.99
+    assert manifest["metrics"]["test_accuracy"] >= 0.991
+    assert initial["conv1.weight"].shape == (30, 1, 5, 5)
+    assert not np.array_equal(initial["conv1.weight"], net.params["conv1.weight"])
+
+
+def test_manifest_records_how_the_weights_were_made():
+    manifest = json.loads((default_weights_dir() / "simple_convnet.json").read_text())
+    training = manifest["training"]
+    assert training["command"].startswith("cnnvis train --arch simple_convnet")
+    assert training["seed"] == 0 and training["split"]["val"] == 5000
+    assert 1 <= training["selected_epoch"] <= training["epochs"] == len(manifest["history"])
+    assert len(manifest["dataset"]["checksums"]) == 4
+    confusion = np.array(manifest["metrics"]["confusion_matrix"])
+    assert confusion.shape == (10, 10) and confusion.sum() == 10000
+    assert confusion.trace() / 10000 == manifest["metrics"]["test_accuracy"]
+    for row in manifest["history"]:
+        assert {"loss", "train_accuracy", "val_accuracy", "test_accuracy"} <= set(row)
