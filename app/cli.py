@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -68,6 +69,99 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.config import Settings
+    from app.service import load_registry
+
+    if args.weights_dir:
+        os.environ["CNNVIS_WEIGHTS_DIR"] = str(Path(args.weights_dir).resolve())
+    # Load once up front so a bad weights file is one clear line, not a worker's traceback.
+    load_registry(Settings.from_env())
+    uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers)
+    return 0
+
+
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+
+
+def _predict_local(paths: list[str], model_name: str | None, weights_dir: str | None):
+    """Yield ``(path, answer, error)`` per image, classified in this process."""
+    import numpy as np
+
+    from app.service import fit_input
+    from model.preprocess import PreprocessError, preprocess_image
+    from model.weights import load_checked
+
+    name = model_name or os.environ.get("CNNVIS_DEFAULT_MODEL") or "simple_convnet"
+    net, manifest, _ = load_checked(name, weights_dir)
+    for path in paths:
+        try:
+            prepared = preprocess_image(Path(path).read_bytes())
+        except (OSError, PreprocessError) as exc:
+            yield path, None, str(exc)
+            continue
+        probs = net.predict(fit_input(prepared.image[None], net.input_shape))[0]
+        yield path, {"model": Path(name).stem, "label": int(np.argmax(probs)),
+                     "probabilities": [round(float(p), 6) for p in probs]}, None
+
+
+def _predict_remote(paths: list[str], model_name: str | None, url: str):
+    """Yield ``(path, answer, error)`` per image, classified by a running server."""
+    import httpx
+
+    with httpx.Client(base_url=url.rstrip("/"), timeout=60.0) as client:
+        for path in paths:
+            try:
+                data = Path(path).read_bytes()
+            except OSError as exc:
+                yield path, None, str(exc)
+                continue
+            mime = IMAGE_TYPES.get(Path(path).suffix.lower(), "application/octet-stream")
+            form = {"model": model_name} if model_name else None
+            response = client.post("/api/predict/file", files={"file": (Path(path).name, data, mime)},
+                                   data=form)
+            try:
+                body = response.json()
+            except ValueError:
+                body = {"detail": response.text[:200]}
+            if response.status_code != 200:
+                yield path, None, f"HTTP {response.status_code}: {body.get('detail', body)}"
+                continue
+            yield path, {k: body[k] for k in ("model", "label", "probabilities")}, None
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import httpx
+
+    if args.url:
+        results = _predict_remote(args.images, args.model, args.url)
+    else:
+        results = _predict_local(args.images, args.model, args.weights_dir)
+    failed = 0
+    try:
+        for path, answer, error in results:
+            if error is not None:
+                failed += 1
+                if args.json:
+                    print(json.dumps({"file": path, "error": error}))
+                else:
+                    print(f"{path}: error: {error}", file=sys.stderr)
+                continue
+            if args.json:
+                print(json.dumps({"file": path, **answer}))
+            else:
+                probs = answer["probabilities"]
+                print(f"{path}: {answer['label']}  (p={probs[answer['label']]:.3f}, "
+                      f"model {answer['model']})")
+                print("  " + " ".join(f"{d}:{p:.3f}" for d, p in enumerate(probs)))
+    except httpx.HTTPError as exc:
+        print(f"cnnvis: cannot reach {args.url} ({exc})", file=sys.stderr)
+        return 2
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnvis", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -111,16 +205,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     _add_data_dir(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("serve", help="run the web app and API (uvicorn)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--weights-dir", help="directory of <name>.json/.npz (default: $CNNVIS_WEIGHTS_DIR "
+                                         "or the repository's weights/)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("predict", help="classify image files, locally or through a running server")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG or JPEG files")
+    p.add_argument("--model", help="model name or manifest path (default: simple_convnet, or the "
+                                   "server's default with --url)")
+    p.add_argument("--url", help="a running cnnvis server, e.g. http://127.0.0.1:8000")
+    p.add_argument("--weights-dir", help="for local prediction")
+    p.add_argument("--json", action="store_true", help="one JSON object per image")
+    p.set_defaults(func=cmd_predict)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from app.config import SettingsError
+    from app.service import StartupError
     from model.weights import WeightsError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (DatasetError, WeightsError) as exc:
+    except (DatasetError, WeightsError, StartupError, SettingsError) as exc:
         print(f"cnnvis: {exc}", file=sys.stderr)
         return 2
 

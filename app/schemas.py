@@ -143,7 +143,8 @@ class Timing(BaseModel):
 Probabilities = Annotated[list[float], Field(min_length=10, max_length=10,
                                              description="softmax probability per digit 0-9")]
 InputImage = Annotated[list[list[float]], Field(
-    description="The 28×28 image the network saw (rows of floats in [0, 1], ink = 1).")]
+    description="The 28×28 image the network saw (rows of floats in [0, 1], ink = 1, rounded to "
+                "4 decimals before inference).")]
 
 
 class PredictResponse(BaseModel):

@@ -127,7 +127,7 @@ def find_manifests(directory: Path) -> list[Path]:
 def self_test(net: Sequential, samples: dict[str, np.ndarray]) -> float:
     """Accuracy on the shipped sample digits (already MNIST-formatted)."""
     x = to_float(samples["images"])
-    probs = net.predict(_fit_input(x[:, 0], net.input_shape))
+    probs = net.predict(fit_input(x[:, 0], net.input_shape))
     return float(np.mean(probs.argmax(axis=1) == samples["labels"]))
 
 
@@ -180,12 +180,22 @@ def load_registry(settings: Settings) -> Registry:
 
 
 # ----- inputs ----------------------------------------------------------------------------------
+INPUT_DECIMALS = 4
+
+
 @dataclass(frozen=True)
 class Prepared:
     """The 28×28 float32 image (ink = 1) the networks get, and how long it took to make."""
 
     image: np.ndarray
     preprocess_ms: float
+
+
+def _prepared(image: np.ndarray, started: float) -> Prepared:
+    """Round to 4 decimals (finer than MNIST's 1/255 steps) so that the ``input`` echoed in every
+    answer is short JSON and still exactly what the network saw."""
+    return Prepared(np.round(image.astype(np.float64), INPUT_DECIMALS).astype(np.float32),
+                    _ms(started))
 
 
 def decode_data_url(url: str) -> bytes:
@@ -207,10 +217,11 @@ def decode_data_url(url: str) -> bytes:
         raise InvalidImageError(f"the image data is not valid base64 ({exc})") from None
 
 
-def prepare_bytes(data: bytes, settings: Settings) -> Prepared:
-    started = time.perf_counter()
+def prepare_bytes(data: bytes, settings: Settings, started: float | None = None) -> Prepared:
+    """PNG/JPEG bytes → the preprocessed 28×28 input."""
+    started = time.perf_counter() if started is None else started
     result = preprocess_image(data, settings.max_image_pixels, settings.max_image_side)
-    return Prepared(result.image, _ms(started))
+    return _prepared(result.image, started)
 
 
 def prepare(image: str | None, pixels: list[float] | None, settings: Settings) -> Prepared:
@@ -218,20 +229,19 @@ def prepare(image: str | None, pixels: list[float] | None, settings: Settings) -
     started = time.perf_counter()
     if image is not None:
         data = decode_data_url(image)
-        result = preprocess_image(data, settings.max_image_pixels, settings.max_image_side)
-        return Prepared(result.image, _ms(started))
-    x = np.asarray(pixels, dtype=np.float32).reshape(28, 28)
+        return prepare_bytes(data, settings, started)
+    x = np.asarray(pixels, dtype=np.float64).reshape(28, 28)
     if is_blank(x):
         raise BlankImageError(BLANK_MESSAGE)
-    return Prepared(x, _ms(started))
+    return _prepared(x, started)
 
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000.0, 3)
 
 
-def _fit_input(images: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
-    """(N, 28, 28) → (N, *input_shape), zero-padded around the centre for larger inputs."""
+def fit_input(images: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+    """(N, 28, 28) float32 → (N, *input_shape), zero-padded around the centre for larger inputs."""
     _, h, w = input_shape
     top, left = (h - images.shape[1]) // 2, (w - images.shape[2]) // 2
     out = np.zeros((images.shape[0], 1, h, w), dtype=np.float32)
@@ -243,7 +253,7 @@ def _fit_input(images: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
 def _infer(model: LoadedModel, image: np.ndarray,
            keep: bool) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], float]:
     started = time.perf_counter()
-    x = _fit_input(image[None], model.net.input_shape)
+    x = fit_input(image[None], model.net.input_shape)
     logits, outputs = model.net.forward(x, keep=keep)
     probs = softmax(logits)[0]
     return x, probs, outputs, _ms(started)

@@ -1,0 +1,286 @@
+"""Drawing preprocessing: a digit drawn at any size, position, colour, polarity or transparency
+becomes the same MNIST-like 28×28 input; bad images are refused before decoding."""
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model import load
+from model.data import REPO_ROOT, load_sample
+from model.preprocess import (BLANK_MESSAGE, BlankImageError, ImageTooLargeError,
+                              InvalidImageError, UnsupportedImageError, centre_of_mass,
+                              decode_image, fit_box, is_blank, preprocess_array, preprocess_image,
+                              resize, sniff_format, to_gray)
+
+SAMPLE = load_sample()
+# Two digits of each class (the sample is sorted by label, ten per class).
+PICKS = [c * 10 + k for c in range(10) for k in (0, 5)]
+
+
+def render(digit: np.ndarray, scale: int = 1, canvas: tuple[int, int] = (120, 100),
+           pos: tuple[int, int] = (10, 10), ink=(0, 0, 0), bg=(255, 255, 255),
+           transparent: bool = False, fmt: str = "PNG",
+           resample=Image.Resampling.NEAREST) -> bytes:
+    """A sample digit (uint8, ink = 255) enlarged ``scale`` times and drawn at ``pos`` (x, y) on a
+    ``canvas`` (width, height): ``ink`` colour over ``bg``, or over transparency."""
+    big = Image.fromarray(digit).resize((28 * scale, 28 * scale), resample)
+    coverage = np.asarray(big, dtype=np.float32) / 255.0
+    width, height = canvas
+    full = np.zeros((height, width), dtype=np.float32)
+    x, y = pos
+    full[y:y + 28 * scale, x:x + 28 * scale] = coverage[:height - y, :width - x]
+    if transparent:
+        rgba = np.zeros((height, width, 4), dtype=np.uint8)
+        rgba[..., :3] = ink
+        rgba[..., 3] = np.rint(full * 255)
+        img = Image.fromarray(rgba, "RGBA")
+    else:
+        mixed = (np.asarray(bg, np.float32) * (1 - full[..., None])
+                 + np.asarray(ink, np.float32) * full[..., None])
+        img = Image.fromarray(np.rint(mixed).astype(np.uint8), "RGB")
+    buffer = io.BytesIO()
+    img.save(buffer, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+    return buffer.getvalue()
+
+
+def png(array: np.ndarray, mode: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array, mode).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header declares width×height but whose pixel data is a few bytes only."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 8))
+            + chunk(b"IEND", b""))
+
+
+def reference(i: int) -> np.ndarray:
+    return preprocess_array(SAMPLE["images"][i] / 255.0).image
+
+
+def shift_tolerant_error(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference, minimised over translations of up to one pixel."""
+    return min(float(np.abs(np.roll(a, (dy, dx), (0, 1)) - b).mean())
+               for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+
+
+@pytest.fixture(scope="module")
+def net():
+    return load("simple_convnet", REPO_ROOT / "weights")
+
+
+# ----- the MNIST format itself -----------------------------------------------------------------
+def test_mnist_digits_come_back_almost_unchanged():
+    errors = [float(np.abs(reference(i) - SAMPLE["images"][i] / 255.0).mean()) for i in range(100)]
+    assert sum(e < 0.01 for e in errors) >= 95
+    assert max(errors) < 0.08  # the rest differ by a one-pixel centring decision at .5
+
+
+def test_result_fits_the_mnist_geometry():
+    p = preprocess_image(render(SAMPLE["images"][12], scale=7, canvas=(400, 300), pos=(150, 60)))
+    assert p.image.shape == (28, 28) and p.image.dtype == np.float32
+    assert max(p.fitted.shape) == 20
+    assert p.image.min() == 0.0 and p.image.max() == pytest.approx(1.0)
+    cy, cx = centre_of_mass(p.image)
+    assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5
+    top, left, bottom, right = p.crop_box
+    assert 150 <= left < right <= 150 + 28 * 7 and 60 <= top < bottom <= 60 + 28 * 7
+    np.testing.assert_array_equal(p.image[p.offset[0]:p.offset[0] + p.fitted.shape[0],
+                                          p.offset[1]:p.offset[1] + p.fitted.shape[1]], p.fitted)
+
+
+def test_aspect_ratio_is_preserved():
+    bar = np.zeros((200, 300), dtype=np.float32)
+    bar[50:150, 100:150] = 1.0  # 100 tall, 50 wide
+    p = preprocess_array(bar)
+    assert p.crop_box == (50, 100, 150, 150)
+    assert p.fitted.shape == (20, 10)
+    assert p.polarity == "light-on-dark"
+    assert p.image.sum() == pytest.approx(200.0)
+
+
+# ----- invariance --------------------------------------------------------------------------------
+EXACT_VARIANTS = {
+    "enlarged 10x": dict(scale=10, canvas=(400, 320), pos=(10, 40)),
+    "small in a corner": dict(scale=3, canvas=(400, 300), pos=(316, 216)),
+    "blue on yellow": dict(scale=8, canvas=(300, 300), pos=(40, 30), ink=(20, 40, 200),
+                           bg=(250, 240, 120)),
+    "light red on white": dict(scale=5, canvas=(200, 200), pos=(30, 20), ink=(250, 120, 120)),
+    "white on black": dict(scale=6, canvas=(300, 300), ink=(255, 255, 255), bg=(0, 0, 0)),
+    "dark strokes on transparency": dict(scale=9, canvas=(300, 300), pos=(0, 0),
+                                         transparent=True),
+    "white strokes on transparency": dict(scale=9, canvas=(300, 300), pos=(20, 20),
+                                          ink=(255, 255, 255), transparent=True),
+    "green strokes on transparency": dict(scale=4, canvas=(200, 150), ink=(0, 180, 0),
+                                          transparent=True),
+    "same size, off-centre": dict(scale=1, canvas=(60, 50), pos=(30, 20)),
+}
+
+
+@pytest.mark.parametrize("variant", list(EXACT_VARIANTS))
+def test_blocky_drawings_reproduce_the_clean_digit(variant):
+    # Enlarging by pixel replication and shrinking by area-averaging is exact, so any size,
+    # place, colour, polarity or transparency must give back the same 28×28 image.
+    for i in PICKS:
+        out = preprocess_image(render(SAMPLE["images"][i], **EXACT_VARIANTS[variant])).image
+        assert np.abs(out - reference(i)).mean() < 0.005, (variant, i)
+
+
+def test_jpeg_drawing_is_close_to_the_clean_digit():
+    for i in PICKS:
+        out = preprocess_image(render(SAMPLE["images"][i], scale=12, canvas=(500, 400),
+                                      pos=(60, 30), fmt="JPEG")).image
+        assert shift_tolerant_error(out, reference(i)) < 0.01, i
+
+
+SMOOTH_VARIANTS = {
+    "large": dict(scale=12, canvas=(500, 400), pos=(60, 30)),
+    "small": dict(scale=2, canvas=(100, 100), pos=(30, 20)),
+    "white on black": dict(scale=6, canvas=(300, 300), ink=(255, 255, 255), bg=(0, 0, 0)),
+    "transparent": dict(scale=9, canvas=(300, 300), pos=(0, 0), transparent=True),
+    "purple jpeg": dict(scale=8, canvas=(320, 320), pos=(50, 40), ink=(120, 0, 160),
+                        fmt="JPEG"),
+}
+
+
+def test_smoothly_drawn_digits_agree_with_each_other_and_keep_their_label(net):
+    images = SAMPLE["images"][PICKS]
+    clean = net.predict(images[:, None].astype(np.float32) / 255.0).argmax(axis=1)
+    drawn = {name: np.stack([preprocess_image(render(img, resample=Image.Resampling.BICUBIC,
+                                                     **variant)).image for img in images])
+             for name, variant in SMOOTH_VARIANTS.items()}
+    for name, outs in drawn.items():
+        for out, ref in zip(outs, drawn["large"]):
+            assert shift_tolerant_error(out, ref) < 0.05, name
+        labels = net.predict(outs[:, None]).argmax(axis=1)
+        np.testing.assert_array_equal(labels, clean, err_msg=name)
+
+
+def test_white_paper_card_on_transparent_background():
+    # An opaque white card with rounded-off corners (transparent) and a dark digit on it.
+    digit = SAMPLE["images"][44]
+    rgba = np.zeros((280, 280, 4), dtype=np.uint8)
+    rgba[8:-8, 8:-8] = (255, 255, 255, 255)
+    ink = np.asarray(Image.fromarray(digit).resize((280, 280), Image.Resampling.NEAREST))
+    rgba[..., :3] = np.where(ink[..., None] > 127, 0, rgba[..., :3])
+    out = preprocess_image(png(rgba, "RGBA"))
+    assert out.polarity == "dark-on-light"
+    binary = np.where(digit > 127, 255, 0).astype(np.uint8)
+    assert np.abs(out.image - preprocess_array(binary / 255.0).image).mean() < 0.005
+
+
+def test_palette_and_16_bit_images_decode_like_8_bit_rgb():
+    digit = 255 - SAMPLE["images"][71]  # dark on white
+    base = preprocess_image(png(np.dstack([digit] * 3))).image
+    palette = Image.fromarray(digit).convert("P")
+    buffer = io.BytesIO()
+    palette.save(buffer, "PNG")
+    assert np.abs(preprocess_image(buffer.getvalue()).image - base).max() < 1e-6
+    sixteen = png((digit.astype(np.uint16) * 257))
+    assert Image.open(io.BytesIO(sixteen)).mode.startswith("I")
+    assert np.abs(preprocess_image(sixteen).image - base).max() < 1e-4
+
+
+def test_huge_images_are_reduced_before_float_work_and_still_match():
+    digit = SAMPLE["images"][3]
+    small = preprocess_image(render(digit, scale=10, canvas=(1000, 300), pos=(100, 10))).image
+    large = preprocess_image(render(digit, scale=40, canvas=(4000, 1000), pos=(400, 40))).image
+    assert decode_image(render(digit, scale=40, canvas=(4000, 1000))).shape == (250, 1000, 4)
+    assert np.abs(small - large).mean() < 0.01
+
+
+# ----- blank and bad input ---------------------------------------------------------------------
+def _faint() -> np.ndarray:
+    img = np.full((50, 50, 3), 250, np.uint8)
+    img[20:30, 20:30] = 240  # contrast 10/255, below the 0.1 threshold
+    return img
+
+
+@pytest.mark.parametrize("image", [
+    np.full((50, 50, 3), 255, np.uint8),
+    np.zeros((50, 50, 3), np.uint8),
+    np.full((50, 50, 3), 128, np.uint8),
+    np.zeros((50, 50, 4), np.uint8),
+    _faint(),
+], ids=["white", "black", "gray", "transparent", "faint"])
+def test_blank_drawings_raise_draw_a_digit_first(image):
+    with pytest.raises(BlankImageError, match=BLANK_MESSAGE):
+        preprocess_image(png(image))
+
+
+def test_blank_pixels_are_detected():
+    assert is_blank(np.zeros((28, 28)))
+    assert is_blank(np.full((28, 28), 0.05))
+    assert not is_blank(SAMPLE["images"][0] / 255.0)
+
+
+def test_header_size_is_refused_before_decoding():
+    # These PNGs have no pixel data at all: only the header check can reject them as too large.
+    with pytest.raises(ImageTooLargeError, match="5000×5000 = 25000000 pixels"):
+        decode_image(png_header_only(5000, 5000))
+    with pytest.raises(ImageTooLargeError, match="longest side accepted is 4096"):
+        decode_image(png_header_only(5000, 10))
+    with pytest.raises(ImageTooLargeError, match="at most 100 are accepted"):
+        decode_image(png(np.zeros((20, 20), np.uint8)), max_pixels=100)
+    with pytest.raises(InvalidImageError, match="corrupt or truncated"):
+        decode_image(png_header_only(100, 100))
+
+
+def test_unsupported_and_broken_images():
+    gif = io.BytesIO()
+    Image.new("L", (10, 10)).save(gif, "GIF")
+    bmp = io.BytesIO()
+    Image.new("RGB", (10, 10)).save(bmp, "BMP")
+    webp = b"RIFF\x00\x00\x00\x00WEBPVP8 "
+    for data, kind in ((gif.getvalue(), "GIF"), (bmp.getvalue(), "BMP"), (webp, "WEBP")):
+        assert sniff_format(data) == kind
+        with pytest.raises(UnsupportedImageError, match=f"{kind} images are not accepted"):
+            decode_image(data)
+    good = render(SAMPLE["images"][0], scale=4)
+    with pytest.raises(InvalidImageError, match="corrupt or truncated"):
+        decode_image(good[: len(good) // 2])
+    with pytest.raises(InvalidImageError, match="not an image"):
+        decode_image(b"hello, world")
+    with pytest.raises(InvalidImageError, match="empty"):
+        decode_image(b"")
+    jpeg = render(SAMPLE["images"][0], scale=4, fmt="JPEG")
+    with pytest.raises(InvalidImageError):
+        decode_image(jpeg[:200])
+
+
+def test_to_gray_rejects_wrong_shapes_and_preprocess_array_rejects_nan():
+    with pytest.raises(ValueError, match=r"\(H, W, 4\)"):
+        to_gray(np.zeros((5, 5, 3)))
+    with pytest.raises(ValueError, match="NaN"):
+        preprocess_array(np.full((5, 5), np.nan))
+    with pytest.raises(ValueError, match="2-D"):
+        preprocess_array(np.zeros((2, 5, 5)))
+
+
+# ----- resampling --------------------------------------------------------------------------------
+def test_area_resize_preserves_mean_ink_and_identity():
+    rng = np.random.default_rng(0)
+    img = rng.random((97, 61)).astype(np.float32)
+    np.testing.assert_array_equal(resize(img, 97, 61), img)
+    small = resize(img, 20, 13)
+    assert small.shape == (20, 13)
+    assert small.mean() == pytest.approx(img.mean(), rel=1e-5)
+    blocks = np.kron(img[:20, :13], np.ones((5, 5), np.float32))
+    np.testing.assert_allclose(resize(blocks, 20, 13), img[:20, :13], atol=1e-6)
+    big = resize(img[:5, :5], 20, 20)
+    assert big.min() >= img[:5, :5].min() - 1e-6 and big.max() <= img[:5, :5].max() + 1e-6
+
+
+def test_fit_box_keeps_the_long_side_at_20():
+    assert fit_box(np.ones((300, 30), np.float32)).shape == (20, 2)
+    assert fit_box(np.ones((3, 1), np.float32)).shape == (20, 7)
+    assert fit_box(np.ones((1, 1000), np.float32)).shape == (1, 20)
