@@ -1,0 +1,164 @@
+"""Frame time of the 3D network view while orbiting, in headless Chromium (SwiftShader WebGL2).
+
+Starts the app with uvicorn on a free port (or uses --url), loads the page, waits for the first
+prediction, then drags the camera round with the mouse for --seconds while the page records
+requestAnimationFrame timestamps. Prints (and with --out writes) a JSON summary: mean, median and
+95th-percentile frame time, frames per second, unit count and canvas size. A benchmark, not a test.
+
+Usage: python benchmarks/frame_time.py [--seconds 6] [--model NAME] [--url URL] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("CNNVIS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-quic",
+                 "--no-first-run"]
+
+RECORD = """() => {
+  window.__frameTimes = [];
+  const tick = (t) => {
+    window.__frameTimes.push(t);
+    if (!window.__stopFrames) requestAnimationFrame(tick);
+  };
+  window.__stopFrames = false;
+  requestAnimationFrame(tick);
+}"""
+
+STOP = """() => { window.__stopFrames = true; return window.__frameTimes; }"""
+
+VIEW_INFO = """() => {
+  const c = document.getElementById('network-view');
+  const gl = c.getContext('webgl2');
+  const dbg = gl && gl.getExtension('WEBGL_debug_renderer_info');
+  return {canvas: [c.width, c.height],
+          renderer: gl ? gl.getParameter(dbg ? dbg.UNMASKED_RENDERER_WEBGL : gl.RENDERER) : null};
+}"""
+
+
+UNITS = """() => {
+  const text = [...document.querySelectorAll('#maps .maps-head .muted:not(.maps-range)')].map(e => e.textContent);
+  return text.reduce((sum, t) => sum + t.split(' ')[0].split('×').reduce((a, b) => a * Number(b), 1), 0);
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def server(url: str | None):
+    """Yield a base URL: the given one, or a freshly started uvicorn serving app.main:app."""
+    if url:
+        yield url.rstrip("/")
+        return
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
+                             "--port", str(port), "--log-level", "warning"], cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the app did not become ready")
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def summarise(stamps: list[float]) -> dict:
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    gaps.sort()
+    mean = statistics.fmean(gaps)
+    return {"frames": len(gaps), "mean_ms": round(mean, 2), "median_ms": round(statistics.median(gaps), 2),
+            "p95_ms": round(gaps[int(0.95 * (len(gaps) - 1))], 2), "max_ms": round(gaps[-1], 2),
+            "fps": round(1000 / mean, 1)}
+
+
+def orbit(page, seconds: float, drag: bool) -> dict:
+    """Move the mouse in a smooth loop over the view (button held when `drag`: orbiting)."""
+    box = page.locator("#network-view").bounding_box()
+    cx, cy = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.55
+    page.mouse.move(cx, cy)
+    page.evaluate(RECORD)
+    if drag:
+        page.mouse.down()
+    start = time.monotonic()
+    while (t := time.monotonic() - start) < seconds:
+        page.mouse.move(cx + 220 * math.sin(2 * math.pi * t / 3), cy + 40 * math.sin(2 * math.pi * t / 5))
+        time.sleep(0.01)
+    if drag:
+        page.mouse.up()
+    return summarise(page.evaluate(STOP))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--url", help="use a running server instead of starting one")
+    ap.add_argument("--model", help="model to show (default: the server's default)")
+    ap.add_argument("--seconds", type=float, default=6.0)
+    ap.add_argument("--width", type=int, default=1440)
+    ap.add_argument("--height", type=int, default=900)
+    ap.add_argument("--out", type=Path, help="also write the JSON result here")
+    args = ap.parse_args()
+    with server(args.url) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": args.width, "height": args.height})
+        page.goto(base + "/" + (f"?model={args.model}" if args.model else ""))
+        page.wait_for_selector("#prediction[data-state=ok]", timeout=60_000)
+        page.wait_for_timeout(1500)
+        layers = page.evaluate("() => document.querySelectorAll('#layer-chips .chip').length")
+        info = page.evaluate(VIEW_INFO)
+        hovering = orbit(page, 2.0, drag=False)
+        dragging = orbit(page, args.seconds, drag=True)
+        result = {
+            "benchmark": "frame_time_orbit",
+            "model": page.eval_on_selector("#model-select", "s => s.value"),
+            "layers_drawn": layers,
+            "units": page.evaluate(UNITS),
+            "viewport": [args.width, args.height],
+            "canvas": info["canvas"],
+            "renderer": info["renderer"],
+            "chromium": browser.version,
+            "cpus": os.cpu_count(),
+            "machine": platform.machine(),
+            "orbit": dragging,
+            "hover": hovering,
+        }
+        browser.close()
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

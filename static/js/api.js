@@ -1,0 +1,78 @@
+/* The only module that talks to the server (the cnnvis REST API under /api). */
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail);
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+function detailText(detail) {
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) return detail.map((d) => d.msg || JSON.stringify(d)).join("; ");
+  return JSON.stringify(detail);
+}
+
+async function request(path, options = {}) {
+  let res;
+  try {
+    res = await fetch(path, options);
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    throw new ApiError(0, "the server cannot be reached");
+  }
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    body = null;
+  }
+  if (!res.ok) {
+    const detail = body && body.detail !== undefined ? detailText(body.detail) : res.statusText;
+    throw new ApiError(res.status, detail || `HTTP ${res.status}`);
+  }
+  return body;
+}
+
+function postJson(path, body, signal) {
+  return request(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+    signal,
+  });
+}
+
+/** GET /api/models → {default, models: [...]} */
+export const getModels = () => request("/api/models");
+
+/** GET /api/samples → {samples: [...]} */
+export const getSamples = () => request("/api/samples");
+
+/**
+ * POST /api/activations: prediction plus every layer's output.
+ * `input` is {image: dataURL} or {pixels: 28×28 nested array}.
+ */
+export const activations = (model, input, signal) =>
+  postJson("/api/activations", { model, ...input }, signal);
+
+/** POST /api/compare: every served model's answer for one input. */
+export const compare = (input, signal) => postJson("/api/compare", { ...input }, signal);
+
+/** POST /api/predict/file: classify an uploaded image file. */
+export function predictFile(file, model) {
+  const form = new FormData();
+  form.append("file", file);
+  if (model) form.append("model", model);
+  return request("/api/predict/file", { method: "POST", body: form });
+}
+
+/** GET /api/models/{name}/filters → {shape: [F, C, KH, KW], min, max, encoding, data} */
+export const getFilters = (model, layer, state) =>
+  request(`/api/models/${encodeURIComponent(model)}/filters?layer=${encodeURIComponent(layer)}` +
+    `&state=${encodeURIComponent(state)}`);
+
+/** GET /api/models/{name}/params/{param} → {shape, min, max, encoding, data} */
+export const getParam = (model, param) =>
+  request(`/api/models/${encodeURIComponent(model)}/params/${encodeURIComponent(param)}`);

@@ -1,0 +1,238 @@
+/* The unit panel: layer, channel, position, value and the arithmetic that produced it, from an
+   explainUnit() result (explain.js). Only renders; numbers are never recomputed here. */
+
+import { css, inkOn } from "./colormap.js";
+import { el } from "./dom.js";
+import { fmt, pct } from "./format.js";
+import { unitLabel } from "./netmodel.js";
+
+const ACT_NAME = { relu: "ReLU", tanh: "tanh", sigmoid: "sigmoid", lrn: "LRN", dropout: "dropout" };
+const ACT_NOTE = {
+  relu: "max(0, z)",
+  tanh: "scaled tanh",
+  sigmoid: "1 / (1 + e^−z)",
+  lrn: "normalised by neighbouring channels",
+  dropout: "identity at inference",
+};
+
+export class InspectPanel {
+  /** @param {{panel, title, body, close}} dom  @param {() => void} onClose */
+  constructor(dom, onClose) {
+    this.dom = dom;
+    this.channel = null;
+    dom.close.addEventListener("click", onClose);
+  }
+
+  get open() {
+    return !this.dom.panel.hidden;
+  }
+
+  hide() {
+    this.dom.panel.hidden = true;
+    this.key = null;
+  }
+
+  /**
+   * Show unit `index` of `group` with its explanation `ex`; `pending` is true while the layer's
+   * weights are still loading.
+   */
+  show(group, index, ex, pending) {
+    const key = `${group.id}/${index}`;
+    if (key !== this.key) this.channel = null;
+    this.key = key;
+    this.dom.panel.hidden = false;
+    this.dom.title.textContent = unitLabel(group, index);
+    const parts = [this.summary(group, ex)];
+    if (pending) parts.push(el("p", { className: "muted" }, "loading this layer's weights…"));
+    else parts.push(...this.computation(group, index, ex));
+    this.dom.body.replaceChildren(...parts);
+  }
+
+  summary(group, ex) {
+    const value = ex.value;
+    const rows = [["layer", `${group.title} (${group.kind})`]];
+    if (ex.coords.channel !== null && group.kind !== "input") rows.push(["map", String(ex.coords.channel)]);
+    if (ex.coords.y !== null) rows.push(["position", `row ${ex.coords.y}, col ${ex.coords.x}`]);
+    const box = el("div", { className: "unit-value" },
+      el("span", { className: "swatch", style: { background: css(Math.sign(value || 0) * 0.8) } }),
+      el("span", { className: "big-number" }, fmt(value)),
+      ex.probability !== undefined ? el("span", { className: "prob-chip" }, `p = ${pct(ex.probability)}`) : null);
+    return el("div", { className: "unit-summary" }, box,
+      el("dl", {}, rows.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])));
+  }
+
+  computation(group, index, ex) {
+    switch (group.kind) {
+      case "input": return [el("p", { className: "explain" },
+        "One pixel of the 28×28 image the network saw: your drawing cropped, scaled to 20×20 " +
+        "and centred by its centre of mass, as MNIST digits are. 0 is paper, 1 is ink.")];
+      case "conv": return this.conv(group, ex);
+      case "maxpool":
+      case "avgpool": return this.pool(group, ex);
+      case "affine": return this.affine(group, index, ex);
+      default: return this.elementwise(group, ex);
+    }
+  }
+
+  conv(group, ex) {
+    if (!ex.channels) return [];
+    const h = group.head.hyperparams;
+    const shown = ex.channels.find((c) => c.c === this.channel) || ex.channels[0];
+    const k = ex.k;
+    const products = shown.patch.map((x, i) => (Number.isNaN(x) ? NaN : x * shown.kernel[i]));
+    const rows = `rows ${ex.rowStart}–${ex.rowStart + k - 1}, cols ${ex.colStart}–${ex.colStart + k - 1}`;
+    const out = [
+      el("p", { className: "explain" },
+        `A ${k}×${k} kernel slides over ${ex.prevTitle} with stride ${h.stride}` +
+        (h.pad ? ` and ${h.pad} pixel${h.pad > 1 ? "s" : ""} of zero padding` : "") +
+        `; this unit is the weighted sum of ${ex.terms} inputs plus a bias.`),
+    ];
+    if (ex.inChannels > 1) {
+      const maxAbs = Math.max(...ex.channels.map((c) => Math.abs(c.sum)), 1e-12);
+      out.push(el("div", { className: "channel-list" },
+        el("div", { className: "mat-title" }, `largest of ${ex.inChannels} input channels (click one)`),
+        ex.channels.map((c) => el("button", {
+          type: "button",
+          className: `contrib${c === shown ? " active" : ""}`,
+          onclick: () => { this.channel = c.c; this.refresh(); },
+        }, el("span", { className: "contrib-name" }, `ch ${c.c}`), bar(c.sum / maxAbs), el("span", { className: "num" }, fmt(c.sum))))));
+    }
+    out.push(el("div", { className: "calc" },
+      matrix(`input ${ex.inChannels > 1 ? `ch ${shown.c}, ` : ""}${rows}`, shown.patch, k),
+      el("div", { className: "op" }, "⊙"),
+      matrix(`${group.head.name}.weight[${ex.coords.channel}${ex.inChannels > 1 ? `, ${shown.c}` : ""}]`, shown.kernel, k),
+      el("div", { className: "op" }, "="),
+      matrix("w · x", products, k)));
+    out.push(equation([
+      ["Σ w·x", ex.sum],
+      ["+ b", ex.bias],
+      ["= z", ex.z, ex.headValue],
+    ]));
+    out.push(...this.chain(ex));
+    out.push(footnote());
+    return out;
+  }
+
+  refresh() {
+    if (this.onRefresh) this.onRefresh();
+  }
+
+  pool(group, ex) {
+    if (!ex.cells) return [];
+    const h = group.head.hyperparams;
+    const max = group.kind === "maxpool";
+    return [
+      el("p", { className: "explain" },
+        `${max ? "Max" : "Average"} pooling: a ${h.pool_size}×${h.pool_size} window with stride ` +
+        `${h.stride} over the same map of ${ex.prevTitle}` + (max ? "; the largest input wins." : "; the mean passes on.")),
+      el("div", { className: "calc" },
+        matrix(`window: rows ${ex.rowStart}–${ex.rowStart + ex.k - 1}, cols ${ex.colStart}–${ex.colStart + ex.k - 1}`,
+          ex.cells, ex.k, ex.winner)),
+      equation([[max ? "max" : "mean", ex.pooled, ex.headValue]]),
+      ...this.chain(ex),
+    ];
+  }
+
+  affine(group, index, ex) {
+    if (!ex.top) return [];
+    const maxAbs = Math.max(...ex.top.map((t) => Math.abs(t.c)), 1e-12);
+    const prev = { title: ex.prevTitle };
+    const where = (t) => (t.where.channel !== null
+      ? `map ${t.where.channel} (${t.where.y}, ${t.where.x})` : `unit ${t.i}`);
+    return [
+      el("p", { className: "explain" },
+        `Fully connected: every one of the ${ex.fanIn} outputs of ${prev.title} feeds this unit ` +
+        `through its own weight (${ex.active} of them are non-zero for your digit). ` +
+        "The largest contributions w·x:"),
+      el("table", { className: "contrib-table" },
+        el("thead", {}, el("tr", {}, ["input", "x", "w", "w·x", ""].map((t) => el("th", {}, t)))),
+        el("tbody", {}, ex.top.map((t) => el("tr", {},
+          el("td", {}, where(t)), el("td", { className: "num" }, fmt(t.x)), el("td", { className: "num" }, fmt(t.w)),
+          el("td", { className: "num" }, fmt(t.c)), el("td", {}, bar(t.c / maxAbs)))))),
+      equation([
+        [`top ${ex.top.length}`, ex.sum - ex.rest],
+        [`+ other ${ex.fanIn - ex.top.length}`, ex.rest],
+        ["+ b", ex.bias],
+        ["= z", ex.z, ex.headValue],
+      ]),
+      ...this.chain(ex),
+      ex.probability !== undefined
+        ? el("div", { className: "eq" }, el("span", { className: "eq-op" }, "softmax →"), el("strong", {}, pct(ex.probability)))
+        : null,
+      footnote(),
+    ];
+  }
+
+  elementwise(group, ex) {
+    const name = ACT_NAME[group.kind] || group.kind;
+    return [
+      el("p", { className: "explain" }, `${name} applied to the same unit of ${ex.prevTitle}: ${ACT_NOTE[group.kind] || ""}.`),
+      equation([["input", ex.inputValue], [`→ ${name}`, ex.headValue]]),
+      ...this.chain(ex),
+    ];
+  }
+
+  chain(ex) {
+    return ex.chain.map((c) => el("div", { className: "eq" },
+      el("span", { className: "eq-op" }, `→ ${ACT_NAME[c.kind] || c.kind}`),
+      el("strong", {}, fmt(c.value)),
+      el("span", { className: "muted" }, ` ${c.name}: ${ACT_NOTE[c.kind] || ""}`)));
+  }
+}
+
+function bar(signed) {
+  const w = Math.min(1, Math.abs(signed)) * 50;
+  return el("span", { className: "cbar" }, el("i", {
+    style: {
+      width: `${w}%`, left: signed < 0 ? `${50 - w}%` : "50%", background: css(Math.sign(signed) * 0.75),
+    },
+  }));
+}
+
+function matrix(title, values, k, winner = -1) {
+  let maxAbs = 0;
+  for (const v of values) if (!Number.isNaN(v)) maxAbs = Math.max(maxAbs, Math.abs(v));
+  const numbers = k <= 5;
+  const rows = [];
+  for (let y = 0; y < k; y++) {
+    const cells = [];
+    for (let x = 0; x < k; x++) {
+      const v = values[y * k + x];
+      const pad = Number.isNaN(v);
+      const s = pad || maxAbs === 0 ? 0 : v / maxAbs;
+      cells.push(el("td", {
+        className: `${pad ? "pad" : ""}${y * k + x === winner ? " winner" : ""}`,
+        style: pad ? {} : { background: css(s), color: inkOn(s) },
+        title: pad ? "zero padding" : fmt(v),
+      }, pad ? "·" : numbers ? short(v) : ""));
+    }
+    rows.push(el("tr", {}, cells));
+  }
+  return el("div", { className: "mat-wrap" }, el("div", { className: "mat-title" }, title),
+    el("table", { className: `mat k${Math.min(k, 9)}` }, el("tbody", {}, rows)));
+}
+
+function short(v) {
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  const s = a >= 10 ? v.toFixed(0) : a >= 1 ? v.toFixed(1) : v.toFixed(2).replace(/^(-?)0\./, "$1.");
+  return s.replace("-", "−");
+}
+
+function equation(terms) {
+  return el("div", { className: "eq" }, terms.map(([label, value, server]) => [
+    el("span", { className: "eq-op" }, label),
+    el("strong", {}, fmt(value)),
+    server !== undefined && Number.isFinite(server)
+      ? el("span", {
+        className: "muted",
+        title: "the value the server computed (sent to the page as 8 bits)",
+      }, `(server ${fmt(server)})`) : null,
+  ]));
+}
+
+function footnote() {
+  return el("p", { className: "footnote muted" },
+    "Recomputed here from the 8-bit activations and float16 weights the page received, so the " +
+    "last digit can differ from the server's exact value.");
+}

@@ -1,0 +1,120 @@
+/* The flat panel: every layer's feature maps as small canvases at data resolution (scaled up by
+   CSS, pixelated), vectors as strips. Clicking a map inspects its most active unit. */
+
+import { paintIndices } from "./colormap.js";
+import { fmt } from "./format.js";
+import { layerSummary, shapeText } from "./netmodel.js";
+
+const MAP_CSS = 56; // target CSS size of one map
+const STRIP_CSS = 640;
+
+export class MapsPanel {
+  /** @param {HTMLElement} el @param {{onPick: (group, index) => void}} handlers */
+  constructor(el, handlers) {
+    this.el = el;
+    this.h = handlers;
+    this.rows = [];
+    this.display = null;
+  }
+
+  build(groups) {
+    this.groups = groups;
+    this.el.replaceChildren();
+    this.rows = groups.map((g, gi) => {
+      const row = document.createElement("section");
+      row.className = "maps-row";
+      const head = document.createElement("header");
+      head.className = "maps-head";
+      const name = document.createElement("strong");
+      name.textContent = g.title;
+      const meta = document.createElement("span");
+      meta.className = "muted";
+      meta.textContent = `${shapeText(g.shape)} · ${layerSummary(g.head)}`;
+      const range = document.createElement("span");
+      range.className = "maps-range muted";
+      head.append(name, meta, range);
+      const body = document.createElement("div");
+      body.className = g.isMaps ? "maps-grid" : "maps-strip";
+      const canvases = [];
+      if (g.isMaps) {
+        const [C, H, W] = g.shape;
+        const zoom = Math.max(1, Math.floor(MAP_CSS / Math.max(H, W)));
+        for (let c = 0; c < C; c++) {
+          const cv = document.createElement("canvas");
+          cv.width = W;
+          cv.height = H;
+          cv.className = "map";
+          cv.style.width = `${W * zoom}px`;
+          cv.style.height = `${H * zoom}px`;
+          cv.title = `${g.title} map ${c}`;
+          cv.addEventListener("click", () => this.pick(gi, c));
+          body.appendChild(cv);
+          canvases.push(cv);
+        }
+      } else {
+        const cv = document.createElement("canvas");
+        cv.width = g.count;
+        cv.height = 1;
+        cv.className = "map strip";
+        const cell = Math.max(3, Math.min(32, Math.floor(STRIP_CSS / g.count)));
+        cv.style.width = `${g.count * cell}px`;
+        cv.style.height = g.isOutput ? "28px" : "18px";
+        cv.title = `${g.title}: ${g.count} units (click to inspect the most active)`;
+        cv.addEventListener("click", (e) => {
+          const r = cv.getBoundingClientRect();
+          const i = Math.floor(((e.clientX - r.left) / r.width) * g.count);
+          this.h.onPick(gi, Math.max(0, Math.min(g.count - 1, i)));
+        });
+        body.appendChild(cv);
+        canvases.push(cv);
+        if (g.isOutput) {
+          const digits = document.createElement("div");
+          digits.className = "strip-digits";
+          digits.style.width = cv.style.width;
+          for (let i = 0; i < g.count; i++) {
+            const d = document.createElement("span");
+            d.textContent = String(i);
+            digits.appendChild(d);
+          }
+          body.appendChild(digits);
+        }
+      }
+      row.append(head, body);
+      this.el.appendChild(row);
+      return { row, range, canvases };
+    });
+  }
+
+  /** Paint every map from the per-group display values. */
+  update(display) {
+    this.display = display;
+    display.forEach((d, gi) => {
+      const g = this.groups[gi];
+      const row = this.rows[gi];
+      if (!row) return;
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const v of d.values) { if (v < lo) lo = v; if (v > hi) hi = v; }
+      row.range.textContent = `range ${fmt(lo)} … ${fmt(hi)}`;
+      if (g.isMaps) {
+        const [, H, W] = g.shape;
+        row.canvases.forEach((cv, c) => paintIndices(cv, d.norm.subarray(c * H * W, (c + 1) * H * W), W, H));
+      } else {
+        paintIndices(row.canvases[0], d.norm, g.count, 1);
+      }
+    });
+  }
+
+  /** Inspect the most active unit of map `c` of group `gi`. */
+  pick(gi, c) {
+    const g = this.groups[gi];
+    const hw = g.shape[1] * g.shape[2];
+    let best = c * hw;
+    const values = this.display?.[gi]?.values;
+    if (values) {
+      for (let i = c * hw; i < (c + 1) * hw; i++) if (values[i] > values[best]) best = i;
+    }
+    this.h.onPick(gi, best);
+  }
+}
+

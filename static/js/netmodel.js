@@ -1,0 +1,112 @@
+/* From an architecture (the /api/models layer list) to display groups: one group per drawn layer,
+   an activation (ReLU, tanh, sigmoid, LRN) optionally merged into the layer before it; flatten and
+   dropout (identity at inference) always merged. Also per-map normalisation and unit naming. */
+
+import { lutIndex } from "./colormap.js";
+
+const ACTIVATIONS = new Set(["relu", "tanh", "sigmoid", "lrn"]);
+const IDENTITY = new Set(["flatten", "dropout"]);
+
+/**
+ * Group the layers for display.
+ * Each group: {id, head (layer object), members: [layer names], shape (head's output shape),
+ * kind (head kind), title, count}. The values shown are the last member's output.
+ */
+export function buildGroups(model, merge) {
+  const input = { name: "input", kind: "input", hyperparams: {}, output_shape: model.input_shape, params: 0 };
+  const groups = [makeGroup(input)];
+  for (const layer of model.layers) {
+    const last = groups[groups.length - 1];
+    const mergeable = IDENTITY.has(layer.kind) ||
+      (merge && ACTIVATIONS.has(layer.kind) && last.kind !== "input");
+    if (mergeable) {
+      last.members.push(layer.name);
+      last.layers.push(layer);
+    } else {
+      groups.push(makeGroup(layer));
+    }
+  }
+  groups.forEach((g, i) => {
+    g.id = i;
+    g.title = g.members.filter((name, k) => k === 0 || !IDENTITY.has(g.layers[k].kind)).join(" · ");
+  });
+  const lastGroup = groups[groups.length - 1];
+  lastGroup.isOutput = lastGroup.count === 10;
+  return groups;
+}
+
+function makeGroup(layer) {
+  const shape = layer.output_shape.slice();
+  return {
+    id: 0,
+    head: layer,
+    kind: layer.kind,
+    members: [layer.name],
+    layers: [layer],
+    shape,
+    count: shape.reduce((a, b) => a * b, 1),
+    isMaps: shape.length === 3,
+    title: layer.name,
+    isOutput: false,
+  };
+}
+
+/** "30×24×24" */
+export const shapeText = (shape) => shape.join("×");
+
+/** The name of the layer whose output a group shows. */
+export const shownLayer = (group) => group.members[group.members.length - 1];
+
+/** Short description of a layer's hyperparameters: "5×5 /1", "2×2 max", "100". */
+export function layerSummary(layer) {
+  const h = layer.hyperparams || {};
+  switch (layer.kind) {
+    case "conv": return `${h.out_channels} × ${h.kernel_size}×${h.kernel_size}` +
+      (h.stride > 1 ? ` stride ${h.stride}` : "") + (h.pad ? ` pad ${h.pad}` : "");
+    case "maxpool": return `max ${h.pool_size}×${h.pool_size}` + (h.stride !== h.pool_size ? ` stride ${h.stride}` : "");
+    case "avgpool": return `avg ${h.pool_size}×${h.pool_size}` + (h.stride !== h.pool_size ? ` stride ${h.stride}` : "");
+    case "affine": return `fully connected ${h.out_features}`;
+    case "input": return "28×28 pixels";
+    default: return layer.kind;
+  }
+}
+
+/** Per group: raw values of the shown layer and LUT indices, normalised per feature map. */
+export function displayValues(groups, layers) {
+  return groups.map((g) => {
+    const layer = layers.get(shownLayer(g));
+    const values = layer ? layer.values : new Float32Array(g.count);
+    return { values, norm: normalise(values, g) };
+  });
+}
+
+function normalise(values, group) {
+  const norm = new Uint8Array(values.length);
+  const per = group.isMaps ? group.shape[1] * group.shape[2] : values.length;
+  for (let start = 0; start < values.length; start += per) {
+    let m = 0;
+    for (let i = start; i < start + per; i++) m = Math.max(m, Math.abs(values[i]));
+    const inv = m > 0 ? 1 / m : 0;
+    for (let i = start; i < start + per; i++) norm[i] = lutIndex(values[i] * inv);
+  }
+  return norm;
+}
+
+/** {channel, y, x} for maps or {channel: null, i} for vectors. */
+export function unitCoords(group, index) {
+  if (!group.isMaps) return { channel: null, y: null, x: null, i: index };
+  const [, h, w] = group.shape;
+  const channel = Math.floor(index / (h * w));
+  const r = index - channel * h * w;
+  return { channel, y: Math.floor(r / w), x: r % w, i: index };
+}
+
+/** "conv1 · relu1 map 12 (7, 9)" style label of a unit. */
+export function unitLabel(group, index) {
+  const c = unitCoords(group, index);
+  if (group.kind === "input") return `input pixel (row ${c.y}, col ${c.x})`;
+  if (!group.isMaps) {
+    return group.isOutput ? `${group.title} · digit ${index}` : `${group.title} · unit ${index}`;
+  }
+  return `${group.title} · map ${c.channel} (row ${c.y}, col ${c.x})`;
+}

@@ -1,0 +1,263 @@
+/* The 3D network view: owns the canvas, camera, controls, renderer and labels; turns a focused
+   unit and its incoming weights into highlight flags and lines; renders only while something
+   moves (camera easing, layout morph) so an idle page costs nothing. */
+
+import { rgb } from "./colormap.js";
+import { OrbitCamera } from "./camera.js";
+import { OrbitControls } from "./controls.js";
+import { Labels } from "./labels.js";
+import { corners, layoutGroups, pick, planeTop, radius, unitWorld } from "./layout.js";
+import { NetRenderer } from "./net3d.js";
+import { normalize, sub } from "./mat4.js";
+import { shapeText } from "./netmodel.js";
+
+const POSE_3D = { yaw: -0.62, pitch: 0.34 };
+const POSE_FLAT = { yaw: 0, pitch: 0 };
+const MAX_LINES = 1600;
+const MORPH = 5.5; // 1/s
+const PIXEL_BUDGET = 2.4e6;
+
+export class NetView {
+  /**
+   * @param {{canvas, body, labels, onHover, onClick}} opts
+   * onHover({group, index} | null, event) and onClick({group, index} | null) report picks.
+   */
+  constructor(opts) {
+    this.canvas = opts.canvas;
+    this.body = opts.body;
+    this.onHover = opts.onHover;
+    this.onClick = opts.onClick;
+    this.groups = [];
+    this.geoms = [];
+    this.mix = 0;
+    this.mixGoal = 0;
+    this.focus = null;
+    this.dim = false;
+    this.scheduled = false;
+    this.last = 0;
+    this.frames = 0;
+    this.error = null;
+    try {
+      this.renderer = new NetRenderer(this.canvas);
+    } catch (err) {
+      this.renderer = null;
+      this.error = err.message;
+      return;
+    }
+    this.camera = new OrbitCamera();
+    this.labels = new Labels(opts.labels);
+    this.controls = new OrbitControls(this.canvas, this.camera, {
+      onChange: () => this.requestRender(),
+      onHover: (ndc, e) => this.onHover(this.pickAt(ndc), e),
+      onClick: (ndc) => this.onClick(this.pickAt(ndc)),
+      onLeave: (e) => this.onHover(null, e),
+    });
+    this.canvas.addEventListener("webglcontextlost", (e) => {
+      e.preventDefault();
+      this.error = "the graphics context was lost; reload the page to get the 3D view back";
+      this.onHover(null, e);
+    });
+    new ResizeObserver(() => this.resize()).observe(this.body);
+    this.resize();
+  }
+
+  get ready() {
+    return Boolean(this.renderer) && !this.error;
+  }
+
+  resize() {
+    if (!this.renderer) return;
+    const w = Math.max(1, this.body.clientWidth);
+    const h = Math.max(1, this.body.clientHeight);
+    let dpr = Math.min(window.devicePixelRatio || 1, 2);
+    if (w * h * dpr * dpr > PIXEL_BUDGET) dpr = Math.max(1, Math.sqrt(PIXEL_BUDGET / (w * h)));
+    this.renderer.resize(Math.round(w * dpr), Math.round(h * dpr));
+    this.cssSize = [w, h];
+    this.camera.aspect = w / h;
+    if (this.groups.length) {
+      // The flat layout wraps into rows that suit the view's shape.
+      const geoms = layoutGroups(this.groups, this.hidden, this.camera.aspect);
+      if (geoms.some((g, i) => g.yF !== this.geoms[i].yF || g.xF !== this.geoms[i].xF)) {
+        this.geoms = geoms;
+        this.renderer.updateGeometry(geoms);
+        this.setFocus(null, null);
+        if (this.mixGoal > 0.5) this.fit(false);
+      }
+    }
+    this.requestRender();
+  }
+
+  /** New architecture: lay out every unit, rebuild buffers and labels, frame the camera. */
+  setGroups(groups, hidden) {
+    if (!this.renderer) return;
+    this.groups = groups;
+    this.hidden = hidden;
+    this.geoms = layoutGroups(groups, hidden, this.camera.aspect);
+    this.renderer.setGeometry(this.geoms);
+    this.focus = null;
+    this.buildLabels();
+    this.fit(true);
+  }
+
+  /** Same architecture, different hidden set: move planes, keep values. */
+  setHidden(hidden) {
+    if (!this.renderer) return;
+    this.hidden = hidden;
+    this.geoms = layoutGroups(this.groups, hidden, this.camera.aspect);
+    this.renderer.updateGeometry(this.geoms);
+    this.labels.items.forEach((item) => { item.visible = this.geoms[item.group].visible; });
+    this.setFocus(null, null);
+    this.fit(false);
+  }
+
+  buildLabels() {
+    const items = [];
+    this.groups.forEach((g, gi) => {
+      const geom = this.geoms[gi];
+      items.push({
+        group: gi, visible: geom.visible, className: "layer-label",
+        parts: [[g.title, "l-title"], [shapeText(g.shape), "l-shape"]],
+        anchor: (mix) => planeTop(this.geoms[gi], mix),
+      });
+    });
+    const out = this.groups.length - 1;
+    if (this.groups[out]?.isOutput) {
+      for (let i = 0; i < 10; i++) {
+        items.push({
+          group: out, visible: this.geoms[out].visible, className: "digit-label", parts: [[String(i), ""]],
+          anchor: (mix) => {
+            const geom = this.geoms[out];
+            const off = geom.pitch * 0.95;
+            const p = unitWorld(geom, i, mix);
+            return [p[0] + off * mix, p[1], p[2] + off * (1 - mix)];
+          },
+        });
+      }
+    }
+    this.labels.set(items);
+    this.digitBase = this.groups.length;
+  }
+
+  /** Mark the predicted digit's label. */
+  setPredicted(label) {
+    if (!this.renderer) return;
+    for (let i = 0; i < 10; i++) this.labels.classify(this.digitBase + i, "win", i === label);
+  }
+
+  /** Per-group LUT indices (from netmodel.displayValues). */
+  setValues(display) {
+    if (!this.renderer) return;
+    display.forEach((d, i) => this.renderer.setValues(i, d.norm));
+    this.requestRender();
+  }
+
+  setLayout(mode) {
+    if (!this.renderer) return;
+    this.mixGoal = mode === "flat" ? 1 : 0;
+    this.controls.rotateEnabled = mode !== "flat";
+    this.setFocus(null, null);
+    this.fit(false);
+  }
+
+  /** Frame every visible layer with the layout's default angle. */
+  fit(immediate) {
+    this.camera.radius = radius(this.geoms, this.mixGoal);
+    const { yaw, pitch } = this.mixGoal > 0.5 ? POSE_FLAT : POSE_3D;
+    this.camera.setPose(this.camera.frame(corners(this.geoms, this.mixGoal), yaw, pitch), immediate);
+    this.requestRender();
+  }
+
+  pickAt(ndc) {
+    if (!this.ready || (this.mix > 0.001 && this.mix < 0.999)) return null;
+    return pick(this.geoms, this.camera.ray(ndc[0], ndc[1]), this.mix);
+  }
+
+  /**
+   * Highlight `unit` ({group, index}) and draw its incoming connections `links`
+   * ({indices, weights, winner} into the previous group), or clear with (null, null).
+   */
+  setFocus(unit, links) {
+    if (!this.renderer) return;
+    this.focus = unit;
+    this.dim = false;
+    const flags = new Map();
+    let positions = new Float32Array(0);
+    let colors = new Uint8Array(0);
+    if (unit) {
+      const own = new Uint8Array(this.geoms[unit.group].count);
+      own[unit.index] = 2;
+      flags.set(unit.group, own);
+      const pi = unit.group - 1;
+      if (links && pi >= 0 && this.geoms[pi].visible) {
+        ({ positions, colors } = this.lines(unit, pi, links));
+        this.dim = true;
+        const src = new Uint8Array(this.geoms[pi].count);
+        for (const i of links.indices) src[i] = 1;
+        flags.set(pi, src);
+      }
+    }
+    this.renderer.setFlags(flags, unit);
+    this.renderer.setLines(positions, colors);
+    this.requestRender();
+  }
+
+  lines(unit, pi, links) {
+    const target = this.geoms[unit.group];
+    const source = this.geoms[pi];
+    let order = Array.from(links.indices.keys());
+    if (order.length > MAX_LINES) {
+      order.sort((a, b) => Math.abs(links.weights[b]) - Math.abs(links.weights[a]));
+      order = order.slice(0, MAX_LINES);
+    }
+    let maxAbs = 0;
+    for (const k of order) maxAbs = Math.max(maxAbs, Math.abs(links.weights[k]));
+    const many = order.length > 200;
+    const positions = new Float32Array(order.length * 12);
+    const colors = new Uint8Array(order.length * 8);
+    const t = unit.index * 3;
+    order.forEach((k, n) => {
+      const s = links.indices[k] * 3;
+      const w = maxAbs > 0 ? links.weights[k] / maxAbs : 0;
+      const a = Math.abs(w);
+      // Strong weights bright and opaque; with hundreds of lines the weak ones nearly vanish.
+      const alpha = many ? 0.04 + 0.7 * a * a : 0.25 + 0.75 * a;
+      const [r, g, b] = rgb(0.25 * Math.sign(w) + 0.75 * w);
+      const o = n * 12;
+      positions.set([source.pos3[s], source.pos3[s + 1], source.pos3[s + 2],
+        source.posF[s], source.posF[s + 1], source.posF[s + 2],
+        target.pos3[t], target.pos3[t + 1], target.pos3[t + 2],
+        target.posF[t], target.posF[t + 1], target.posF[t + 2]], o);
+      const c = [r, g, b, Math.round(alpha * 255)];
+      colors.set(c, n * 8);
+      colors.set(c, n * 8 + 4);
+    });
+    return { positions, colors };
+  }
+
+  requestRender() {
+    if (!this.renderer || this.scheduled) return;
+    this.scheduled = true;
+    requestAnimationFrame((t) => this.frame(t));
+  }
+
+  frame(now) {
+    this.scheduled = false;
+    if (this.error) return;
+    const dt = this.last ? Math.min(0.05, (now - this.last) / 1000) : 1 / 60;
+    this.last = now;
+    let moving = this.camera.update(dt);
+    if (Math.abs(this.mixGoal - this.mix) > 1e-3) {
+      this.mix += (this.mixGoal - this.mix) * (1 - Math.exp(-MORPH * dt));
+      moving = true;
+    } else {
+      this.mix = this.mixGoal;
+    }
+    const { viewProj, eye } = this.camera.matrices();
+    const toEye = normalize(sub(eye, this.camera.cur.target));
+    this.renderer.render({ viewProj, mix: this.mix, focus: this.dim, toEye });
+    this.labels.update(viewProj, this.cssSize[0], this.cssSize[1], this.mix);
+    this.frames++;
+    if (moving) this.requestRender();
+    else this.last = 0;
+  }
+}

@@ -1,0 +1,81 @@
+/* The answer card: the predicted digit, ten probability bars, the 28×28 image the network saw,
+   and a status line for hints and errors. */
+
+import { el } from "./dom.js";
+import { pct } from "./format.js";
+
+export class ResultPanel {
+  /** @param {{prediction, confidence, bars, inputView, timing, status}} dom */
+  constructor(dom) {
+    this.dom = dom;
+    this.rows = [];
+    for (let d = 0; d < 10; d++) {
+      const fill = el("i", { className: "bar-fill" });
+      const value = el("span", { className: "bar-pct" }, "");
+      const row = el("li", { className: "bar-row" },
+        el("span", { className: "bar-digit" }, String(d)),
+        el("span", { className: "bar-track" }, fill), value);
+      dom.bars.appendChild(row);
+      this.rows.push({ row, fill, value });
+    }
+    this.empty("draw to start");
+  }
+
+  /** Show a prediction: {label, probabilities, input (28×28), timing_ms}. */
+  show(result) {
+    const p = result.probabilities;
+    this.dom.prediction.textContent = String(result.label);
+    this.dom.prediction.dataset.state = "ok";
+    const second = p.map((v, i) => [v, i]).filter(([, i]) => i !== result.label)
+      .reduce((a, b) => (b[0] > a[0] ? b : a), [-1, -1]);
+    const sure = p[result.label];
+    this.dom.confidence.replaceChildren(
+      el("strong", {}, pct(sure)), ` sure it is a ${result.label}`,
+      el("br"), el("span", { className: "muted" },
+        sure > 0.995 ? "no real doubt" : `next guess: ${second[1]} (${pct(second[0])})`));
+    this.rows.forEach(({ row, fill, value }, d) => {
+      fill.style.transform = `scaleX(${Math.max(0, Math.min(1, p[d]))})`;
+      value.textContent = pct(p[d]);
+      row.classList.toggle("win", d === result.label);
+    });
+    this.paintInput(result.input);
+    const total = result.timing_ms && (result.timing_ms.total ?? Object.values(result.timing_ms)[0]);
+    this.dom.timing.textContent = Number.isFinite(total) ? `${total.toFixed(total < 10 ? 1 : 0)} ms on the server` : "";
+  }
+
+  /** No prediction (blank pad): a friendly hint instead of numbers. */
+  empty(hint) {
+    this.dom.prediction.textContent = "?";
+    this.dom.prediction.dataset.state = "empty";
+    this.dom.confidence.replaceChildren(el("span", { className: "muted" }, hint));
+    this.rows.forEach(({ row, fill, value }) => {
+      fill.style.transform = "scaleX(0)";
+      value.textContent = "";
+      row.classList.remove("win");
+    });
+    this.paintInput(null);
+    this.dom.timing.textContent = "";
+  }
+
+  paintInput(input) {
+    const cv = this.dom.inputView;
+    const ctx = cv.getContext("2d");
+    const img = ctx.createImageData(28, 28);
+    const flat = input ? input.flat() : null;
+    for (let i = 0; i < 784; i++) {
+      const v = flat ? Math.round(Math.max(0, Math.min(1, flat[i])) * 255) : 0;
+      img.data.set([v, v, v, 255], i * 4);
+    }
+    ctx.putImageData(img, 0, 0);
+  }
+
+  busy(on) {
+    this.dom.prediction.classList.toggle("busy", on);
+  }
+
+  /** kind: "" (plain), "hint" or "error". */
+  status(text, kind = "") {
+    this.dom.status.textContent = text;
+    this.dom.status.dataset.kind = kind;
+  }
+}
