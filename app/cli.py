@@ -120,8 +120,8 @@ def _predict_remote(paths: list[str], model_name: str | None, url: str):
                 continue
             mime = IMAGE_TYPES.get(Path(path).suffix.lower(), "application/octet-stream")
             form = {"model": model_name} if model_name else None
-            response = client.post("/api/predict/file", files={"file": (Path(path).name, data, mime)},
-                                   data=form)
+            files = {"file": (Path(path).name, data, mime)}
+            response = client.post("/api/predict/file", files=files, data=form)
             try:
                 body = response.json()
             except ValueError:
@@ -210,8 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--weights-dir", help="directory of <name>.json/.npz (default: $CNNVIS_WEIGHTS_DIR "
-                                         "or the repository's weights/)")
+    p.add_argument("--weights-dir", help="directory of <name>.json/.npz (default: "
+                                         "$CNNVIS_WEIGHTS_DIR or the repository's weights/)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("predict", help="classify image files, locally or through a running server")

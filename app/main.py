@@ -19,7 +19,8 @@ from .service import StartupError, load_registry
 DESCRIPTION = """Draw a digit and watch a from-scratch NumPy CNN classify it, layer by layer.
 
 Every error answers JSON `{"detail": "..."}`. Feature maps come uint8-quantised per layer
-(value = min + q·(max − min)/255); weights come as base64 float32/float16, little-endian, C order.
+(value = min + q·(max − min)/255); weights come as base64 float32/float16, little-endian,
+C order.
 """
 
 

@@ -1,8 +1,6 @@
-"""PNG of a conv layer's filters, initial and trained side by side (book ch. 7.6, fig. 7-6).
-
-Each kernel is normalised to its own range (black = its most negative weight, white = its most
-positive), enlarged with square pixels and laid out in a grid.
-"""
+"""PNG of a conv layer's filters, initial and trained side by side (book ch. 7.6, fig. 7-6):
+each kernel normalised to its own range (black = most negative, white = most positive weight),
+enlarged with square pixels, laid out in a grid."""
 
 from __future__ import annotations
 

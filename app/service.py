@@ -241,7 +241,8 @@ def _ms(started: float) -> float:
 
 
 def fit_input(images: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
-    """(N, 28, 28) float32 → (N, *input_shape), zero-padded around the centre for larger inputs."""
+    """(N, 28, 28) float32 → (N, *input_shape), zero-padded around the centre for larger
+    inputs."""
     _, h, w = input_shape
     top, left = (h - images.shape[1]) // 2, (w - images.shape[2]) // 2
     out = np.zeros((images.shape[0], 1, h, w), dtype=np.float32)

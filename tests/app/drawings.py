@@ -41,7 +41,8 @@ def data_url(data: bytes, media: str = "image/png") -> str:
 def png_declaring(width: int, height: int) -> bytes:
     """A PNG whose header declares width×height but whose pixel data is a few bytes only."""
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)

@@ -7,7 +7,7 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from model import load
 from model.data import REPO_ROOT, load_sample
@@ -56,7 +56,8 @@ def png(array: np.ndarray, mode: str | None = None) -> bytes:
 def png_header_only(width: int, height: int) -> bytes:
     """A PNG whose header declares width×height but whose pixel data is a few bytes only."""
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 8))
@@ -163,6 +164,47 @@ def test_smoothly_drawn_digits_agree_with_each_other_and_keep_their_label(net):
             assert shift_tolerant_error(out, ref) < 0.05, name
         labels = net.predict(outs[:, None]).argmax(axis=1)
         np.testing.assert_array_equal(labels, clean, err_msg=name)
+
+
+# Each digit as pen strokes: polylines through (x, y) points of a unit square.
+STROKES = {
+    0: [(.5, .1), (.25, .25), (.2, .5), (.25, .75), (.5, .9), (.75, .75), (.8, .5), (.75, .25),
+        (.5, .1)],
+    1: [(.45, .25), (.55, .1), (.55, .9)],
+    2: [(.25, .3), (.4, .12), (.65, .12), (.75, .3), (.7, .5), (.25, .9), (.8, .9)],
+    3: [(.25, .15), (.7, .15), (.45, .45), (.7, .6), (.7, .8), (.5, .9), (.25, .85)],
+    4: [(.6, .9), (.6, .1), (.2, .65), (.8, .65)],
+    5: [(.75, .12), (.3, .12), (.28, .45), (.6, .42), (.75, .6), (.7, .85), (.45, .92),
+        (.25, .85)],
+    6: [(.7, .12), (.4, .3), (.28, .6), (.35, .85), (.6, .9), (.72, .7), (.6, .52), (.32, .6)],
+    7: [(.2, .12), (.8, .12), (.45, .9)],
+    8: [(.5, .5), (.3, .32), (.5, .1), (.7, .32), (.5, .5), (.28, .7), (.5, .9), (.72, .7),
+        (.5, .5)],
+    9: [(.7, .4), (.5, .5), (.3, .35), (.45, .12), (.7, .2), (.7, .4), (.65, .9)],
+}
+
+
+def pen(digit: int, width: int, size: int = 280, scale: float = 1.0,
+        shift: tuple[int, int] = (0, 0)) -> bytes:
+    """``digit`` drawn with a round pen of ``width`` pixels on a white ``size`` canvas."""
+    img = Image.new("RGB", (size, size), "white")
+    points = [(shift[0] + size * (0.5 + (x - 0.5) * scale),
+               shift[1] + size * (0.5 + (y - 0.5) * scale)) for x, y in STROKES[digit]]
+    ImageDraw.Draw(img).line(points, fill="black", width=width, joint="curve")
+    buffer = io.BytesIO()
+    img.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("pen_kwargs", [
+    dict(width=2), dict(width=8), dict(width=20), dict(width=45),
+    dict(width=3, scale=0.3, shift=(-80, 60)), dict(width=40, scale=0.6, shift=(50, -40)),
+    dict(width=10, size=1200),
+], ids=["hairline", "thin", "medium", "very thick", "small off-centre", "thick off-centre",
+        "large canvas"])
+def test_pen_drawn_digits_are_recognised_thick_or_thin(net, pen_kwargs):
+    images = np.stack([preprocess_image(pen(d, **pen_kwargs)).image for d in range(10)])
+    np.testing.assert_array_equal(net.predict(images[:, None]).argmax(axis=1), np.arange(10))
 
 
 def test_white_paper_card_on_transparent_background():
