@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
 import time
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from model.data import SAMPLE_PATH, load_sample, to_float
 from model.functional import softmax
@@ -336,6 +338,19 @@ def param(model: LoadedModel, key: str) -> dict[str, Any]:
     lo, hi = finite_range(values)
     return {"model": model.name, "param": key, "shape": list(values.shape), "min": lo,
             "max": hi, "encoding": "float16", "data": b64(float16_bytes(values))}
+
+
+def example_inputs(index: int = 0) -> dict[str, dict[str, Any]]:
+    """OpenAPI request examples made from a shipped sample digit: a canvas-like PNG data URL
+    (dark ink on white) and the same digit as 28×28 pixels."""
+    digit = load_sample(SAMPLE_PATH)["images"][index]
+    buffer = io.BytesIO()
+    Image.fromarray(255 - digit).resize((112, 112), Image.Resampling.BILINEAR).save(buffer, "PNG")
+    url = "data:image/png;base64," + b64(buffer.getvalue())
+    rows = np.round(digit / 255.0, 3).tolist()
+    return {"drawing": {"summary": "a PNG data URL, as canvas.toDataURL() gives",
+                        "value": {"image": url}},
+            "pixels": {"summary": "28×28 MNIST-like pixels (ink = 1)", "value": {"pixels": rows}}}
 
 
 def samples(registry: Registry) -> list[dict[str, Any]]:

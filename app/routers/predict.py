@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Body, File, Form, UploadFile
 
 from .. import service
 from ..schemas import (ActivationsResponse, CompareRequest, CompareResponse, PredictRequest,
@@ -14,11 +14,14 @@ from .deps import JsonBody, MultipartBody, RegistryDep, SettingsDep
 
 router = APIRouter(prefix="/api", tags=["predict"])
 BODY_ERRORS = error_responses(400, 404, 413, 415, 422, 503)
+EXAMPLES = service.example_inputs()
+Drawing = Annotated[PredictRequest, Body(openapi_examples=EXAMPLES)]
+Drawings = Annotated[CompareRequest, Body(openapi_examples=EXAMPLES)]
 
 
 @router.post("/predict", response_model=PredictResponse, responses=BODY_ERRORS,
              dependencies=[JsonBody], summary="Classify a drawing (data URL) or 28×28 pixels")
-def predict(body: PredictRequest, registry: RegistryDep, settings: SettingsDep) -> dict:
+def predict(body: Drawing, registry: RegistryDep, settings: SettingsDep) -> dict:
     started = time.perf_counter()
     model = registry.get(body.model)
     prepared = service.prepare(body.image, body.pixels, settings)
@@ -42,7 +45,7 @@ def predict_file(file: Annotated[UploadFile, File(description="a PNG or JPEG ima
 @router.post("/activations", response_model=ActivationsResponse, responses=BODY_ERRORS,
              dependencies=[JsonBody],
              summary="The prediction plus every layer's output (uint8-quantised, base64)")
-def activations(body: PredictRequest, registry: RegistryDep, settings: SettingsDep) -> dict:
+def activations(body: Drawing, registry: RegistryDep, settings: SettingsDep) -> dict:
     started = time.perf_counter()
     model = registry.get(body.model)
     prepared = service.prepare(body.image, body.pixels, settings)
@@ -52,6 +55,6 @@ def activations(body: PredictRequest, registry: RegistryDep, settings: SettingsD
 @router.post("/compare", response_model=CompareResponse,
              responses=error_responses(400, 413, 415, 422, 503), dependencies=[JsonBody],
              summary="The same drawing through every loaded model")
-def compare(body: CompareRequest, registry: RegistryDep, settings: SettingsDep) -> dict:
+def compare(body: Drawings, registry: RegistryDep, settings: SettingsDep) -> dict:
     prepared = service.prepare(body.image, body.pixels, settings)
     return service.compare(registry, prepared)
