@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+from pydantic import ValidationError
 
 from model.data import SAMPLE_PATH, load_sample, to_float
 from model.functional import softmax
@@ -25,9 +26,9 @@ from model.weights import WeightsError, load_checked
 from .config import DEFAULT_MODEL, Settings
 from .encoding import b64, finite_range, float16_bytes, float32_bytes, float32_list, quantize_uint8
 from .render import filters_png
+from .schemas import ModelDetail
 
 DATA_URL_TYPES = ("image/png", "image/jpeg")
-MNIST_SHAPE = (1, 28, 28)
 
 
 class StartupError(RuntimeError):
@@ -154,8 +155,15 @@ def load_model(path: Path, samples: dict[str, np.ndarray], min_accuracy: float) 
         raise StartupError(f"{path}: self-test failed: {accuracy:.0%} of the "
                            f"{len(samples['labels'])} shipped sample digits classified correctly,"
                            f" at least {min_accuracy:.0%} needed (wrong or untrained weights?)")
-    return LoadedModel(name=path.stem, net=net, manifest=manifest, initial=initial, path=path,
-                       self_test_accuracy=accuracy)
+    model = LoadedModel(name=path.stem, net=net, manifest=manifest, initial=initial, path=path,
+                        self_test_accuracy=accuracy)
+    try:
+        ModelDetail.model_validate(model.detail())  # what GET /api/models/{name} will answer
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise StartupError(f"{path}: malformed manifest: {where}: {first['msg']}") from None
+    return model
 
 
 def load_registry(settings: Settings) -> Registry:

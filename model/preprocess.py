@@ -171,7 +171,7 @@ def to_gray(rgba: np.ndarray) -> tuple[np.ndarray, str | None]:
     alpha = rgba[..., 3]
     if alpha.min() >= 1.0:
         return lum, None
-    opaque = alpha > 0.5
+    opaque = alpha >= 0.5
     if np.median(_border(alpha)) < 0.5:
         if opaque.mean() < 0.5:
             return alpha.copy(), "alpha"

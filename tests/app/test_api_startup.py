@@ -83,6 +83,15 @@ def test_manifest_of_an_unknown_architecture(one_model):
         start(one_model)
 
 
+def test_malformed_manifest_metrics(one_model):
+    manifest = json.loads((one_model / "tiny.json").read_text())
+    manifest["metrics"]["confusion_matrix"] = "see the paper"
+    (one_model / "tiny.json").write_text(json.dumps(manifest))
+    with pytest.raises(RuntimeError, match=r"tiny\.json: malformed manifest: confusion_matrix: "
+                                           r"Input should be a valid list"):
+        start(one_model)
+
+
 def test_untrained_weights_fail_the_self_test(one_model):
     with pytest.raises(RuntimeError, match=r"tiny\.json: self-test failed: \d+% of the 100 "
                                            r"shipped sample digits"):
