@@ -31,7 +31,10 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from model.runtime import keep_freed_memory
     from model.train import TrainConfig, train
+
+    keep_freed_memory()
 
     config = TrainConfig(
         arch=args.arch, arch_config=json.loads(args.arch_config), epochs=args.epochs,

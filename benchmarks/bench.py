@@ -21,6 +21,7 @@ from book_style import BookSimpleConvNet  # noqa: E402  (sibling module of this 
 
 from model import build  # noqa: E402
 from model.optim import Adam  # noqa: E402
+from model.runtime import keep_freed_memory  # noqa: E402
 
 BATCH = 100
 STEPS_PER_EPOCH = 600
@@ -159,6 +160,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args(argv)
+    keep_freed_memory()
     result = run(args.rounds)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

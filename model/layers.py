@@ -171,7 +171,9 @@ class MaxPooling(Pooling):
         winner = np.zeros(out.shape, dtype=np.uint8) if train else None
         for offset, view in views:
             if train:
-                np.copyto(winner, offset, where=view > out)
+                better = view > out
+                # winner = offset where better, else unchanged; uint8 arithmetic beats a masked copy
+                winner += better * np.uint8(offset) - better * winner
             np.maximum(out, view, out=out)
         return out, ((x.shape, winner) if train else None)
 
@@ -180,11 +182,17 @@ class MaxPooling(Pooling):
         n, c, h, w = x_shape
         k, s, pad = self.pool_size, self.stride, self.pad
         oh, ow = dout.shape[2:]
-        dx = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=dout.dtype)
-        zero = np.zeros((), dtype=dout.dtype)
+        overlapping = s < k
+        tiles_exactly = not overlapping and pad == 0 and h == s * oh and w == s * ow
+        alloc = np.empty if tiles_exactly and s == k else np.zeros
+        dx = alloc((n, c, h + 2 * pad, w + 2 * pad), dtype=dout.dtype)
         for offset in range(k * k):
             dy, dxo = divmod(offset, k)
-            dx[:, :, dy:dy + s * oh:s, dxo:dxo + s * ow:s] += np.where(winner == offset, dout, zero)
+            target = dx[:, :, dy:dy + s * oh:s, dxo:dxo + s * ow:s]
+            if overlapping:
+                target += dout * (winner == offset)
+            else:  # each input position belongs to at most one window: write, don't add
+                np.multiply(dout, winner == offset, out=target)
         return dx[:, :, pad:pad + h, pad:pad + w], {}
 
 

@@ -98,7 +98,7 @@ def test_convolution_matches_naive_loops(n, c, h, w, k, s, p):
 
 
 POOLS = [  # (K, stride, pad, H) — overlapping windows included
-    (2, 2, 0, 8), (3, 2, 0, 9), (3, 2, 1, 8), (3, 1, 1, 6), (2, 1, 0, 5), (4, 4, 2, 10)]
+    (2, 2, 0, 8), (2, 3, 0, 8), (2, 2, 0, 7), (3, 2, 0, 9), (3, 2, 1, 8), (3, 1, 1, 6), (2, 1, 0, 5), (4, 4, 2, 10)]
 
 
 @pytest.mark.parametrize("k,s,p,h", POOLS)

@@ -13,6 +13,8 @@ LAYERS = [
     ("conv_5x5", lambda: Convolution(2, 5, 1, 2), (1, 1, 6, 6)),
     ("maxpool", lambda: MaxPooling(2, 2), (2, 2, 6, 6)),
     ("maxpool_overlap", lambda: MaxPooling(3, 2, 1), (2, 2, 7, 7)),
+    ("maxpool_gaps", lambda: MaxPooling(2, 3), (2, 2, 8, 8)),
+    ("maxpool_odd_size", lambda: MaxPooling(2, 2), (1, 2, 7, 7)),
     ("avgpool", lambda: AveragePooling(2, 2), (2, 2, 6, 6)),
     ("avgpool_overlap", lambda: AveragePooling(3, 2, 1), (2, 2, 7, 7)),
     ("affine_4d", lambda: Affine(5), (3, 2, 3, 3)),
