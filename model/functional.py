@@ -6,7 +6,7 @@ Reference: Saito, "Deep Learning from Scratch", ch. 7.4 (im2col turns convolutio
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 
 def conv_output_size(size: int, kernel: int, stride: int = 1, pad: int = 0) -> int:
@@ -34,7 +34,7 @@ def pad_hw(x: np.ndarray, pad: int, value: float = 0.0) -> np.ndarray:
 
 def windows(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0,
             pad_value: float = 0.0) -> np.ndarray:
-    """A strided view of every (kh, kw) window, without copying.
+    """A read-only strided view of every (kh, kw) window, without copying.
 
     Input: (N, C, H, W)
     Output: (N, C, OH, OW, KH, KW), ``OH = (H + 2*pad - KH) // stride + 1`` (same for OW)
@@ -43,8 +43,9 @@ def windows(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0,
     oh = conv_output_size(h, kh, stride, pad)
     ow = conv_output_size(w, kw, stride, pad)
     xp = pad_hw(x, pad, pad_value)
-    view = sliding_window_view(xp, (kh, kw), axis=(2, 3))  # (N, C, H+2p-KH+1, W+2p-KW+1, KH, KW)
-    return view[:, :, : (oh - 1) * stride + 1 : stride, : (ow - 1) * stride + 1 : stride]
+    sn, sc, sh, sw = xp.strides
+    return as_strided(xp, (n, c, oh, ow, kh, kw),
+                      (sn, sc, sh * stride, sw * stride, sh, sw), writeable=False)
 
 
 def unfold(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0) -> np.ndarray:

@@ -36,10 +36,13 @@ class Sequential:
         rng = rng if rng is not None else np.random.default_rng(0)
         self.params: Params = {}
         self.shapes: dict[str, Shape] = {}
+        self._param_keys: dict[str, list[tuple[str, str]]] = {}  # layer → [(local, full name)]
         shape = self.input_shape
         for name, layer in self.layers:
+            self._param_keys[name] = []
             for key, value in layer.init_params(shape, rng, dtype).items():
                 self.params[f"{name}.{key}"] = value
+                self._param_keys[name].append((key, f"{name}.{key}"))
             shape = layer.output_shape(shape)
             self.shapes[name] = shape
         self.output_size = int(np.prod(shape))
@@ -56,8 +59,8 @@ class Sequential:
         return out
 
     def layer_params(self, name: str) -> Params:
-        prefix = name + "."
-        return {k[len(prefix):]: v for k, v in self.params.items() if k.startswith(prefix)}
+        """The parameters of one layer keyed by local name (``weight``, ``bias``)."""
+        return {local: self.params[full] for local, full in self._param_keys[name]}
 
     @property
     def dtype(self):
