@@ -1,4 +1,4 @@
-"""The ``cnnvis`` command line: data, train, evaluate, serve, predict."""
+"""The ``cnnvis`` command line: data, train, evaluate, serve, predict, misclassified."""
 
 from __future__ import annotations
 
@@ -165,6 +165,39 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_misclassified(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from app.service import fit_input
+    from model.data import load_mnist, to_float
+    from model.misclassified import errors_path, find_misclassified, save_misclassified
+    from model.weights import default_weights_dir, load_checked
+
+    manifest_path = Path(args.weights_dir or default_weights_dir()) / f"{args.model}.json"
+    net, manifest, _ = load_checked(manifest_path)
+    arrays, _ = load_mnist(args.data_dir)
+    images = arrays["test_images"]
+    probs = net.predict(fit_input(to_float(images)[:, 0], net.input_shape))
+    found = find_misclassified(probs, images, arrays["test_labels"], limit=args.limit)
+    out = save_misclassified(errors_path(manifest_path), found, manifest["sha256"])
+    wrong = int(np.sum(probs.argmax(axis=1) != arrays["test_labels"]))
+    print(f"{args.model}: {wrong} of {len(images)} test digits misclassified; wrote the "
+          f"{len(found['labels'])} most confident mistakes to {out}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from model.data import REPO_ROOT
+
+    script = REPO_ROOT / "benchmarks" / f"{args.suite}.py"
+    if not script.is_file():
+        print(f"cnnvis: {script} not found (benchmarks run from a source checkout)", file=sys.stderr)
+        return 2
+    return subprocess.call([sys.executable, str(script), *args.options])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnvis", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -225,6 +258,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights-dir", help="for local prediction")
     p.add_argument("--json", action="store_true", help="one JSON object per image")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("misclassified", help="write <name>.errors.npz: the test digits a model "
+                                             "gets wrong, most confident first")
+    p.add_argument("model", metavar="NAME", help="a model in the weights directory")
+    p.add_argument("--weights-dir", help="where NAME.json is and the .errors.npz goes (default: "
+                                         "$CNNVIS_WEIGHTS_DIR or the repository's weights/)")
+    p.add_argument("--limit", type=int, default=500, help="keep at most this many mistakes")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_misclassified)
+
+    p = sub.add_parser("bench", help="run a benchmark suite from benchmarks/ (speed, load, ...)")
+    p.add_argument("suite", nargs="?", default="speed", help="script name in benchmarks/ "
+                   "(speed = NumPy vs PyTorch, load = HTTP load, frame_time = 3D view)")
+    p.add_argument("options", nargs=argparse.REMAINDER, help="passed to the script")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

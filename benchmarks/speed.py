@@ -1,7 +1,7 @@
 """Speed of cnnvis's NumPy SimpleConvNet against PyTorch CPU and the book-style NumPy code,
 measured side by side in interleaved rounds in one process (medians and ratios).
 
-Usage: python benchmarks/bench.py [--rounds 7] [--out benchmarks/results]
+Usage: cnnvis bench speed [--rounds 7] [--out DIR]   (or python benchmarks/speed.py ...)
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from book_style import BookSimpleConvNet  # noqa: E402  (sibling module of this script)
+from book_style import BookSimpleConvNet
 
-from model import build  # noqa: E402
-from model.optim import Adam  # noqa: E402
-from model.runtime import keep_freed_memory  # noqa: E402
+from model import build
+from model.optim import Adam
+from model.runtime import keep_freed_memory
 
 BATCH = 100
 STEPS_PER_EPOCH = 600
