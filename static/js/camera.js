@@ -1,7 +1,7 @@
 /* An orbit camera (yaw, pitch, distance around a target) that eases toward its goal pose and
    keeps a little momentum after a drag, so orbiting feels smooth rather than steppy. */
 
-import { add, cross, lookAt, multiply, normalize, perspective, scale, sub } from "./mat4.js";
+import { add, cross, dot, lookAt, multiply, normalize, perspective, scale, sub } from "./mat4.js";
 
 const FOV = (26 * Math.PI) / 180;
 const PITCH_LIMIT = 1.5;
@@ -29,39 +29,46 @@ export class OrbitCamera {
 
   /**
    * The pose with orientation {yaw, pitch} that frames every point with `margin` (fraction of
-   * the view) to spare: target centred on the points' projection, distance just enough.
+   * the view) to spare, centred, at the shortest distance. The bottom `reserve` of the view is
+   * kept free for the legend when the picture would otherwise reach into it.
    */
-  frame(points, yaw, pitch, margin = 0.06) {
+  frame(points, yaw, pitch, margin = 0.07, reserve = 0.11) {
     const pose = { yaw, pitch, dist: 1, target: [0, 0, 0] };
     const n = points.length;
     pose.target = [0, 1, 2].map((k) => points.reduce((a, p) => a + p[k], 0) / n);
-    const tv = Math.tan(this.fov / 2) * (1 - margin);
+    const t = Math.tan(this.fov / 2);
+    const tv = t * (1 - margin);
     const th = tv * this.aspect;
+    const { forward, right, up } = this.basis({ ...pose, dist: 1 });
+    const camera = (p) => {
+      const d = sub(p, pose.target);
+      return [dot(d, right), dot(d, up), dot(d, forward)];
+    };
+    let half = 0;
     for (let pass = 0; pass < 3; pass++) {
-      const { forward, right, up } = this.basis({ ...pose, dist: 1 });
       let dist = 0;
       for (const p of points) {
-        const d = sub(p, pose.target);
-        const x = d[0] * right[0] + d[1] * right[1] + d[2] * right[2];
-        const y = d[0] * up[0] + d[1] * up[1] + d[2] * up[2];
-        const z = d[0] * forward[0] + d[1] * forward[1] + d[2] * forward[2];
+        const [x, y, z] = camera(p);
         dist = Math.max(dist, Math.abs(x) / th - z, Math.abs(y) / tv - z);
       }
       pose.dist = dist;
       // Re-centre on the projected extent so the picture sits in the middle of the view.
       let lx = Infinity; let hx = -Infinity; let ly = Infinity; let hy = -Infinity;
       for (const p of points) {
-        const d = sub(p, pose.target);
-        const x = d[0] * right[0] + d[1] * right[1] + d[2] * right[2];
-        const y = d[0] * up[0] + d[1] * up[1] + d[2] * up[2];
-        const z = d[0] * forward[0] + d[1] * forward[1] + d[2] * forward[2];
+        const [x, y, z] = camera(p);
         lx = Math.min(lx, x / (dist + z)); hx = Math.max(hx, x / (dist + z));
         ly = Math.min(ly, y / (dist + z)); hy = Math.max(hy, y / (dist + z));
       }
-      const cx = ((lx + hx) / 2) * dist;
-      const cy = ((ly + hy) / 2) * dist;
-      pose.target = add(pose.target, add(scale(right, cx), scale(up, cy)));
+      pose.target = add(pose.target, add(scale(right, ((lx + hx) / 2) * dist), scale(up, ((ly + hy) / 2) * dist)));
+      half = (hy - ly) / 2 / t;
     }
+    // Half-height `half` (NDC) centred; lift it just enough to clear the reserved strip.
+    if (half > 1 - reserve) {
+      pose.dist *= half / (1 - reserve);
+      half = 1 - reserve;
+    }
+    const lift = Math.max(0, half - 1 + 2 * reserve);
+    pose.target = sub(pose.target, scale(up, lift * t * pose.dist));
     return pose;
   }
 

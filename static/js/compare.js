@@ -39,6 +39,6 @@ export class ComparePanel {
       ? el("p", { className: `small ${agree ? "muted" : "disagree"}` },
         agree ? `All ${results.length} networks agree.` : "The networks disagree on this one.")
       : null;
-    this.root.replaceChildren(...rows, note);
+    this.root.replaceChildren(...rows, ...(note ? [note] : []));
   }
 }

@@ -8,7 +8,8 @@ export class OrbitControls {
   /**
    * @param {HTMLElement} el element receiving input
    * @param {OrbitCamera} camera
-   * @param {{onChange, onHover, onClick, onLeave}} handlers
+   * @param {{onChange, onHover, onClick, onLeave}} handlers onChange(moved) after any input
+   *   (moved: the camera was actually moved), onHover/onClick(ndc, event), onLeave(event)
    */
   constructor(el, camera, handlers) {
     this.el = el;
@@ -84,7 +85,7 @@ export class OrbitControls {
       this.moved += Math.abs(dx) + Math.abs(dy);
       if (this.moved > CLICK_SLOP) this.camera.pan(dx, dy, this.el.getBoundingClientRect().height);
     }
-    this.h.onChange();
+    this.h.onChange(this.moved > CLICK_SLOP);
   }
 
   up(e, cancelled = false) {
@@ -100,7 +101,7 @@ export class OrbitControls {
       this.mode = null;
       if (click) this.h.onClick(this.ndc(e), e);
       else if (e.pointerType !== "touch") this.h.onHover(this.ndc(e), e);
-      this.h.onChange();
+      this.h.onChange(!click);
     } else if (this.pointers.size === 1) {
       this.mode = "pan";
       this.moved = CLICK_SLOP + 1;
@@ -113,6 +114,6 @@ export class OrbitControls {
     const delta = Math.max(-400, Math.min(400, e.deltaY * unit));
     const [nx, ny] = this.ndc(e);
     this.camera.zoom(Math.exp(delta * 0.0015), nx, ny);
-    this.h.onChange();
+    this.h.onChange(true);
   }
 }

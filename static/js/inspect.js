@@ -100,9 +100,10 @@ export class InspectPanel {
     out.push(el("div", { className: "calc" },
       matrix(`input ${ex.inChannels > 1 ? `ch ${shown.c}, ` : ""}${rows}`, shown.patch, k),
       el("div", { className: "op" }, "⊙"),
-      matrix(`${group.head.name}.weight[${ex.coords.channel}${ex.inChannels > 1 ? `, ${shown.c}` : ""}]`, shown.kernel, k),
+      matrix(`${group.head.name}.weight[${ex.coords.channel}${ex.inChannels > 1 ? `, ${shown.c}` : ""}]`, shown.kernel, k)));
+    out.push(el("div", { className: "calc" },
       el("div", { className: "op" }, "="),
-      matrix("w · x", products, k)));
+      matrix("w · x, element by element", products, k)));
     out.push(equation([
       ["Σ w·x", ex.sum],
       ["+ b", ex.bias],

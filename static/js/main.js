@@ -265,7 +265,7 @@ function select(unit, fromPanel = false) {
     inspect.hide();
   } else {
     showInspect();
-    if (fromPanel) $("stage-body").scrollIntoView({ behavior: "smooth", block: "nearest" });
+    if (fromPanel) $("inspect").scrollIntoView({ behavior: "smooth", block: "nearest" });
   }
   refreshFocus();
 }

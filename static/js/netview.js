@@ -8,10 +8,10 @@ import { OrbitControls } from "./controls.js";
 import { Labels } from "./labels.js";
 import { corners, layoutGroups, pick, planeTop, radius, unitWorld } from "./layout.js";
 import { NetRenderer } from "./net3d.js";
-import { normalize, sub } from "./mat4.js";
+import { normalize, project, sub } from "./mat4.js";
 import { shapeText } from "./netmodel.js";
 
-const POSE_3D = { yaw: -0.62, pitch: 0.34 };
+const POSE_3D = { yaw: -0.7, pitch: 0.52 };
 const POSE_FLAT = { yaw: 0, pitch: 0 };
 const MAX_LINES = 1600;
 const MORPH = 5.5; // 1/s
@@ -47,7 +47,10 @@ export class NetView {
     this.camera = new OrbitCamera();
     this.labels = new Labels(opts.labels);
     this.controls = new OrbitControls(this.canvas, this.camera, {
-      onChange: () => this.requestRender(),
+      onChange: (moved) => {
+        if (moved) this.framed = false;
+        this.requestRender();
+      },
       onHover: (ndc, e) => this.onHover(this.pickAt(ndc), e),
       onClick: (ndc) => this.onClick(this.pickAt(ndc)),
       onLeave: (e) => this.onHover(null, e),
@@ -74,6 +77,7 @@ export class NetView {
     this.renderer.resize(Math.round(w * dpr), Math.round(h * dpr));
     this.cssSize = [w, h];
     this.camera.aspect = w / h;
+    if (this.framed) this.fit(true);
     if (this.groups.length) {
       // The flat layout wraps into rows that suit the view's shape.
       const geoms = layoutGroups(this.groups, this.hidden, this.camera.aspect);
@@ -81,7 +85,7 @@ export class NetView {
         this.geoms = geoms;
         this.renderer.updateGeometry(geoms);
         this.setFocus(null, null);
-        if (this.mixGoal > 0.5) this.fit(false);
+        if (this.framed) this.fit(true);
       }
     }
     this.requestRender();
@@ -161,6 +165,7 @@ export class NetView {
 
   /** Frame every visible layer with the layout's default angle. */
   fit(immediate) {
+    this.framed = true;
     this.camera.radius = radius(this.geoms, this.mixGoal);
     const { yaw, pitch } = this.mixGoal > 0.5 ? POSE_FLAT : POSE_3D;
     this.camera.setPose(this.camera.frame(corners(this.geoms, this.mixGoal), yaw, pitch), immediate);
@@ -234,6 +239,16 @@ export class NetView {
     return { positions, colors };
   }
 
+  /** True when the output digits are too close on screen to label each one. */
+  digitsCrowded(viewProj) {
+    const out = this.groups.length - 1;
+    if (!this.groups[out]?.isOutput) return false;
+    const [a, b] = [0, 9].map((i) => project(viewProj, unitWorld(this.geoms[out], i, this.mix)));
+    const dy = ((a[1] - b[1]) / 2) * this.cssSize[1];
+    const dx = ((a[0] - b[0]) / 2) * this.cssSize[0];
+    return Math.hypot(dx, dy) / 9 < 12;
+  }
+
   requestRender() {
     if (!this.renderer || this.scheduled) return;
     this.scheduled = true;
@@ -256,6 +271,7 @@ export class NetView {
     const toEye = normalize(sub(eye, this.camera.cur.target));
     this.renderer.render({ viewProj, mix: this.mix, focus: this.dim, toEye });
     this.labels.update(viewProj, this.cssSize[0], this.cssSize[1], this.mix);
+    this.labels.container.classList.toggle("dense", this.digitsCrowded(viewProj));
     this.frames++;
     if (moving) this.requestRender();
     else this.last = 0;
