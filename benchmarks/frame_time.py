@@ -2,10 +2,12 @@
 
 Starts the app with uvicorn on a free port (or uses --url), loads the page, waits for the first
 prediction, then drags the camera round with the mouse for --seconds while the page records
-requestAnimationFrame timestamps. Prints (and with --out writes) a JSON summary: mean, median and
-95th-percentile frame time, frames per second, unit count and canvas size. A benchmark, not a test.
+requestAnimationFrame timestamps. Prints and writes (DIR/frame_time.json) a JSON summary: mean,
+median and 95th-percentile frame time, frames per second, unit count and canvas size. A
+benchmark, not a test.
 
-Usage: python benchmarks/frame_time.py [--seconds 6] [--model NAME] [--url URL] [--out FILE]
+Usage: cnnvis bench frame_time [--seconds 6] [--model NAME] [--url URL] [--out DIR]
+       (or python benchmarks/frame_time.py ...)
 """
 
 from __future__ import annotations
@@ -126,7 +128,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=6.0)
     ap.add_argument("--width", type=int, default=1440)
     ap.add_argument("--height", type=int, default=900)
-    ap.add_argument("--out", type=Path, help="also write the JSON result here")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results",
+                    help="directory for frame_time.json (default: benchmarks/results)")
     args = ap.parse_args()
     with server(args.url) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -155,9 +158,8 @@ def main() -> None:
         browser.close()
     text = json.dumps(result, indent=2)
     print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "frame_time.json").write_text(text + "\n")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ export class OrbitCamera {
    * the view) to spare, centred, at the shortest distance. The bottom `reserve` of the view is
    * kept free for the legend when the picture would otherwise reach into it.
    */
-  frame(points, yaw, pitch, margin = 0.07, reserve = 0.11) {
+  frame(points, yaw, pitch, margin = 0.07, reserve = 0.14) {
     const pose = { yaw, pitch, dist: 1, target: [0, 0, 0] };
     const n = points.length;
     pose.target = [0, 1, 2].map((k) => points.reduce((a, p) => a + p[k], 0) / n);

@@ -204,7 +204,7 @@ export function corners(geoms, mix) {
     const hx = (g.width / 2) * mix;
     const hz = (g.width / 2) * (1 - mix);
     for (const sx of [-1, 1]) {
-      for (const y of [-g.height / 2, g.height / 2 + 14]) pts.push([x + sx * hx, y0 + y, sx * hz]);
+      for (const y of [-g.height / 2, g.height / 2 + 20]) pts.push([x + sx * hx, y0 + y, sx * hz]);
     }
   }
   return pts.length ? pts : [[0, 0, 0]];
