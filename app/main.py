@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from .config import Settings
 from .errors import install_error_handlers
 from .middleware import BodySizeLimit
-from .routers import health, models, pages, predict, samples
+from .routers import explain, health, models, pages, predict, samples
 from .service import StartupError, load_registry
 
 DESCRIPTION = """Draw a digit and watch a from-scratch NumPy CNN classify it, layer by layer.
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = None
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
-    for module in (health, models, predict, samples, pages):
+    for module in (health, models, predict, samples, explain, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     return app

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag,
+                      field_validator, model_validator)
 
 SIDE = 28
 PIXELS = SIDE * SIDE
@@ -287,3 +288,256 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries documenting each error status with its JSON body."""
     return {code: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[code]}
             for code in codes}
+
+
+# ----- explain and teach: attributions, im2col, robustness, preprocessing, mistakes -----------
+def _whole(value: Any) -> Any:
+    """JSON Schema counts 3.0 as an integer, so a whole float is taken as one (3.5 and "3" are
+    still refused by the strict check that follows)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole)]
+Target = Annotated[Annotated[int, Field(ge=0, le=9), BeforeValidator(_whole)] | None, Field(
+    default=None,
+    description="The digit to explain or track (0-9); omitted or null: the predicted one.")]
+
+
+class ExplainBase(DrawingInput):
+    model: ModelName
+    target: Target
+
+
+class SaliencyRequest(ExplainBase):
+    method: Literal["saliency"] = Field(
+        description="|∂ score / ∂ input| from the network's own backward pass (Simonyan et al.)")
+
+
+class GradcamRequest(ExplainBase):
+    method: Literal["gradcam"] = Field(
+        description="Feature maps weighted by their mean gradient (Selvaraju et al.)")
+    layer: str | None = Field(
+        default=None, min_length=1, max_length=100,
+        description="A layer with feature maps (a conv layer, its activation or a pooling "
+                    "layer), e.g. `relu1`; default: the last conv layer's activation.")
+
+
+class OcclusionRequest(ExplainBase):
+    method: Literal["occlusion"] = Field(
+        description="Slide a blank patch over the digit, all positions in one batched forward "
+                    "(Zeiler & Fergus)")
+    patch: WholeNumber = Field(default=6, ge=2, le=14, description="side of the square patch, pixels")
+    stride: WholeNumber = Field(default=2, ge=2, le=14, description="step between patches, pixels "
+                                                             "(at most 14 × 14 = 196 positions)")
+
+
+def _method_tag(value: Any) -> Any:
+    return value.get("method") if isinstance(value, dict) else getattr(value, "method", None)
+
+
+ExplainRequest = Annotated[
+    Annotated[SaliencyRequest, Tag("saliency")] | Annotated[GradcamRequest, Tag("gradcam")]
+    | Annotated[OcclusionRequest, Tag("occlusion")],
+    Discriminator(_method_tag, custom_error_type="method",
+                  custom_error_message="the body must be a JSON object whose 'method' is "
+                                       "'saliency', 'gradcam' or 'occlusion'")]
+
+
+class Im2colRequest(DrawingInput):
+    model: ModelName
+    layer: str | None = Field(default=None, min_length=1, max_length=100,
+                              description="A convolution or pooling layer, e.g. `conv1` or "
+                                          "`pool1`; default: the first convolution.")
+
+
+class RobustnessRequest(DrawingInput):
+    model: ModelName
+    target: Target
+    dx: float = Field(default=0.0, ge=-10, le=10, allow_inf_nan=False,
+                      description="shift right (pixels, fractions allowed)")
+    dy: float = Field(default=0.0, ge=-10, le=10, allow_inf_nan=False,
+                      description="shift down (pixels, fractions allowed)")
+    angle: float = Field(default=0.0, ge=-45, le=45, allow_inf_nan=False,
+                         description="rotation about the centre, degrees counter-clockwise")
+    scale: float = Field(default=1.0, ge=0.5, le=1.5, allow_inf_nan=False,
+                         description="zoom about the centre")
+    thickness: WholeNumber = Field(default=0, ge=-2, le=2,
+                           description="strokes thickened (> 0, 3×3 grey dilations) or thinned "
+                                       "(< 0, erosions) this many times")
+
+
+class PreprocessRequest(Strict):
+    image: DataUrl = Field(json_schema_extra=_data_url)
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        if not value.startswith("data:"):
+            raise ValueError("image must be a data URL such as data:image/png;base64,iVBORw0KG..."
+                             f" (got text starting {value[:20]!r})")
+        return value
+
+
+class EncodedArray(BaseModel):
+    shape: list[int] = Field(description="the array's shape, C (row-major) order")
+    min: float
+    max: float
+    encoding: Literal["uint8"] = Field(description=UINT8_ENCODING)
+    data: str
+
+
+class ByteArray(BaseModel):
+    shape: list[int] = Field(description="the array's shape, C (row-major) order")
+    encoding: Literal["uint8"] = Field(description="`uint8`: `data` is base64 of one byte per "
+                                                   "value, the value itself (no scaling)")
+    data: str
+
+
+class ExplainResponse(BaseModel):
+    model: str
+    label: int = Field(ge=0, le=9, description="the predicted digit")
+    probabilities: Probabilities
+    method: Literal["saliency", "gradcam", "occlusion"]
+    target: int = Field(ge=0, le=9, description="the digit explained")
+    target_probability: float
+    layer: str | None = Field(description="gradcam: the layer used; else null")
+    patch: int | None = Field(description="occlusion: patch side in pixels; else null")
+    stride: int | None = Field(description="occlusion: step in pixels; else null")
+    map: EncodedArray = Field(
+        description="28×28 heat over the input image, aligned with it pixel for pixel. "
+                    "saliency, gradcam: in [0, 1], 1 = most important (divided by the peak; all "
+                    "0 when nothing matters). occlusion: in [-1, 1], the mean drop of the "
+                    "target probability over the patches covering the pixel (negative: hiding "
+                    "it made the target likelier). " + UINT8_ENCODING)
+    map_range: list[float] = Field(min_length=2, max_length=2,
+                                   description="the range `map` values can take: [0, 1] or "
+                                               "[-1, 1]; `map.min`/`map.max` are the actual ones")
+    coarse: EncodedArray | None = Field(
+        description="gradcam: the map at the layer's resolution (h, w) in [0, 1], before "
+                    "upsampling. occlusion: the grid (rows, cols) of target-probability drops, "
+                    "cell (i, j) for the patch with top-left pixel (i·stride, j·stride). "
+                    "saliency: null.")
+    channel_weights: list[float] | None = Field(
+        description="gradcam: α_k, the mean gradient of the target score over feature map k; "
+                    "else null")
+    gradient: EncodedArray | None = Field(
+        description="saliency: the signed gradient ∂ score / ∂ pixel (28×28); else null")
+    timing_ms: Timing
+
+
+class ConvMatrices(BaseModel):
+    cols: EncodedArray = Field(
+        description="im2col of the input, (OH·OW, C·KH·KW): row r is output position "
+                    "(r // OW, r % OW); column j is input channel j // (KH·KW) at kernel offset "
+                    "((j // KW) % KH, j % KW), reading input pixel (oy·stride − pad + ky, "
+                    "ox·stride − pad + kx) (0 outside the input)")
+    weight: EncodedArray = Field(description="the filters reshaped to (F, C·KH·KW), columns "
+                                             "ordered as in `cols`")
+    bias: EncodedArray = Field(description="(F,)")
+    product: EncodedArray = Field(
+        description="cols @ weightᵀ + bias, (OH·OW, F): row r, column f is the output "
+                    "output[f, r // OW, r % OW]")
+
+
+class PoolMatrices(BaseModel):
+    windows: EncodedArray = Field(
+        description="(C·OH·OW, K·K): row r is channel r // (OH·OW) at output position "
+                    "((r // OW) % OH, r % OW); column j is window offset (j // K, j % K) "
+                    "(padding reads 0)")
+    argmax: ByteArray | None = Field(
+        description="max pooling: (C·OH·OW,) the winning column of each row (first maximum); "
+                    "average pooling: null")
+    winners: ByteArray | None = Field(
+        description="max pooling: (C, H, W) 1 where an input unit is some window's winner "
+                    "(the only units a gradient flows back to); average pooling: null")
+
+
+class Im2colResponse(BaseModel):
+    model: str
+    label: int = Field(ge=0, le=9)
+    probabilities: Probabilities
+    layer: str
+    kind: str = Field(description="`conv`, `maxpool` or `avgpool`: which of `conv`/`pool` is set")
+    kernel: int = Field(description="KH = KW (conv) or K (pooling)")
+    stride: int
+    pad: int
+    input: EncodedArray = Field(description="the layer's input (C, H, W)")
+    output: EncodedArray = Field(description="the layer's actual output (F or C, OH, OW), "
+                                             "OH = (H + 2·pad − kernel) // stride + 1")
+    conv: ConvMatrices | None
+    pool: PoolMatrices | None
+    timing_ms: Timing
+
+
+class Transform(BaseModel):
+    dx: float
+    dy: float
+    angle: float
+    scale: float
+    thickness: int
+
+
+class ShiftCurve(BaseModel):
+    shifts: list[int] = Field(description="-8..8 pixels")
+    horizontal: list[float] = Field(
+        description="target probability of the digit transformed as asked but with "
+                    "dx = shifts[i] (dy as asked)")
+    vertical: list[float] = Field(
+        description="target probability with dy = shifts[i] (dx as asked)")
+    labels_horizontal: list[int] = Field(description="the predicted digit at each dx")
+    labels_vertical: list[int] = Field(description="the predicted digit at each dy")
+
+
+class RobustnessResponse(BaseModel):
+    model: str
+    label: int = Field(ge=0, le=9, description="the prediction for the transformed digit")
+    probabilities: Probabilities
+    input: InputImage
+    original_label: int = Field(ge=0, le=9, description="the prediction for the digit as drawn")
+    original_probabilities: Probabilities
+    target: int = Field(ge=0, le=9, description="the digit tracked by `target_probability` and "
+                                                "the curve; default: `original_label`")
+    target_probability: float = Field(description="of the transformed digit")
+    transform: Transform
+    shift_curve: ShiftCurve
+    timing_ms: Timing
+
+
+class PreprocessResponse(BaseModel):
+    polarity: str = Field(description="`dark-on-light`, `light-on-dark` or `alpha` (strokes on "
+                                      "a transparent canvas)")
+    source_shape: list[int] = Field(description="(H, W) of the decoded image that `crop_box` "
+                                                "refers to")
+    source: EncodedArray = Field(
+        description="the decoded gray image (0 = black, 1 = white; for `alpha`, 1 = ink), "
+                    "area-averaged so its longer side is at most 140 px")
+    crop_box: list[int] = Field(min_length=4, max_length=4,
+                                description="(top, left, bottom, right) of the ink in "
+                                            "`source_shape` pixels, bottom/right exclusive")
+    cropped: EncodedArray = Field(description="the ink inside the crop box (1 = ink), "
+                                              "area-averaged to at most 140 px a side")
+    fitted: EncodedArray = Field(description="the crop resized into the 20×20 box, (h, w) with "
+                                             "max(h, w) = 20, stretched to full contrast")
+    offset: list[int] = Field(min_length=2, max_length=2,
+                              description="(row, col) of `fitted`'s top-left corner in `image`")
+    centre_of_mass: list[float] = Field(
+        min_length=2, max_length=2,
+        description="(row, col) of `fitted`'s centre of mass in its own pixels; offset + "
+                    "centre_of_mass is (14, 14) within half a pixel, as in MNIST")
+    image: InputImage
+
+
+class MisclassifiedDigit(BaseModel):
+    index: int = Field(description="position in the official MNIST test set")
+    label: int = Field(ge=0, le=9, description="the true digit")
+    predicted: int = Field(ge=0, le=9, description="the model's (wrong) answer")
+    confidence: float = Field(description="the probability of the wrong answer")
+    probabilities: Probabilities
+    encoding: Literal["uint8"] = Field(description="base64 of 784 bytes, row-major, ink = 255")
+    data: str
+
+
+class MisclassifiedResponse(BaseModel):
+    model: str
+    test_size: int = Field(description="digits in the test set the model was run on")
+    digits: list[MisclassifiedDigit] = Field(description="most confident mistakes first")

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from model.data import SAMPLE_PATH, load_sample, to_float
 from model.functional import softmax
+from model.misclassified import errors_path, load_misclassified
 from model.networks import ARCH_INFO, Sequential
 from model.preprocess import (BLANK_MESSAGE, BlankImageError, InvalidImageError,
                               UnsupportedImageError, is_blank, preprocess_image)
@@ -57,6 +58,8 @@ class LoadedModel:
     initial: dict[str, np.ndarray]
     path: Path
     self_test_accuracy: float = 0.0
+    misclassified: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    misclassified_note: str = ""
 
     @property
     def sha256(self) -> str:
@@ -134,6 +137,26 @@ def self_test(net: Sequential, samples: dict[str, np.ndarray]) -> float:
     return float(np.mean(probs.argmax(axis=1) == samples["labels"]))
 
 
+def load_gallery(path: Path, sha256: str) -> tuple[dict[str, np.ndarray] | None, str]:
+    """The misclassified test digits stored beside a manifest, or None and why not. A corrupt
+    file stops startup; one made for other weights (retrained since) is only left unserved."""
+    errors = errors_path(path)
+    command = f"`cnnvis misclassified {path.stem} --data-dir DIR`"
+    if not errors.is_file():
+        return None, (f"model {path.stem!r} has no misclassified gallery ({errors.name}); make "
+                      f"it with {command}")
+    try:
+        gallery = load_misclassified(errors)
+    except WeightsError as exc:
+        raise StartupError(str(exc)) from None
+    if str(gallery["weights_sha256"]) != sha256:
+        return None, (f"{errors.name} was made for other weights than {path.stem!r} has now; "
+                      f"remake it with {command}")
+    for value in gallery.values():
+        value.flags.writeable = False
+    return gallery, ""
+
+
 def load_model(path: Path, samples: dict[str, np.ndarray], min_accuracy: float) -> LoadedModel:
     """Load, validate, freeze and self-test one network; StartupError names what is wrong."""
     try:
@@ -155,8 +178,10 @@ def load_model(path: Path, samples: dict[str, np.ndarray], min_accuracy: float) 
         raise StartupError(f"{path}: self-test failed: {accuracy:.0%} of the "
                            f"{len(samples['labels'])} shipped sample digits classified correctly,"
                            f" at least {min_accuracy:.0%} needed (wrong or untrained weights?)")
+    gallery, note = load_gallery(path, str(manifest["sha256"]))
     model = LoadedModel(name=path.stem, net=net, manifest=manifest, initial=initial, path=path,
-                        self_test_accuracy=accuracy)
+                        self_test_accuracy=accuracy, misclassified=gallery,
+                        misclassified_note=note)
     try:
         ModelDetail.model_validate(model.detail())  # what GET /api/models/{name} will answer
     except ValidationError as exc:

@@ -20,7 +20,8 @@ CONTENT_REASONS = (
     "has media type", "the data is not an image", "the image is empty", "images are not accepted",
     "cannot read the", "corrupt or truncated", "far too large", "are accepted",
 )
-DRAWING_OPERATIONS = {"/api/predict", "/api/predict/file", "/api/activations", "/api/compare"}
+DRAWING_OPERATIONS = {"/api/predict", "/api/predict/file", "/api/activations", "/api/compare",
+                      "/api/explain", "/api/im2col", "/api/robustness", "/api/preprocess"}
 
 
 def rejected_only_for_content(ctx, response, case):

@@ -1,0 +1,269 @@
+"""The "explain and teach" answers without web types: attributions from the network's own backward
+pass (Simonyan 2014, Selvaraju 2017, Zeiler & Fergus 2014), the im2col and pooling matrices of
+one input (Saito ch. 7.4), robustness probes, the preprocessing steps and the test-set mistakes."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from model.explain import (conv_matrices, default_cam_layer, gradcam, occlusion, pool_matrices,
+                           saliency, transform)
+from model.layers import Convolution, MaxPooling, Pooling
+from model.misclassified import TEST_SET_SIZE
+from model.preprocess import (centre_of_mass, decode_image, preprocess_array, resize,
+                              to_gray)
+
+from .config import Settings
+from .encoding import b64, float32_list, float32_value, quantize_uint8
+from .service import (INPUT_DECIMALS, LoadedModel, NotFoundError, Prepared, decode_data_url,
+                      fit_input)
+
+# The im2col answer's arrays together hold at most this many values: about 2 MB of base64 uint8.
+MAX_MATRIX_VALUES = 1_500_000
+# Pooling winners are sent as one byte per window, so a window has at most 256 positions.
+MAX_POOL_WINDOW = 16
+DISPLAY_SIDE = 140
+SHIFTS = np.arange(-8, 9)
+MNIST_SIDE = 28
+
+
+class TooLargeError(ValueError):
+    """The answer asked for would be larger than this API returns; the message says why."""
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000.0, 3)
+
+
+def encode(values: np.ndarray) -> dict[str, Any]:
+    """An array as ``{shape, min, max, encoding: "uint8", data}`` (see app/encoding.py)."""
+    lo, hi, data = quantize_uint8(values)
+    return {"shape": list(np.shape(values)), "min": lo, "max": hi, "encoding": "uint8",
+            "data": b64(data)}
+
+
+def encode_bytes(values: np.ndarray) -> dict[str, Any]:
+    """Small non-negative integers (< 256) as raw bytes, unscaled."""
+    arr = np.asarray(values)
+    return {"shape": list(arr.shape), "encoding": "uint8",
+            "data": b64(np.ascontiguousarray(arr, dtype=np.uint8).tobytes())}
+
+
+def _names(names) -> str:
+    return ", ".join(names) if names else "(none)"
+
+
+def _input(model: LoadedModel, prepared: Prepared) -> np.ndarray:
+    return fit_input(prepared.image[None], model.net.input_shape)  # (1, C, H, W)
+
+
+def _drawing_window(heat: np.ndarray) -> np.ndarray:
+    """The 28×28 part of an input-sized map that covers the drawing (fit_input's placement)."""
+    h, w = heat.shape
+    top, left = (h - MNIST_SIDE) // 2, (w - MNIST_SIDE) // 2
+    return heat[top:top + MNIST_SIDE, left:left + MNIST_SIDE]
+
+
+def _timing(prepared: Prepared, inference: float, started: float) -> dict[str, float]:
+    return {"preprocess": prepared.preprocess_ms, "inference": inference, "total": _ms(started)}
+
+
+# ----- why did it say that? -------------------------------------------------------------------
+def feature_map_layers(model: LoadedModel) -> list[str]:
+    return [name for name, _ in model.net.layers if len(model.net.shapes[name]) == 3]
+
+
+def cam_layer(model: LoadedModel, layer: str | None) -> str:
+    """The Grad-CAM layer asked for (default: the last conv's activation); NotFoundError lists
+    the layers with feature maps when it is not one of them."""
+    choices = feature_map_layers(model)
+    if not choices:
+        raise NotFoundError(f"model {model.name!r} has no layers with feature maps for Grad-CAM")
+    if layer is None:
+        return default_cam_layer(model.net)
+    if layer not in choices:
+        raise NotFoundError(f"model {model.name!r} has no layer with feature maps called "
+                            f"{layer!r}; Grad-CAM layers: {_names(choices)}")
+    return layer
+
+
+def explain(model: LoadedModel, prepared: Prepared, method: str, target: int | None,
+            started: float, layer: str | None = None, patch: int = 6,
+            stride: int = 2) -> dict[str, Any]:
+    """One attribution map for one drawing, 28×28 over the input the person sees."""
+    net = model.net
+    name = cam_layer(model, layer) if method == "gradcam" else None
+    begun = time.perf_counter()
+    x = _input(model, prepared)
+    probs = net.predict(x)[0]
+    target = int(np.argmax(probs)) if target is None else int(target)
+    answer: dict[str, Any] = {"layer": None, "patch": None, "stride": None, "coarse": None,
+                              "channel_weights": None, "gradient": None, "map_range": [0.0, 1.0]}
+    if method == "saliency":
+        result = saliency(net, x, target)
+        answer["gradient"] = encode(_drawing_window(result["gradient"][0]))
+    elif method == "gradcam":
+        result = gradcam(net, x, target, name)
+        answer.update(layer=name, coarse=encode(result["coarse"]),
+                      channel_weights=float32_list(result["weights"]))
+    elif method == "occlusion":
+        result = occlusion(net, x, target, patch=patch, stride=stride)
+        answer.update(patch=patch, stride=stride, coarse=encode(result["grid"]),
+                      map_range=[-1.0, 1.0])
+    else:
+        raise ValueError(f"unknown method {method!r}")
+    inference = _ms(begun)
+    return {"model": model.name, "label": int(np.argmax(probs)),
+            "probabilities": float32_list(probs), "method": method, "target": target,
+            "target_probability": float32_value(probs[target]),
+            "map": encode(_drawing_window(result["map"])), **answer,
+            "timing_ms": _timing(prepared, inference, started)}
+
+
+# ----- im2col made visible --------------------------------------------------------------------
+def matrix_layers(model: LoadedModel) -> list[str]:
+    return [name for name, layer in model.net.layers if isinstance(layer, (Convolution, Pooling))]
+
+
+def _matrix_values(model: LoadedModel, name: str) -> int:
+    """How many values the im2col answer for layer ``name`` holds, from the shapes alone."""
+    net = model.net
+    names = [n for n, _ in net.layers]
+    i = names.index(name)
+    c, h, w = net.input_shape if i == 0 else net.shapes[names[i - 1]]
+    f, oh, ow = net.shapes[name]
+    layer = dict(net.layers)[name]
+    if isinstance(layer, Convolution):
+        k = layer.kernel_size
+        return c * h * w + oh * ow * c * k * k + f * c * k * k + f + 2 * f * oh * ow
+    k = layer.pool_size
+    return 2 * c * h * w + c * oh * ow * (k * k + 2)
+
+
+def im2col_layer(model: LoadedModel, layer: str | None) -> str:
+    """The layer asked for (default: the first convolution), checked to be a convolution or
+    pooling layer whose matrices fit the answer; NotFoundError / TooLargeError say why not."""
+    choices = matrix_layers(model)
+    if not choices:
+        raise NotFoundError(f"model {model.name!r} has no convolution or pooling layers")
+    if layer is None:
+        layer = next((n for n in choices if isinstance(dict(model.net.layers)[n], Convolution)),
+                     choices[0])
+    if layer not in choices:
+        raise NotFoundError(f"model {model.name!r} has no convolution or pooling layer "
+                            f"{layer!r}; convolution and pooling layers: {_names(choices)}")
+    found = dict(model.net.layers)[layer]
+    if isinstance(found, Pooling) and found.pool_size > MAX_POOL_WINDOW:
+        raise TooLargeError(f"{layer} pools {found.pool_size}×{found.pool_size} windows; the "
+                            f"matrix view shows windows of at most {MAX_POOL_WINDOW}×"
+                            f"{MAX_POOL_WINDOW}")
+    values = _matrix_values(model, layer)
+    if values > MAX_MATRIX_VALUES:
+        raise TooLargeError(f"the matrices of {layer} hold {values:,} values; this endpoint "
+                            f"returns at most {MAX_MATRIX_VALUES:,} (about 2 MB)")
+    return layer
+
+
+def im2col(model: LoadedModel, prepared: Prepared, layer: str | None,
+           started: float) -> dict[str, Any]:
+    """The book's matrices for one conv layer (cols @ weightᵀ + bias = product → output) or one
+    pooling layer (window rows, their argmax and the winner map) on this drawing."""
+    name = im2col_layer(model, layer)
+    begun = time.perf_counter()
+    x = _input(model, prepared)
+    probs = model.net.predict(x)[0]
+    found = dict(model.net.layers)[name]
+    conv = pool = None
+    if isinstance(found, Convolution):
+        m = conv_matrices(model.net, x, name)
+        conv = {"cols": encode(m["cols"]), "weight": encode(m["weight"]),
+                "bias": encode(m["bias"]), "product": encode(m["product"])}
+        kernel = m["kernel"]
+    else:
+        m = pool_matrices(model.net, x, name)
+        winners = isinstance(found, MaxPooling)
+        pool = {"windows": encode(m["windows"]),
+                "argmax": encode_bytes(m["argmax"]) if winners else None,
+                "winners": encode_bytes(m["winners"]) if winners else None}
+        kernel = m["pool"]
+    inference = _ms(begun)
+    return {"model": model.name, "label": int(np.argmax(probs)),
+            "probabilities": float32_list(probs), "layer": name, "kind": found.kind,
+            "kernel": int(kernel), "stride": int(m["stride"]), "pad": int(m["pad"]),
+            "input": encode(m["input"]), "output": encode(m["output"]), "conv": conv,
+            "pool": pool, "timing_ms": _timing(prepared, inference, started)}
+
+
+# ----- robustness probes ----------------------------------------------------------------------
+def robustness(model: LoadedModel, prepared: Prepared, target: int | None, dx: float, dy: float,
+               angle: float, scale: float, thickness: int, started: float) -> dict[str, Any]:
+    """The drawing as drawn, transformed as asked, and transformed with each horizontal and each
+    vertical shift of -8..8 pixels: all in one batched forward pass."""
+    begun = time.perf_counter()
+    original = prepared.image[None, None]  # (1, 1, 28, 28)
+    offsets = ([(dx, dy)] + [(float(s), dy) for s in SHIFTS] + [(dx, float(s)) for s in SHIFTS])
+    moved = [transform(original, sx, sy, angle, scale, thickness) for sx, sy in offsets]
+    batch = np.concatenate([original, *moved])[:, 0]  # (2 + 2 * 17, 28, 28)
+    # Rounded as every echoed input is, so `input` is exactly what the network saw.
+    batch = np.round(batch.astype(np.float64), INPUT_DECIMALS).astype(np.float32)
+    probs = model.net.predict(fit_input(batch, model.net.input_shape))
+    n = len(SHIFTS)
+    before, after = probs[0], probs[1]
+    horizontal, vertical = probs[2:2 + n], probs[2 + n:]
+    target = int(np.argmax(before)) if target is None else int(target)
+    inference = _ms(begun)
+    return {"model": model.name, "label": int(np.argmax(after)),
+            "probabilities": float32_list(after), "input": float32_list(batch[1]),
+            "original_label": int(np.argmax(before)),
+            "original_probabilities": float32_list(before), "target": target,
+            "target_probability": float32_value(after[target]),
+            "transform": {"dx": dx, "dy": dy, "angle": angle, "scale": scale,
+                          "thickness": thickness},
+            "shift_curve": {"shifts": SHIFTS.tolist(),
+                            "horizontal": float32_list(horizontal[:, target]),
+                            "vertical": float32_list(vertical[:, target]),
+                            "labels_horizontal": horizontal.argmax(axis=1).tolist(),
+                            "labels_vertical": vertical.argmax(axis=1).tolist()},
+            "timing_ms": _timing(prepared, inference, started)}
+
+
+# ----- preprocessing, visible -----------------------------------------------------------------
+def thumbnail(image: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
+    """Area-averaged so the longer side is at most ``side`` (unchanged when already smaller)."""
+    h, w = image.shape
+    if max(h, w) <= side:
+        return image
+    scale = side / max(h, w)
+    return resize(image, max(1, round(h * scale)), max(1, round(w * scale)))
+
+
+def preprocess_steps(url: str, settings: Settings) -> dict[str, Any]:
+    """Each step from a drawn PNG/JPEG to the network's 28×28 input (model/preprocess.py)."""
+    rgba = decode_image(decode_data_url(url), settings.max_image_pixels, settings.max_image_side)
+    gray, polarity = to_gray(rgba)
+    result = preprocess_array(gray, polarity)
+    image = np.round(result.image.astype(np.float64), INPUT_DECIMALS).astype(np.float32)
+    return {"polarity": result.polarity, "source_shape": list(result.source_shape),
+            "source": encode(thumbnail(gray)), "crop_box": list(result.crop_box),
+            "cropped": encode(thumbnail(result.cropped)), "fitted": encode(result.fitted),
+            "offset": list(result.offset),
+            "centre_of_mass": [round(v, 4) for v in centre_of_mass(result.fitted)],
+            "image": float32_list(image)}
+
+
+# ----- where does it fail? --------------------------------------------------------------------
+def misclassified(model: LoadedModel) -> dict[str, Any]:
+    """The shipped test-set mistakes of a model, most confident first."""
+    found = model.misclassified
+    if found is None:
+        raise NotFoundError(model.misclassified_note)
+    digits = [{"index": int(i), "label": int(label), "predicted": int(pred),
+               "confidence": float32_value(p[pred]), "probabilities": float32_list(p),
+               "encoding": "uint8", "data": b64(np.ascontiguousarray(img).tobytes())}
+              for img, label, pred, p, i in zip(found["images"], found["labels"],
+                                                found["predicted"], found["probabilities"],
+                                                found["indices"])]
+    return {"model": model.name, "test_size": TEST_SET_SIZE, "digits": digits}

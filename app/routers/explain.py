@@ -1,0 +1,93 @@
+"""Explain and teach: why the network decided (saliency, Grad-CAM, occlusion), im2col and pooling
+as matrices, robustness probes, the preprocessing steps, and each model's test-set mistakes."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException
+
+from .. import explain_service, service
+from ..schemas import (ERROR_DESCRIPTIONS, ErrorResponse, ExplainRequest, ExplainResponse,
+                       Im2colRequest, Im2colResponse, MisclassifiedResponse, PreprocessRequest,
+                       PreprocessResponse, RobustnessRequest, RobustnessResponse,
+                       error_responses)
+from .deps import JsonBody, RegistryDep, SettingsDep
+
+router = APIRouter(prefix="/api", tags=["explain"])
+BODY_ERRORS = error_responses(400, 404, 413, 415, 422, 503)
+IM2COL_ERRORS = {**BODY_ERRORS, 422: {
+    "model": ErrorResponse,
+    "description": ERROR_DESCRIPTIONS[422] + "; or the layer's matrices are larger than this "
+                   f"endpoint returns ({explain_service.MAX_MATRIX_VALUES:,} values)"}}
+DRAWINGS = service.example_inputs()
+
+
+def _examples(**variants: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """OpenAPI examples: each variant's fields added to the shipped sample digit's pixels."""
+    pixels = DRAWINGS["pixels"]["value"]
+    return {key: {"summary": ", ".join(f"{k} = {v}" for k, v in fields.items()) or "defaults",
+                  "value": {**pixels, **fields}} for key, fields in variants.items()}
+
+
+Explanation = Annotated[ExplainRequest, Body(openapi_examples=_examples(
+    saliency={"method": "saliency"}, gradcam={"method": "gradcam", "target": 3},
+    occlusion={"method": "occlusion", "patch": 6, "stride": 2}))]
+Im2col = Annotated[Im2colRequest, Body(openapi_examples=_examples(
+    conv={"layer": "conv1"}, pool={"layer": "pool1"}))]
+Probe = Annotated[RobustnessRequest, Body(openapi_examples=_examples(
+    identity={}, moved={"dx": 3.0, "dy": -2.0, "angle": 15.0, "scale": 0.8, "thickness": 1}))]
+Drawing = Annotated[PreprocessRequest, Body(openapi_examples={"drawing": DRAWINGS["drawing"]})]
+
+
+@router.post("/explain", response_model=ExplainResponse, responses=BODY_ERRORS,
+             dependencies=[JsonBody],
+             summary="Why did it say that? A saliency, Grad-CAM or occlusion map of a drawing")
+def explain(body: Explanation, registry: RegistryDep, settings: SettingsDep) -> dict:
+    started = time.perf_counter()
+    model = registry.get(body.model)
+    options = body.model_dump(include={"layer", "patch", "stride"})  # those of this method
+    if body.method == "gradcam":
+        explain_service.cam_layer(model, body.layer)  # an unknown layer is refused first
+    prepared = service.prepare(body.image, body.pixels, settings)
+    return explain_service.explain(model, prepared, body.method, body.target, started, **options)
+
+
+@router.post("/im2col", response_model=Im2colResponse, responses=IM2COL_ERRORS,
+             dependencies=[JsonBody],
+             summary="A conv layer as one matrix product (im2col), or a pooling layer's windows")
+def im2col(body: Im2col, registry: RegistryDep, settings: SettingsDep) -> dict:
+    started = time.perf_counter()
+    model = registry.get(body.model)
+    try:
+        explain_service.im2col_layer(model, body.layer)  # before any image work
+    except explain_service.TooLargeError as exc:
+        raise HTTPException(422, str(exc)) from None
+    prepared = service.prepare(body.image, body.pixels, settings)
+    return explain_service.im2col(model, prepared, body.layer, started)
+
+
+@router.post("/robustness", response_model=RobustnessResponse, responses=BODY_ERRORS,
+             dependencies=[JsonBody],
+             summary="The drawing shifted, rotated, scaled or thickened, and its shift curve")
+def robustness(body: Probe, registry: RegistryDep, settings: SettingsDep) -> dict:
+    started = time.perf_counter()
+    model = registry.get(body.model)
+    prepared = service.prepare(body.image, body.pixels, settings)
+    return explain_service.robustness(model, prepared, body.target, body.dx, body.dy,
+                                      body.angle, body.scale, body.thickness, started)
+
+
+@router.post("/preprocess", response_model=PreprocessResponse,
+             responses=error_responses(400, 413, 415, 422), dependencies=[JsonBody],
+             summary="Each step from a drawn image to the network's 28×28 input")
+def preprocess(body: Drawing, settings: SettingsDep) -> dict:
+    return explain_service.preprocess_steps(body.image, settings)
+
+
+@router.get("/models/{name}/misclassified", response_model=MisclassifiedResponse,
+            responses=error_responses(404, 503), tags=["models"],
+            summary="The MNIST test digits a model gets wrong, most confident mistakes first")
+def misclassified(name: str, registry: RegistryDep) -> dict:
+    return explain_service.misclassified(registry.get(name))
