@@ -16,6 +16,14 @@ class SettingsError(ValueError):
     """An environment variable has a value the service cannot use."""
 
 
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -29,7 +37,7 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
+def _number(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -37,16 +45,32 @@ def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise SettingsError(f"{name}={raw!r} must be between 0 and 1")
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name}={raw!r} must be between {lo:g} and {hi:g}")
     return value
+
+
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated origins such as ``https://example.org``; ``*`` alone allows any."""
+    raw = env.get(name, "")
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise SettingsError(f"{name}={raw!r}: {origin!r} is not an origin such as "
+                                f"https://example.org")
+    return origins
 
 
 @dataclass(frozen=True)
 class Settings:
     """``default_model`` None means ``simple_convnet`` if loaded, else the first loaded model;
     a name given explicitly must exist. ``min_self_test_accuracy`` is the share of the shipped
-    sample digits each model must classify correctly at startup."""
+    sample digits each model must classify correctly at startup.
+
+    Admission control (per worker process): at most ``max_inflight`` inference requests run at
+    once (default: the available cores), at most ``max_queue`` more wait, none longer than
+    ``max_wait_seconds``; the rest are answered 503 with ``Retry-After``.
+    """
 
     weights_dir: Path = field(default_factory=lambda: REPO_ROOT / "weights")
     default_model: str | None = None
@@ -54,6 +78,15 @@ class Settings:
     max_image_pixels: int = 4_000_000
     max_image_side: int = 4096
     min_self_test_accuracy: float = 0.9
+    max_inflight: int = field(default_factory=available_cores)
+    max_queue: int = 64
+    max_wait_seconds: float = 1.0
+    max_json_items: int = 10_000
+    max_form_files: int = 1
+    max_form_fields: int = 4
+    max_form_field_bytes: int = 1024
+    max_response_bytes: int = 16 * 1024 * 1024
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -65,5 +98,14 @@ class Settings:
             max_body_bytes=_positive_int(env, "CNNVIS_MAX_BODY_BYTES", 2 * 1024 * 1024),
             max_image_pixels=_positive_int(env, "CNNVIS_MAX_IMAGE_PIXELS", 4_000_000),
             max_image_side=_positive_int(env, "CNNVIS_MAX_IMAGE_SIDE", 4096),
-            min_self_test_accuracy=_fraction(env, "CNNVIS_MIN_SELF_TEST_ACCURACY", 0.9),
+            min_self_test_accuracy=_number(env, "CNNVIS_MIN_SELF_TEST_ACCURACY", 0.9, 0.0, 1.0),
+            max_inflight=_positive_int(env, "CNNVIS_MAX_INFLIGHT", available_cores()),
+            max_queue=_positive_int(env, "CNNVIS_MAX_QUEUE", 64),
+            max_wait_seconds=_number(env, "CNNVIS_MAX_WAIT_SECONDS", 1.0, 0.001, 60.0),
+            max_json_items=_positive_int(env, "CNNVIS_MAX_JSON_ITEMS", 10_000),
+            max_form_files=_positive_int(env, "CNNVIS_MAX_FORM_FILES", 1),
+            max_form_fields=_positive_int(env, "CNNVIS_MAX_FORM_FIELDS", 4),
+            max_form_field_bytes=_positive_int(env, "CNNVIS_MAX_FORM_FIELD_BYTES", 1024),
+            max_response_bytes=_positive_int(env, "CNNVIS_MAX_RESPONSE_BYTES", 16 * 1024 * 1024),
+            cors_origins=_origins(env, "CNNVIS_CORS_ORIGINS"),
         )

@@ -7,13 +7,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from .admission import AdmissionControl, Limiter
 from .config import Settings
 from .errors import install_error_handlers
-from .middleware import BodySizeLimit
-from .routers import explain, health, models, pages, predict, samples
+from .metrics import Metrics, RequestMetrics
+from .middleware import (BodySizeLimit, JsonItemLimit, ResponseSizeLimit,
+                         StartupFailureMessage)
+from .routers import health, metrics, models, pages, predict, samples
+from .security import SecurityHeaders
 from .service import StartupError, load_registry
 
 DESCRIPTION = """Draw a digit and watch a from-scratch NumPy CNN classify it, layer by layer.
@@ -34,22 +39,69 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             registry = await run_in_threadpool(load_registry, settings)
         except StartupError as exc:
-            raise RuntimeError(f"cnnvis cannot start: {exc}") from None
+            app.state.startup_error = f"cnnvis cannot start: {exc}"
+            raise RuntimeError(app.state.startup_error) from None
         app.state.registry = registry
         try:
             yield
         finally:
             app.state.registry = None
 
-    app = FastAPI(title="cnnvis", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="cnnvis", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  form_limits={"max_files": settings.max_form_files,
+                               "max_fields": settings.max_form_fields,
+                               "max_part_size": settings.max_form_field_bytes})
     app.state.settings = settings
     app.state.registry = None
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.state.startup_error = None
+    app.state.metrics = Metrics()
+    app.state.limiter = Limiter(settings.max_inflight, settings.max_queue,
+                                settings.max_wait_seconds)
+    add_middleware(app, settings)
+    document_form_limits(app, settings)
     install_error_handlers(app)
-    for module in (health, models, predict, samples, explain, pages):
+    for module in (health, metrics, models, predict, samples, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     return app
+
+
+def add_middleware(app: FastAPI, settings: Settings) -> None:
+    """Each one added wraps those before it, so the order here is innermost first: admission
+    control right before the inference routes; size limits before anything parses; CORS only
+    when configured; security headers on every answer; metrics outermost, seeing every answer."""
+    app.add_middleware(AdmissionControl, limiter=app.state.limiter, metrics=app.state.metrics)
+    app.add_middleware(JsonItemLimit, max_items=settings.max_json_items)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                           allow_methods=["GET", "POST"], allow_headers=["Content-Type"],
+                           expose_headers=["Retry-After"], max_age=600)
+    app.add_middleware(ResponseSizeLimit, max_bytes=settings.max_response_bytes)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics, router=app.router)
+    app.add_middleware(StartupFailureMessage, state=app.state)
+
+
+def document_form_limits(app: FastAPI, settings: Settings) -> None:
+    """State the multipart limits in the OpenAPI schema (``maxProperties`` of every form body),
+    so clients and schemathesis know that more fields than that are refused."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = build()
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    content = (operation.get("requestBody") or {}).get("content", {})
+                    ref = content.get("multipart/form-data", {}).get("schema", {}).get("$ref", "")
+                    if ref.startswith("#/components/schemas/"):
+                        body = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+                        body["maxProperties"] = settings.max_form_fields + settings.max_form_files
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 app = create_app()

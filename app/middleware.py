@@ -1,11 +1,15 @@
-"""Refuse request bodies over the size limit with 413 before anything parses them."""
+"""Limits enforced before heavy work, as pure ASGI middleware: the request body's size (413
+before anything parses it), the number of values in a JSON body, and the answer's size."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+JSON_STRUCTURE = (b",", b"[", b"{")
 
 
 class BodyTooLarge(HTTPException):
@@ -31,10 +35,10 @@ class BodySizeLimit:
             try:
                 length = int(declared)
             except ValueError:
-                await _reply(send, 400, "the Content-Length header is not a number")
+                await reply(send, 400, "the Content-Length header is not a number")
                 return
             if length > self.max_bytes:
-                await _reply(send, 413, str(BodyTooLarge(self.max_bytes).detail))
+                await reply(send, 413, str(BodyTooLarge(self.max_bytes).detail))
                 return
         received = 0
         started = False
@@ -59,13 +63,125 @@ class BodySizeLimit:
         except BodyTooLarge as exc:
             if started:
                 raise
-            await _reply(send, 413, str(exc.detail))
+            await reply(send, 413, str(exc.detail))
 
 
-async def _reply(send: Send, status: int, detail: str) -> None:
+class JsonItemLimit:
+    """Refuse a JSON body holding more than ``max_items`` values with 413, before it is parsed:
+    the count is of ``,``, ``[`` and ``{`` bytes (an upper bound on array elements plus object
+    members plus containers), which C-speed ``bytes.count`` gives for a 2 MB body in about a
+    millisecond, where parsing a million-element list would hold the event loop for 100 ms."""
+
+    def __init__(self, app: ASGIApp, max_items: int):
+        self.app = app
+        self.max_items = max_items
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _is_json(scope):
+            await self.app(scope, receive, send)
+            return
+        body = await read_body(receive)
+        if body is None:
+            return
+        items = sum(body.count(mark) for mark in JSON_STRUCTURE)
+        if items > self.max_items:
+            await reply(send, 413, f"the JSON body holds about {items} values; at most "
+                                   f"{self.max_items} are accepted (28×28 pixels are 812)")
+            return
+        await self.app(scope, replay(body, receive), send)
+
+
+class ResponseSizeLimit:
+    """An answer declaring more than ``max_bytes`` is replaced by a 422 naming both sizes, so a
+    model with huge layers cannot make the service send (or a client take) without bound.
+    Every answer of this app declares its length; the check costs nothing."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        dropped = False
+
+        async def limited_send(message: Message) -> None:
+            nonlocal dropped
+            if message["type"] == "http.response.start":
+                length = dict(message.get("headers") or []).get(b"content-length")
+                if length is not None and length.isdigit() and int(length) > self.max_bytes:
+                    dropped = True
+                    await reply(send, 422, f"the answer would be {int(length)} bytes, more than "
+                                           f"the response limit of {self.max_bytes} bytes",
+                                close=False)
+                    return
+            if not dropped:
+                await send(message)
+
+        await self.app(scope, receive, limited_send)
+
+
+class StartupFailureMessage:
+    """Lifespan only: when startup fails, hand the server one line (``state.startup_error``)
+    instead of the traceback, so uvicorn prints the file and the problem and exits."""
+
+    def __init__(self, app: ASGIApp, state):
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def concise_send(message: Message) -> None:
+            error = getattr(self.state, "startup_error", None)
+            if message["type"] == "lifespan.startup.failed" and error:
+                message = {**message, "message": error}
+            await send(message)
+
+        await self.app(scope, receive, concise_send)
+
+
+def _is_json(scope: Scope) -> bool:
+    media = dict(scope.get("headers") or []).get(b"content-type", b"")
+    media = media.split(b";")[0].strip().lower()
+    return media == b"application/json" or (media.startswith(b"application/")
+                                            and media.endswith(b"+json"))
+
+
+async def read_body(receive: Receive) -> bytes | None:
+    """The whole request body, or None if the client disconnected before sending it all."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def replay(body: bytes, receive: Receive) -> Callable[[], Awaitable[Message]]:
+    """A ``receive`` that gives ``body`` as one message, then whatever ``receive`` gives."""
+    pending = True
+
+    async def replayed() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+async def reply(send: Send, status: int, detail: str, close: bool = True) -> None:
     body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -44,7 +44,7 @@ export class DrawPad {
   }
 
   down(e) {
-    if (e.button !== 0 && e.pointerType === "mouse") return;
+    if ((e.button !== 0 && e.pointerType === "mouse") || this.current) return;
     e.preventDefault();
     this.canvas.setPointerCapture(e.pointerId);
     if (this.replaceOnDraw) {

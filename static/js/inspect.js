@@ -214,7 +214,7 @@ function matrix(title, values, k, winner = -1) {
 }
 
 function short(v) {
-  if (v === 0) return "0";
+  if (Math.abs(v) < 0.005) return "0";
   const a = Math.abs(v);
   const s = a >= 10 ? v.toFixed(0) : a >= 1 ? v.toFixed(1) : v.toFixed(2).replace(/^(-?)0\./, "$1.");
   return s.replace("-", "−");

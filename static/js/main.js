@@ -450,7 +450,6 @@ document.addEventListener("keydown", (e) => {
   if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
   if (e.key === "Escape") {
     if (inspect.open) select(null);
-    else $("clear").click();
   } else if (e.key === "r" || e.key === "R") {
     view.fit(false);
   } else if (e.key === "f" || e.key === "F") {

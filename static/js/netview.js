@@ -225,7 +225,7 @@ export class NetView {
       const w = maxAbs > 0 ? links.weights[k] / maxAbs : 0;
       const a = Math.abs(w);
       // Strong weights bright and opaque; with hundreds of lines the weak ones nearly vanish.
-      const alpha = many ? 0.04 + 0.7 * a * a : 0.25 + 0.75 * a;
+      const alpha = many ? 0.025 + 0.5 * a * a : 0.25 + 0.75 * a;
       const [r, g, b] = rgb(0.25 * Math.sign(w) + 0.75 * w);
       const o = n * 12;
       positions.set([source.pos3[s], source.pos3[s + 1], source.pos3[s + 2],

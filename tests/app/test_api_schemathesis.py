@@ -19,6 +19,8 @@ CONTENT_REASONS = (
     "draw a digit first", "not valid base64", "must be base64-encoded", "has no ','",
     "has media type", "the data is not an image", "the image is empty", "images are not accepted",
     "cannot read the", "corrupt or truncated", "far too large", "are accepted",
+    # A field named in the schema may be sent several times (an array), past the form limit.
+    "Too many fields",
 )
 DRAWING_OPERATIONS = {"/api/predict", "/api/predict/file", "/api/activations", "/api/compare",
                       "/api/explain", "/api/im2col", "/api/robustness", "/api/preprocess"}

@@ -19,7 +19,8 @@ FOUR = [[(0.38, 0.18), (0.3, 0.52), (0.72, 0.52)], [(0.62, 0.3), (0.6, 0.84)]]
 
 def wait_idle(pg) -> None:
     """Wait until no prediction is in flight and the view has had time to paint."""
-    pg.wait_for_function("document.body.dataset.busy === '0'")
+    # Selector waits, not wait_for_function: the page's CSP forbids the eval that needs.
+    pg.wait_for_selector("body[data-busy='0']", state="attached")
     pg.wait_for_timeout(150)
 
 
@@ -65,13 +66,17 @@ def label_box(pg, title: str) -> dict:
     return label.bounding_box()
 
 
-def hover_unit_below(pg, title: str, max_px: int = 160) -> tuple[float, float]:
-    """Move the mouse down from a layer's label until the hover readout names a unit."""
+def hover_unit_below(pg, title: str, max_px: int = 160, active: bool = False) -> tuple[float, float]:
+    """Move the mouse down from a layer's label until the hover readout names a unit (with a
+    non-zero value when `active`)."""
     box = label_box(pg, title)
-    x = box["x"] + box["width"] / 2
-    for dy in range(24, max_px, 6):
-        y = box["y"] + box["height"] + dy
-        pg.mouse.move(x, y)
-        if pg.locator("#hover-readout").is_visible():
-            return x, y
+    readout = pg.locator("#hover-readout")
+    for dx in (0, -12, 12, -24, 24) if active else (0,):
+        x = box["x"] + box["width"] / 2 + dx
+        for dy in range(24, max_px, 6 if not active else 3):
+            y = box["y"] + box["height"] + dy
+            pg.mouse.move(x, y)
+            if readout.is_visible() and not (
+                    active and readout.locator(".ro-value").inner_text().startswith("0.000")):
+                return x, y
     raise AssertionError(f"no unit found below the {title} label")

@@ -201,7 +201,7 @@ def test_upload_classifies_an_image_file(page, tmp_path):
     path = tmp_path / "one.png"
     img.save(path)
     page.set_input_files("#upload", str(path))
-    page.wait_for_function("document.getElementById('status').textContent.includes('one.png')")
+    page.wait_for_selector("#status:has-text('one.png')")
     assert predicted(page) == "1"
 
 
@@ -220,15 +220,13 @@ def test_feature_maps_and_filters_panels(page, server_url):
 
 
 def test_screenshot(page):
-    """A current picture of the page (docs/screenshot.png when CNNVIS_UPDATE_SCREENSHOT=1)."""
+    """A current picture of the page (docs/screenshot.png when CNNVIS_UPDATE_SCREENSHOT=1): a
+    drawn digit, its prediction, and an active fc1 unit hovered with its incoming weights."""
     page.click("#clear")
     draw(page, FOUR)
     assert predicted(page) == "4"
-    x, y = hover_unit_below(page, "conv1")
-    page.mouse.click(x, y)
-    page.locator("#inspect").wait_for(state="visible")
-    hover_unit_below(page, "fc1")
-    page.wait_for_timeout(300)
+    hover_unit_below(page, "fc1", active=True)
+    page.wait_for_timeout(400)
     png = page.screenshot()
     out = ROOT / "test-artifacts" / "screenshot.png"
     out.parent.mkdir(exist_ok=True)

@@ -1,0 +1,228 @@
+"""Admission control for inference: a bounded number of requests run, a bounded number wait a
+bounded time, the rest are refused at once with 503 + ``Retry-After`` (load shedding as in
+TorchServe/Triton queues; the expected-wait test follows Little's law, L = λW)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections import deque
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .metrics import Metrics
+from .middleware import read_body, replay
+
+# The operations that run a network: every POST under /api/.
+INFERENCE_METHOD = "POST"
+INFERENCE_PREFIX = "/api/"
+# Weight of the newest observation in the moving average of slot-holding time.
+EWMA_WEIGHT = 0.1
+
+
+class Busy(Exception):
+    """No inference slot within the bounds; ``reason`` is ``queue_full``, ``expected_wait``
+    or ``timeout``."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class Limiter:
+    """At most ``capacity`` holders; at most ``max_waiting`` waiters, each for at most
+    ``max_wait`` seconds. A waiter is also refused at once when the expected wait (its place in
+    the queue times the mean holding time, over the capacity) is longer than ``max_wait``.
+
+    Loop-agnostic: waiters are futures of the running loop, created per wait, so one limiter
+    can serve successive event loops (tests start one per client). A released slot is handed to
+    the oldest waiter directly, so a newcomer can never overtake the queue.
+    """
+
+    def __init__(self, capacity: int, max_waiting: int, max_wait: float):
+        self.capacity = capacity
+        self.max_waiting = max_waiting
+        self.max_wait = max_wait
+        self.in_flight = 0
+        self.mean_hold = 0.0
+        self._waiters: deque[asyncio.Future] = deque()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+    def expected_wait(self, position: int) -> float:
+        """Seconds until the waiter at ``position`` (1 = next) gets a slot, by Little's law."""
+        return position * self.mean_hold / self.capacity
+
+    def try_acquire(self) -> bool:
+        """Take a free slot now (True), or say the caller must wait (False); raise Busy when
+        waiting is pointless: the queue is full or the expected wait is over the limit."""
+        if self.in_flight < self.capacity and not self._waiters:
+            self.in_flight += 1
+            return True
+        position = len(self._waiters) + 1
+        if position > self.max_waiting:
+            raise Busy("queue_full", f"the server is busy: {self.in_flight} inferences running "
+                                     f"and {len(self._waiters)} waiting; retry shortly")
+        expected = self.expected_wait(position)
+        if expected > self.max_wait:
+            raise Busy("expected_wait", f"the server is busy: the expected wait of "
+                                        f"{expected:.2f} s is over the limit of "
+                                        f"{self.max_wait:g} s; retry shortly")
+        return False
+
+    async def acquire(self) -> None:
+        """Take a slot, waiting if need be, or raise Busy; cancellation leaves no slot taken and
+        no waiter behind."""
+        if self.try_acquire():
+            return
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._waiters.append(waiter)
+        timer = loop.call_later(self.max_wait, self._expire, waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self.release()  # the slot was handed over just as we were cancelled
+            else:
+                self._forget(waiter)
+            raise
+        finally:
+            timer.cancel()
+
+    def _expire(self, waiter: asyncio.Future) -> None:
+        if not waiter.done():
+            self._forget(waiter)
+            waiter.set_exception(Busy("timeout", f"the server is busy: no inference slot "
+                                                 f"within {self.max_wait:g} s; retry shortly"))
+
+    def _forget(self, waiter: asyncio.Future) -> None:
+        try:
+            self._waiters.remove(waiter)
+        except ValueError:
+            pass
+
+    def release(self, held: float | None = None) -> None:
+        """Give the slot back (to the oldest waiter, if any); ``held``: seconds it was held."""
+        if held is not None:
+            self.mean_hold += EWMA_WEIGHT * (held - self.mean_hold)
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes on; in_flight is unchanged
+                return
+        self.in_flight -= 1
+
+
+def retry_after(limiter: Limiter) -> int:
+    """Whole seconds after which a retry has a fair chance: the time to drain the queue."""
+    return max(1, math.ceil(limiter.expected_wait(limiter.waiting + 1)))
+
+
+class AdmissionControl:
+    """Pure ASGI middleware around the inference operations.
+
+    The body is read in full first (bounded by the body-size limit outside), so a slow upload
+    never holds a slot; then a slot is taken, or the request waits, or it is refused with 503.
+    A client that disconnects while waiting leaves the queue. The slot is given back when the
+    route's answer starts (the work is done by then), not when a slow reader has taken it all.
+    """
+
+    def __init__(self, app: ASGIApp, limiter: Limiter, metrics: Metrics):
+        self.app = app
+        self.limiter = limiter
+        self.metrics = metrics
+        metrics.capacity.set(limiter.capacity)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or scope["method"] != INFERENCE_METHOD
+                or not scope["path"].startswith(INFERENCE_PREFIX)):
+            await self.app(scope, receive, send)
+            return
+        body = await read_body(receive)
+        if body is None:
+            return  # the client left before its body arrived
+        gone: asyncio.Task | None = None
+        try:
+            admitted = self.limiter.try_acquire()
+            if not admitted:
+                # Wait for a slot, and at the same time for the client to give up.
+                gone = asyncio.ensure_future(receive())
+                admitted = await self._wait(gone)
+        except Busy as busy:
+            await self._refuse(send, busy)
+            admitted = False
+        if not admitted:
+            if gone is not None:
+                gone.cancel()
+            return
+        await self._run(scope, receive, send, body, gone)
+
+    async def _wait(self, gone: asyncio.Task) -> bool:
+        """True once a slot is held; False if the client left first. Raises Busy."""
+        acquire = asyncio.ensure_future(self.limiter.acquire())
+        await asyncio.sleep(0)  # let the waiter join the queue before it is counted
+        self.metrics.waiting.set(self.limiter.waiting)
+        try:
+            await asyncio.wait({acquire, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not acquire.done():
+                acquire.cancel()  # the client left: leave the queue (or pass a slot on)
+                await asyncio.wait({acquire})
+            self.metrics.waiting.set(self.limiter.waiting)
+        if acquire.cancelled():
+            self.metrics.rejected.labels(reason="client_left").inc()
+            return False
+        exc = acquire.exception()
+        if exc is not None:
+            raise exc
+        return True
+
+    async def _refuse(self, send: Send, busy: Busy) -> None:
+        self.metrics.rejected.labels(reason=busy.reason).inc()
+        body = json.dumps({"detail": busy.detail}).encode()
+        await send({"type": "http.response.start", "status": 503,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode()),
+                                (b"retry-after", str(retry_after(self.limiter)).encode()),
+                                (b"cache-control", b"no-store")]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _run(self, scope: Scope, receive: Receive, send: Send, body: bytes,
+                   gone: asyncio.Task | None) -> None:
+        self.metrics.in_flight.set(self.limiter.in_flight)
+        started = time.perf_counter()
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                held = time.perf_counter() - started
+                self.limiter.release(held)
+                self.metrics.observe_inference(scope, held)
+                self.metrics.in_flight.set(self.limiter.in_flight)
+
+        async def releasing_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                release()
+            await send(message)
+
+        async def later_receive() -> Message:
+            nonlocal gone
+            if gone is not None:  # the receive started while waiting has the next message
+                task, gone = gone, None
+                return await task
+            return await receive()
+
+        try:
+            await self.app(scope, replay(body, later_receive), releasing_send)
+        finally:
+            release()
+            if gone is not None:
+                gone.cancel()

@@ -1,0 +1,114 @@
+"""Prometheus metrics (text exposition format 0.0.4, via ``prometheus-client``): requests by
+route template and status, latency, inference time, slots in flight, waiting and refused."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram,
+                               disable_created_metrics, generate_latest)
+from prometheus_client.multiprocess import MultiProcessCollector
+from starlette.routing import Match, Router
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+# No "<name>_created" timestamp series beside every counter and histogram: half the output,
+# no information a scraper needs.
+disable_created_metrics()
+UNMATCHED = "unmatched"  # one label for every unknown path, so no client can grow the series
+CLIENT_LEFT = 499  # no answer was sent: the client went away first (nginx's convention)
+
+
+class Metrics:
+    """The service's collectors in their own registry (one per app, so tests can build many).
+
+    With ``PROMETHEUS_MULTIPROC_DIR`` set (several uvicorn workers) values live in files there
+    and :meth:`render` sums every worker's; gauges then add up the live workers' values.
+    """
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("cnnvis_http_requests", "HTTP requests answered, by route "
+                                "template and status", ["method", "route", "status"], registry=r)
+        self.latency = Histogram("cnnvis_http_request_duration_seconds", "Time from the request "
+                                 "to the end of the answer, by route template",
+                                 ["method", "route"], buckets=LATENCY_BUCKETS, registry=r)
+        self.inference = Histogram("cnnvis_inference_seconds", "Time an admitted inference "
+                                   "request held its slot (decode, forward pass, encoding)",
+                                   ["route"], buckets=LATENCY_BUCKETS, registry=r)
+        self.in_flight = Gauge("cnnvis_inference_in_flight", "Inference requests running now",
+                               registry=r, multiprocess_mode="livesum")
+        self.waiting = Gauge("cnnvis_inference_waiting", "Inference requests waiting for a slot",
+                             registry=r, multiprocess_mode="livesum")
+        self.capacity = Gauge("cnnvis_inference_capacity", "Inference slots (per worker, summed)",
+                              registry=r, multiprocess_mode="livesum")
+        self.rejected = Counter("cnnvis_inference_rejected", "Inference requests refused with "
+                                "503 (queue_full, expected_wait, timeout) or abandoned by their "
+                                "client while waiting (client_left)", ["reason"], registry=r)
+
+    def observe_inference(self, scope: Scope, seconds: float) -> None:
+        self.inference.labels(route=_route_of(scope) or UNMATCHED).observe(seconds)
+
+    def render(self) -> tuple[bytes, str]:
+        """(body, content type) of the current values."""
+        if os.environ.get(MULTIPROC_ENV):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def _route_of(scope: Scope) -> str | None:
+    route = scope.get("route")
+    return getattr(route, "path", None) if route is not None else None
+
+
+def route_template(scope: Scope, router: Router) -> str:
+    """The matched route's path template (``/api/models/{name}``); requests answered before
+    routing (413, 503) are matched here; anything else is ``unmatched``."""
+    found = _route_of(scope)
+    if found is not None:
+        return found
+    for route in router.routes:
+        match, _ = route.matches(scope)
+        if match is not Match.NONE:
+            return getattr(route, "path", UNMATCHED) or UNMATCHED
+    return UNMATCHED
+
+
+class RequestMetrics:
+    """Pure ASGI middleware, outermost: counts and times every HTTP request, errors included."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, router: Router):
+        self.app = app
+        self.metrics = metrics
+        self.router = router
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = CLIENT_LEFT
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        except BaseException:
+            status = 500 if status == CLIENT_LEFT else status
+            raise
+        finally:
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            route = route_template(scope, self.router)
+            self.metrics.requests.labels(method=method, route=route, status=str(status)).inc()
+            self.metrics.latency.labels(method=method, route=route).observe(
+                time.perf_counter() - started)
