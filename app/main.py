@@ -17,7 +17,7 @@ from .errors import install_error_handlers
 from .metrics import Metrics, RequestMetrics
 from .middleware import (BodySizeLimit, JsonItemLimit, ResponseSizeLimit,
                          StartupFailureMessage)
-from .routers import health, metrics, models, pages, predict, samples
+from .routers import explain, health, metrics, models, pages, predict, samples
 from .security import SecurityHeaders
 from .service import StartupError, load_registry
 
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_middleware(app, settings)
     document_form_limits(app, settings)
     install_error_handlers(app)
-    for module in (health, metrics, models, predict, samples, pages):
+    for module in (health, metrics, models, predict, samples, explain, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     return app
