@@ -223,11 +223,12 @@ function short(v) {
 function equation(terms) {
   return el("div", { className: "eq" }, terms.map(([label, value, server]) => [
     el("span", { className: "eq-op" }, label),
-    el("strong", {}, fmt(value)),
+    el("strong", { dataset: { value: String(value) } }, fmt(value)),
     server !== undefined && Number.isFinite(server)
       ? el("span", {
-        className: "muted",
+        className: "muted server",
         title: "the value the server computed (sent to the page as 8 bits)",
+        dataset: { value: String(server) },
       }, `(server ${fmt(server)})`) : null,
   ]));
 }

@@ -11,9 +11,11 @@ import { explainUnit } from "./explain.js";
 import { FiltersPanel } from "./filters.js";
 import { count } from "./format.js";
 import { InspectPanel } from "./inspect.js";
+import { latestOnly } from "./latest.js";
 import { MapsPanel } from "./maps.js";
 import { buildGroups, displayValues, unitCoords, unitLabel } from "./netmodel.js";
 import { NetView } from "./netview.js";
+import { ParamCache } from "./params.js";
 import { Readout } from "./readout.js";
 import { incoming, neededParams } from "./receptive.js";
 import { ResultPanel } from "./result.js";
@@ -53,46 +55,23 @@ let note = ""; // hint shown with the next answer (what was loaded)
 
 // ----- requests: one in flight per kind, only the latest waiting input is sent -------------
 
-function latestOnly(task) {
-  let running = false;
-  let next = null;
-  const run = async () => {
-    running = true;
-    while (next) {
-      const job = next;
-      next = null;
-      await task(job.arg);
-    }
-    running = false;
-    setPending();
-  };
-  return (arg) => {
-    next = { arg };
-    setPending();
-    if (!running) run();
-  };
-}
-
-let predictRunning = 0;
-function setPending() {
-  document.body.dataset.busy = predictRunning > 0 ? "1" : "0";
+let busyCount = 0;
+function busy(on) {
+  busyCount += on ? 1 : -1;
+  document.body.dataset.busy = busyCount > 0 ? "1" : "0";
 }
 
 const predict = latestOnly(async (source) => {
   const model = state.modelName;
-  predictRunning++;
-  setPending();
-  result.busy(true);
   try {
     const answer = await api.activations(model, source);
     if (model === state.modelName && state.source) applyAnswer(answer);
   } catch (err) {
     if (state.source) showError(err);
-  } finally {
-    predictRunning--;
-    result.busy(predictRunning > 0);
-    setPending();
   }
+}, (on) => {
+  busy(on);
+  result.busy(on);
 });
 
 const compareAll = latestOnly(async (source) => {
@@ -102,7 +81,7 @@ const compareAll = latestOnly(async (source) => {
   } catch (err) {
     if (state.source && err.status !== 422) comparePanel.placeholder(`Comparison failed: ${err.message}`);
   }
-});
+}, busy);
 
 function ask(source, withCompare) {
   state.source = source;
@@ -318,37 +297,15 @@ async function showInspect() {
 
 // ----- parameters (weights for connections and the unit panel), cached per model ----------
 
-function loadParam(model, name) {
-  const key = `${model}/${name}`;
-  let entry = state.params.get(key);
-  if (!entry) {
-    entry = { settled: false };
-    entry.promise = api.getParam(model, name).then((p) => decodeArray(p)).then(
-      (v) => { entry.settled = true; return v; },
-      (err) => { state.params.delete(key); throw err; });
-    state.params.set(key, entry);
-  }
-  return entry;
-}
-
-/** {settled, promise → {weight, bias}} for a group's head layer. */
-function loadParams(group) {
-  const [w, b] = neededParams(group).map((name) => loadParam(state.modelName, name));
-  return {
-    settled: w.settled && b.settled,
-    promise: Promise.all([w.promise, b.promise]).then(([weight, bias]) => ({ weight, bias })),
-  };
-}
+const params = new ParamCache(state.params, async (model, name) => decodeArray(await api.getParam(model, name)));
+const loadParams = (group) => params.forGroup(state.modelName, group);
 
 let prefetched = null;
-async function prefetchParams() {
+function prefetchParams() {
   const model = state.models.get(state.modelName);
   if (!model || prefetched === model.name || model.param_count > PREFETCH_LIMIT) return;
   prefetched = model.name;
-  for (const g of state.groups) {
-    if (!neededParams(g).length || state.modelName !== model.name) continue;
-    await loadParams(g).promise.catch(() => null);
-  }
+  params.prefetch(model.name, state.groups, () => state.modelName === model.name);
 }
 
 // ----- model, layout and layer switches -----------------------------------------------------

@@ -83,11 +83,17 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, server_url):
+def console_errors() -> list[str]:
+    """Errors the page logs; a test expecting some removes them before it ends."""
+    return []
+
+
+@pytest.fixture
+def page(browser, server_url, console_errors):
     """The page, loaded, with its start-up demo digit predicted; console errors fail the test."""
     context = browser.new_context(viewport=VIEWPORT)
     pg = context.new_page()
-    errors: list[str] = []
+    errors = console_errors
     pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     pg.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
     pg.set_default_timeout(20_000)

@@ -74,6 +74,28 @@ def test_undo_and_clear(page):
     assert page.locator("#pad-hint").is_visible()
 
 
+def test_blank_drawing_answer_is_a_hint_and_failures_are_errors(page, console_errors):
+    page.click("#clear")
+    page.route("**/api/activations", lambda route: route.fulfill(
+        status=422, content_type="application/json", body='{"detail": "draw a digit first"}'))
+    page.route("**/api/compare", lambda route: route.fulfill(
+        status=422, content_type="application/json", body='{"detail": "draw a digit first"}'))
+    draw(page, [[(0.5, 0.5), (0.51, 0.5)]])
+    wait_idle(page)
+    assert page.locator("#prediction").get_attribute("data-state") == "empty"
+    assert page.locator("#status").get_attribute("data-kind") == "hint"
+    assert "Draw a digit" in page.locator("#status").inner_text()
+    page.unroute("**/api/activations")
+    page.route("**/api/activations", lambda route: route.fulfill(
+        status=500, content_type="application/json", body='{"detail": "boom"}'))
+    draw(page, ONE)
+    wait_idle(page)
+    assert page.locator("#status").get_attribute("data-kind") == "error"
+    assert "boom" in page.locator("#status").inner_text()
+    # The browser logs every failed request; those are the ones this test asked for.
+    console_errors[:] = [e for e in console_errors if "status of 422" not in e and "status of 500" not in e]
+
+
 def test_network_view_reacts_to_drag(page):
     view = page.locator("#network-view")
     before = snapshot(view)
@@ -136,6 +158,31 @@ def test_click_opens_unit_panel_with_the_computation(page):
     assert page.locator("#inspect .contrib-table tbody tr").count() == 10
     page.keyboard.press("Escape")
     assert inspect.is_hidden()
+
+
+def recomputed_and_server(page) -> tuple[float, float]:
+    """The unit panel's own Σ w·x + b (or pooled value) and the server's value beside it."""
+    server = page.locator("#inspect .server").first
+    mine = server.locator("xpath=preceding-sibling::strong[1]")
+    return float(mine.get_attribute("data-value")), float(server.get_attribute("data-value"))
+
+
+def test_unit_panel_arithmetic_matches_the_server(page):
+    """The panel recomputes each unit from the received activations and weights: wrong window
+    or weight indexing would not land within 8-bit quantisation of the server's value."""
+    page.click("#clear")
+    draw(page, SEVEN)
+    assert predicted(page) == "7"
+    checked = 0
+    for title in ("conv1", "pool1", "fc1", "fc2"):
+        maps = page.locator(".maps-row", has=page.locator("strong", has_text=title)).locator("canvas.map")
+        for k in range(min(3, maps.count())):
+            maps.nth(k * 7 % maps.count()).click()
+            page.wait_for_selector("#inspect .server")
+            mine, server = recomputed_and_server(page)
+            assert abs(mine - server) <= 0.03 * max(1.0, abs(server)), (title, k, mine, server)
+            checked += 1
+    assert checked >= 8
 
 
 def test_flat_layout_and_hiding_a_layer(page):
