@@ -405,11 +405,10 @@ class LocalResponseNorm(Layer):
 
     def _channel_sum(self, x: np.ndarray) -> np.ndarray:
         """Sum over the ``size`` neighbouring channels of every channel (zeros past the edges)."""
-        half = self.size // 2
-        padded = np.pad(x, ((0, 0), (half, half), (0, 0), (0, 0)))
-        out = padded[:, 0:x.shape[1]].copy()
-        for offset in range(1, self.size):
-            out += padded[:, offset:offset + x.shape[1]]
+        out = x.copy()
+        for d in range(1, min(self.size // 2, x.shape[1] - 1) + 1):
+            out[:, d:] += x[:, :-d]  # the neighbour d channels below
+            out[:, :-d] += x[:, d:]  # and d channels above
         return out
 
     def forward(self, p, x, train=False, rng=None):

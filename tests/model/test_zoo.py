@@ -35,12 +35,13 @@ def naive_lrn(x, size, alpha, beta, k):
 
 @pytest.mark.parametrize("size,alpha,beta,k", [(5, 1e-4, 0.75, 2.0), (3, 0.5, 0.75, 1.0),
                                                (1, 2.0, 0.5, 0.5), (7, 0.3, 1.0, 1.0)])
-def test_lrn_forward_matches_naive_loop(size, alpha, beta, k):
-    x = np.random.default_rng(0).standard_normal((2, 6, 3, 4)) * 3
+@pytest.mark.parametrize("channels", [6, 2])
+def test_lrn_forward_matches_naive_loop(size, alpha, beta, k, channels):
+    x = np.random.default_rng(0).standard_normal((2, channels, 3, 4)) * 3
     layer = LocalResponseNorm(size, alpha, beta, k)
     out, _ = layer.forward({}, x)
     np.testing.assert_allclose(out, naive_lrn(x, size, alpha, beta, k), rtol=1e-12)
-    assert layer.output_shape((6, 3, 4)) == (6, 3, 4)
+    assert layer.output_shape((channels, 3, 4)) == (channels, 3, 4)
 
 
 @pytest.mark.parametrize("size,alpha,beta,k", [(5, 1e-4, 0.75, 2.0), (3, 0.5, 0.75, 1.0),
