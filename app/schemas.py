@@ -328,9 +328,11 @@ class OcclusionRequest(ExplainBase):
     method: Literal["occlusion"] = Field(
         description="Slide a blank patch over the digit, all positions in one batched forward "
                     "(Zeiler & Fergus)")
-    patch: WholeNumber = Field(default=6, ge=2, le=14, description="side of the square patch, pixels")
-    stride: WholeNumber = Field(default=2, ge=2, le=14, description="step between patches, pixels "
-                                                             "(at most 14 × 14 = 196 positions)")
+    patch: WholeNumber = Field(default=6, ge=2, le=14,
+                               description="side of the square patch, pixels")
+    stride: WholeNumber = Field(default=2, ge=2, le=14,
+                                description="step between patches, pixels (at most 14 × 14 = "
+                                            "196 positions)")
 
 
 def _method_tag(value: Any) -> Any:
@@ -364,8 +366,8 @@ class RobustnessRequest(DrawingInput):
     scale: float = Field(default=1.0, ge=0.5, le=1.5, allow_inf_nan=False,
                          description="zoom about the centre")
     thickness: WholeNumber = Field(default=0, ge=-2, le=2,
-                           description="strokes thickened (> 0, 3×3 grey dilations) or thinned "
-                                       "(< 0, erosions) this many times")
+                                   description="strokes thickened (> 0, 3×3 grey dilations) or "
+                                               "thinned (< 0, erosions) this many times")
 
 
 class PreprocessRequest(Strict):

@@ -42,7 +42,8 @@ def find_misclassified(probabilities: np.ndarray, images: np.ndarray, labels: np
     if limit is not None:
         order = order[:limit]
     return {"images": np.ascontiguousarray(images[order], dtype=np.uint8),
-            "labels": labels[order].astype(np.uint8), "predicted": predicted[order].astype(np.uint8),
+            "labels": labels[order].astype(np.uint8),
+            "predicted": predicted[order].astype(np.uint8),
             "probabilities": probabilities[order], "indices": order.astype(np.int32)}
 
 
