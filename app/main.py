@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from .admission import AdmissionControl, Limiter
 from .config import Settings
 from .errors import install_error_handlers
-from .metrics import Metrics, RequestMetrics
+from .metrics import Metrics, RequestMetrics, RouteTemplates
 from .middleware import (BodySizeLimit, JsonItemLimit, ResponseSizeLimit,
                          StartupFailureMessage)
 from .routers import explain, health, metrics, models, pages, predict, samples
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except StartupError as exc:
             app.state.startup_error = f"cnnvis cannot start: {exc}"
             raise RuntimeError(app.state.startup_error) from None
+        await run_in_threadpool(app.openapi)  # built once here, not on the event loop later
         app.state.registry = registry
         try:
             yield
@@ -79,7 +80,8 @@ def add_middleware(app: FastAPI, settings: Settings) -> None:
                            expose_headers=["Retry-After"], max_age=600)
     app.add_middleware(ResponseSizeLimit, max_bytes=settings.max_response_bytes)
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(RequestMetrics, metrics=app.state.metrics, router=app.router)
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics,
+                       templates=RouteTemplates(app))
     app.add_middleware(StartupFailureMessage, state=app.state)
 
 

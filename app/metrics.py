@@ -1,15 +1,17 @@
-"""Prometheus metrics (text exposition format 0.0.4, via ``prometheus-client``): requests by
+"""Prometheus metrics (text exposition format, via ``prometheus-client``): requests by
 route template and status, latency, inference time, slots in flight, waiting and refused."""
 
 from __future__ import annotations
 
 import os
+import re
 import time
 
+from fastapi import FastAPI
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram,
                                disable_created_metrics, generate_latest)
 from prometheus_client.multiprocess import MultiProcessCollector
-from starlette.routing import Match, Router
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -67,26 +69,32 @@ def _route_of(scope: Scope) -> str | None:
     return getattr(route, "path", None) if route is not None else None
 
 
-def route_template(scope: Scope, router: Router) -> str:
-    """The matched route's path template (``/api/models/{name}``); requests answered before
-    routing (413, 503) are matched here; anything else is ``unmatched``."""
-    found = _route_of(scope)
-    if found is not None:
-        return found
-    for route in router.routes:
-        match, _ = route.matches(scope)
-        if match is not Match.NONE:
-            return getattr(route, "path", UNMATCHED) or UNMATCHED
-    return UNMATCHED
+class RouteTemplates:
+    """The path templates of the app's operations (from its OpenAPI schema, built once), to
+    label answers given before routing (413, 503) as routed ones are: ``/api/models/{name}``."""
+
+    def __init__(self, app: FastAPI):
+        self.app = app
+        self._patterns: list[tuple[re.Pattern, str]] | None = None
+
+    def of(self, scope: Scope) -> str:
+        found = _route_of(scope)
+        if found is not None:
+            return found
+        if self._patterns is None:
+            self._patterns = [(compile_path(path)[0], path) for path in self.app.openapi()["paths"]]
+        path = scope["path"]
+        return next((template for pattern, template in self._patterns if pattern.match(path)),
+                    UNMATCHED)
 
 
 class RequestMetrics:
     """Pure ASGI middleware, outermost: counts and times every HTTP request, errors included."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, router: Router):
+    def __init__(self, app: ASGIApp, metrics: Metrics, templates: RouteTemplates):
         self.app = app
         self.metrics = metrics
-        self.router = router
+        self.templates = templates
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -108,7 +116,7 @@ class RequestMetrics:
             raise
         finally:
             method = scope["method"] if scope["method"] in METHODS else "other"
-            route = route_template(scope, self.router)
+            route = self.templates.of(scope)
             self.metrics.requests.labels(method=method, route=route, status=str(status)).inc()
             self.metrics.latency.labels(method=method, route=route).observe(
                 time.perf_counter() - started)

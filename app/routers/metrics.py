@@ -9,7 +9,7 @@ router = APIRouter(tags=["metrics"])
 
 @router.get("/metrics", response_class=Response,
             responses={200: {"content": {"text/plain": {}},
-                             "description": "Prometheus text exposition format 0.0.4"}},
+                             "description": "Prometheus text exposition format"}},
             summary="Requests, latency, inference time, slots in flight, refusals")
 def metrics(request: Request) -> Response:
     body, media_type = request.app.state.metrics.render()

@@ -1,0 +1,351 @@
+"""Admission control, limits, security headers, CORS and metrics, in process: a bounded number of
+inferences run, a bounded number wait, the rest get a fast 503 with Retry-After; every limit is a
+clear 4xx; every answer carries the security headers; /metrics counts it all."""
+
+import asyncio
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import pytest
+from drawings import pixels
+from fastapi.testclient import TestClient
+
+from app import service
+from app.admission import AdmissionControl, Busy, Limiter, retry_after
+from app.config import Settings, SettingsError, available_cores
+from app.main import create_app
+from app.metrics import Metrics
+
+PIXELS = {"pixels": pixels(0)}
+
+
+# ----- the limiter -----------------------------------------------------------------------------
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_limiter_admits_up_to_capacity_then_queues_in_order():
+    async def scenario():
+        limiter = Limiter(capacity=2, max_waiting=2, max_wait=5.0)
+        await limiter.acquire()
+        await limiter.acquire()
+        order = []
+
+        async def waiter(name):
+            await limiter.acquire()
+            order.append(name)
+
+        tasks = [asyncio.ensure_future(waiter(n)) for n in ("first", "second")]
+        await asyncio.sleep(0)
+        assert (limiter.in_flight, limiter.waiting) == (2, 2)
+        with pytest.raises(Busy) as refused:
+            await limiter.acquire()
+        assert refused.value.reason == "queue_full"
+        limiter.release(0.01)
+        await asyncio.sleep(0)
+        assert order == ["first"] and limiter.in_flight == 2  # the slot was handed over
+        limiter.release(0.01)
+        await asyncio.gather(*tasks)
+        assert order == ["first", "second"] and limiter.waiting == 0
+        limiter.release()
+        limiter.release()
+        assert limiter.in_flight == 0
+
+    run(scenario())
+
+
+def test_limiter_times_out_a_waiter_and_forgets_it():
+    async def scenario():
+        limiter = Limiter(capacity=1, max_waiting=4, max_wait=0.05)
+        await limiter.acquire()
+        with pytest.raises(Busy) as refused:
+            await limiter.acquire()
+        assert refused.value.reason == "timeout" and "0.05 s" in refused.value.detail
+        assert limiter.waiting == 0 and limiter.in_flight == 1
+
+    run(scenario())
+
+
+def test_limiter_refuses_at_once_when_the_expected_wait_is_too_long():
+    async def scenario():
+        limiter = Limiter(capacity=2, max_waiting=100, max_wait=1.0)
+        await limiter.acquire()
+        await limiter.acquire()
+        limiter.mean_hold = 1.5  # two slots, 1.5 s each: the next waiter expects 0.75 s
+        assert limiter.try_acquire() is False
+        limiter._waiters.append(asyncio.get_running_loop().create_future())
+        with pytest.raises(Busy) as refused:  # second in line: 1.5 s > 1 s
+            limiter.try_acquire()
+        assert refused.value.reason == "expected_wait" and "1.50 s" in refused.value.detail
+        assert retry_after(limiter) == 2  # the next in line: ceil(2 × 1.5 / 2)
+
+    run(scenario())
+
+
+def test_cancelled_waiters_leave_no_trace():
+    async def scenario():
+        limiter = Limiter(capacity=1, max_waiting=4, max_wait=5.0)
+        await limiter.acquire()
+        waiting = asyncio.ensure_future(limiter.acquire())
+        await asyncio.sleep(0)
+        waiting.cancel()
+        await asyncio.wait({waiting})
+        assert limiter.waiting == 0 and limiter.in_flight == 1
+        # Cancelled just as the slot was handed over: the slot must come back.
+        handed = asyncio.ensure_future(limiter.acquire())
+        await asyncio.sleep(0)
+        limiter.release()
+        handed.cancel()
+        await asyncio.wait({handed})
+        assert limiter.in_flight == 0 and limiter.waiting == 0
+
+    run(scenario())
+
+
+def test_a_client_that_leaves_while_waiting_leaves_the_queue():
+    async def scenario():
+        limiter = Limiter(capacity=1, max_waiting=4, max_wait=5.0)
+        metrics = Metrics()
+        called = []
+
+        async def app(scope, receive, send):
+            called.append(scope["path"])
+
+        middleware = AdmissionControl(app, limiter, metrics)
+        await limiter.acquire()  # every slot busy
+        messages = [{"type": "http.request", "body": b"{}", "more_body": False}]
+        gone = asyncio.Event()
+
+        async def receive():
+            if messages:
+                return messages.pop(0)
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/api/predict", "headers": []}
+        request = asyncio.ensure_future(middleware(scope, receive, send))
+        await asyncio.sleep(0.01)
+        assert limiter.waiting == 1
+        gone.set()
+        await request
+        assert limiter.waiting == 0 and limiter.in_flight == 1 and not sent and not called
+        text = metrics.render()[0].decode()
+        assert 'cnnvis_inference_rejected_total{reason="client_left"} 1.0' in text
+
+    run(scenario())
+
+
+# ----- admission through the app --------------------------------------------------------------
+@pytest.fixture
+def gated(tiny_settings, monkeypatch):
+    """An app with one inference slot and one queue place, whose predictions wait for a gate."""
+    gate, entered = threading.Event(), threading.Semaphore(0)
+    predict = service.predict
+
+    def held_predict(*args, **kwargs):
+        entered.release()
+        assert gate.wait(10)
+        return predict(*args, **kwargs)
+
+    monkeypatch.setattr(service, "predict", held_predict)
+    settings = replace(tiny_settings, max_inflight=1, max_queue=1, max_wait_seconds=5.0)
+    with TestClient(create_app(settings)) as client:
+        yield client, gate, entered
+        gate.set()
+
+
+def test_overload_is_refused_at_once_with_retry_after(gated):
+    client, gate, entered = gated
+    with ThreadPoolExecutor(4) as pool:
+        running = pool.submit(client.post, "/api/predict", json=PIXELS)
+        assert entered.acquire(timeout=10)  # the one slot is taken
+        queued = pool.submit(client.post, "/api/predict", json=PIXELS)
+        limiter = client.app.state.limiter
+        for _ in range(500):
+            if limiter.waiting == 1:
+                break
+            threading.Event().wait(0.01)
+        assert limiter.waiting == 1
+        refused = client.post("/api/activations", json=PIXELS)  # the queue is full
+        assert refused.status_code == 503
+        assert "the server is busy" in refused.json()["detail"]
+        assert int(refused.headers["retry-after"]) >= 1
+        assert refused.headers["content-security-policy"].startswith("default-src 'self'")
+        # Health, readiness and metadata never wait for an inference slot.
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/api/models").status_code == 200
+        gate.set()
+        assert running.result(10).status_code == 200
+        assert queued.result(10).status_code == 200
+    assert (limiter.in_flight, limiter.waiting) == (0, 0)
+    text = client.get("/metrics").text
+    assert 'cnnvis_inference_rejected_total{reason="queue_full"} 1.0' in text
+    assert ('cnnvis_http_requests_total{method="POST",route="/api/activations",status="503"} 1.0'
+            in text)
+
+
+def test_a_waiter_gives_up_after_the_wait_limit(tiny_settings, monkeypatch):
+    gate = threading.Event()
+    predict = service.predict
+    monkeypatch.setattr(service, "predict", lambda *a, **k: (gate.wait(10), predict(*a, **k))[1])
+    settings = replace(tiny_settings, max_inflight=1, max_queue=4, max_wait_seconds=0.2)
+    with TestClient(create_app(settings)) as client, ThreadPoolExecutor(2) as pool:
+        running = pool.submit(client.post, "/api/predict", json=PIXELS)
+        limiter = client.app.state.limiter
+        for _ in range(500):
+            if limiter.in_flight == 1:
+                break
+            threading.Event().wait(0.01)
+        waited = client.post("/api/predict", json=PIXELS)
+        assert waited.status_code == 503 and "within 0.2 s" in waited.json()["detail"]
+        gate.set()
+        assert running.result(10).status_code == 200
+
+
+def test_only_posts_under_api_are_admitted(client):
+    limiter = client.app.state.limiter
+    limiter.in_flight += limiter.capacity  # pretend every slot is busy
+    limiter.mean_hold, saved = 100.0, limiter.mean_hold
+    try:
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/api/samples").status_code == 200
+        assert client.post("/api/predict", json=PIXELS).status_code == 503
+    finally:
+        limiter.in_flight -= limiter.capacity
+        limiter.mean_hold = saved
+    assert client.post("/api/predict", json=PIXELS).status_code == 200
+
+
+# ----- limits ----------------------------------------------------------------------------------
+def test_a_json_body_with_too_many_values_is_refused_before_parsing(client):
+    body = b'{"pixels": [' + b"0," * 20000 + b"0]}"
+    r = client.post("/api/predict", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+    assert r.json()["detail"] == ("the JSON body holds about 20002 values; at most 10000 are "
+                                  "accepted (28×28 pixels are 812)")
+    deep = b"[" * 50_000 + b"]" * 50_000
+    r = client.post("/api/compare", content=deep, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_multipart_parts_and_fields_are_limited(client):
+    png = ("digit.png", b"\x89PNG\r\n\x1a\n", "image/png")
+    r = client.post("/api/predict/file", files=[("file", png), ("file", png)])
+    assert r.status_code == 400 and r.json()["detail"] == ("Too many files. Maximum number of "
+                                                           "files is 1.")
+    r = client.post("/api/predict/file", files={"file": png},
+                    data={f"field{i}": "x" for i in range(5)})
+    assert r.status_code == 400 and "Maximum number of fields is 4" in r.json()["detail"]
+    r = client.post("/api/predict/file", files={"file": png}, data={"model": "m" * 2000})
+    assert r.status_code == 400 and "Part exceeded maximum size of 1KB" in r.json()["detail"]
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    assert schema["Body_predict_file_api_predict_file_post"]["maxProperties"] == 5
+
+
+def test_an_answer_over_the_response_limit_is_refused(tiny_settings):
+    with TestClient(create_app(replace(tiny_settings, max_response_bytes=2000))) as c:
+        r = c.get("/api/samples")
+        assert r.status_code == 422
+        assert re.fullmatch(r"the answer would be \d+ bytes, more than the response limit of "
+                            r"2000 bytes", r.json()["detail"])
+        assert c.get("/healthz").status_code == 200
+
+
+# ----- headers and CORS ------------------------------------------------------------------------
+@pytest.mark.parametrize("method, path", [("GET", "/"), ("GET", "/healthz"),
+                                          ("GET", "/static/css/style.css"),
+                                          ("GET", "/nowhere"), ("POST", "/api/predict")])
+def test_every_answer_carries_the_security_headers(client, method, path):
+    r = client.request(method, path, content=b"{" if method == "POST" else None,
+                       headers={"Content-Type": "application/json"})
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["referrer-policy"] == "no-referrer"
+
+
+def test_the_docs_page_gets_its_own_policy(client):
+    csp = client.get("/docs").headers["content-security-policy"]
+    assert "https://cdn.jsdelivr.net" in csp and "frame-ancestors 'none'" in csp
+
+
+def test_no_cors_unless_configured(client, tiny_settings):
+    origin = {"Origin": "https://elsewhere.example"}
+    assert "access-control-allow-origin" not in client.get("/api/models", headers=origin).headers
+    preflight = {**origin, "Access-Control-Request-Method": "POST"}
+    assert client.options("/api/predict", headers=preflight).status_code == 405
+    settings = replace(tiny_settings, cors_origins=("https://allowed.example",))
+    with TestClient(create_app(settings)) as c:
+        allowed = {"Origin": "https://allowed.example"}
+        r = c.get("/api/models", headers=allowed)
+        assert r.headers["access-control-allow-origin"] == "https://allowed.example"
+        r = c.options("/api/predict", headers={**allowed, "Access-Control-Request-Method":
+                                               "POST", "Access-Control-Request-Headers":
+                                               "content-type"})
+        assert r.status_code == 200
+        assert "access-control-allow-origin" not in c.get("/api/models", headers=origin).headers
+
+
+# ----- metrics ---------------------------------------------------------------------------------
+def test_metrics_count_requests_by_route_template_and_status(tiny_settings):
+    with TestClient(create_app(tiny_settings)) as c:
+        c.post("/api/predict", json=PIXELS)
+        c.get("/api/models/tiny")
+        c.get("/api/models/nope")
+        c.get("/no/such/page")
+        c.post("/api/predict", content=b"x" * (3 << 20), headers={"Content-Type":
+                                                                 "application/json"})
+        r = c.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain; version=")
+    text = r.text
+    for line in ('cnnvis_http_requests_total{method="POST",route="/api/predict",status="200"} 1.0',
+                 'cnnvis_http_requests_total{method="GET",route="/api/models/{name}",status="200"}'
+                 ' 1.0',
+                 'cnnvis_http_requests_total{method="GET",route="/api/models/{name}",status="404"}'
+                 ' 1.0',
+                 'cnnvis_http_requests_total{method="GET",route="unmatched",status="404"} 1.0',
+                 'cnnvis_http_requests_total{method="POST",route="/api/predict",status="413"} 1.0',
+                 'cnnvis_inference_seconds_count{route="/api/predict"} 1.0',
+                 'cnnvis_inference_in_flight 0.0', 'cnnvis_inference_waiting 0.0',
+                 f'cnnvis_inference_capacity {float(tiny_settings.max_inflight)}'):
+        assert line in text, line
+    assert ('cnnvis_http_request_duration_seconds_count{method="POST",route="/api/predict"} 2.0'
+            in text)
+    assert "/no/such/page" not in text  # unknown paths never become label values
+
+
+# ----- settings --------------------------------------------------------------------------------
+def test_reliability_settings_from_the_environment():
+    s = Settings.from_env({"CNNVIS_MAX_INFLIGHT": "3", "CNNVIS_MAX_QUEUE": "10",
+                           "CNNVIS_MAX_WAIT_SECONDS": "0.25", "CNNVIS_MAX_JSON_ITEMS": "900",
+                           "CNNVIS_MAX_FORM_FILES": "2", "CNNVIS_MAX_FORM_FIELDS": "8",
+                           "CNNVIS_MAX_FORM_FIELD_BYTES": "4096",
+                           "CNNVIS_MAX_RESPONSE_BYTES": "1_000_000",
+                           "CNNVIS_CORS_ORIGINS": "https://a.example, http://localhost:3000/"})
+    assert (s.max_inflight, s.max_queue, s.max_wait_seconds, s.max_json_items) == (3, 10, 0.25, 900)
+    assert (s.max_form_files, s.max_form_fields, s.max_form_field_bytes) == (2, 8, 4096)
+    assert s.max_response_bytes == 1_000_000
+    assert s.cors_origins == ("https://a.example", "http://localhost:3000")
+    d = Settings.from_env({})
+    assert d.max_inflight == available_cores() and d.cors_origins == ()
+    assert (d.max_queue, d.max_wait_seconds) == (64, 1.0)
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("CNNVIS_MAX_INFLIGHT", "0", "must be positive"),
+    ("CNNVIS_MAX_QUEUE", "many", "is not an integer"),
+    ("CNNVIS_MAX_WAIT_SECONDS", "0", "must be between 0.001 and 60"),
+    ("CNNVIS_CORS_ORIGINS", "example.org", "'example.org' is not an origin"),
+])
+def test_bad_reliability_settings_are_named(name, value, message):
+    with pytest.raises(SettingsError, match=f"{name}='{value}'.*{message}"):
+        Settings.from_env({name: value})
