@@ -80,7 +80,7 @@ def robustness(body: Probe, registry: RegistryDep, settings: SettingsDep) -> dic
 
 
 @router.post("/preprocess", response_model=PreprocessResponse,
-             responses=error_responses(400, 413, 415, 422), dependencies=[JsonBody],
+             responses=error_responses(400, 413, 415, 422, 503), dependencies=[JsonBody],
              summary="Each step from a drawn image to the network's 28×28 input")
 def preprocess(body: Drawing, settings: SettingsDep) -> dict:
     return explain_service.preprocess_steps(body.image, settings)

@@ -229,7 +229,7 @@ def test_openapi_documents_every_error_status(client):
     for path in body_ops:
         assert {"200", "400", "404", "413", "415", "422", "503"} <= set(
             spec["paths"][path]["post"]["responses"])
-    assert {"200", "400", "413", "415", "422"} <= set(
+    assert {"200", "400", "413", "415", "422", "503"} <= set(
         spec["paths"]["/api/preprocess"]["post"]["responses"])
     assert {"200", "404", "503"} <= set(
         spec["paths"]["/api/models/{name}/misclassified"]["get"]["responses"])
