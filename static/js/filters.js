@@ -1,6 +1,6 @@
-/* Convolution filters before and after training, side by side (Saito ch. 7.6): one small
-   canvas per kernel at data resolution, blue negative and warm positive, each side scaled to
-   its own largest weight so random initial noise stays visible. */
+/* Convolution filters before and after training, side by side (Saito ch. 7.6), and their
+   difference: one small canvas per kernel at data resolution, blue negative and warm positive,
+   each kernel scaled to its own largest weight (as the book's per-image imshow does). */
 
 import { lutIndex, paintIndices } from "./colormap.js";
 import { fmt } from "./format.js";
@@ -10,6 +10,7 @@ const STATES = [
   ["initial", "random start"],
   ["trained", "after training"],
 ];
+const BLOCKS = [...STATES, ["change", "what training changed (trained − start)"]];
 
 export class FiltersPanel {
   /**
@@ -56,7 +57,8 @@ export class FiltersPanel {
     try {
       const [initial, trained] = await Promise.all(STATES.map(([s]) => this.load(layer, s)));
       if (token !== this.token) return;
-      this.data = { layer, initial, trained };
+      const change = { shape: trained.shape, values: trained.values.map((v, i) => v - initial.values[i]) };
+      this.data = { layer, initial, trained, change };
       const inChannels = trained.shape[1];
       this.dom.channelWrap.hidden = inChannels <= 1;
       this.dom.channel.max = String(inChannels - 1);
@@ -72,7 +74,7 @@ export class FiltersPanel {
     const [F, C, KH, KW] = this.data.trained.shape;
     const c = Math.max(0, Math.min(C - 1, Number(this.dom.channel.value) || 0));
     const zoom = Math.max(2, Math.floor(KERNEL_CSS / Math.max(KH, KW)));
-    const blocks = STATES.map(([key, title]) => {
+    const blocks = BLOCKS.map(([key, title]) => {
       const arr = this.data[key];
       let maxAbs = 0;
       for (let f = 0; f < F; f++) {
@@ -86,10 +88,12 @@ export class FiltersPanel {
       grid.className = "filter-grid";
       grid.style.gridTemplateColumns = `repeat(${Math.min(F, Math.ceil(Math.sqrt(F * 1.6)))}, auto)`;
       for (let f = 0; f < F; f++) {
+        const base = (f * C + c) * KH * KW;
+        let own = 0;
+        for (let k = 0; k < KH * KW; k++) own = Math.max(own, Math.abs(arr.values[base + k]));
         const idx = new Uint8Array(KH * KW);
         for (let k = 0; k < KH * KW; k++) {
-          const w = arr.values[(f * C + c) * KH * KW + k];
-          idx[k] = lutIndex(maxAbs > 0 ? w / maxAbs : 0);
+          idx[k] = lutIndex(own > 0 ? arr.values[base + k] / own : 0);
         }
         const cv = document.createElement("canvas");
         cv.className = "kernel";
