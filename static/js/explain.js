@@ -2,7 +2,7 @@
    conv Σ w·x + b over its window (Saito ch. 7.2), the pool window and its winner, an affine
    unit's largest contributions, then every merged activation. Pure functions. */
 
-import { window } from "./receptive.js";
+import { windowRange } from "./receptive.js";
 import { shownLayer, unitCoords } from "./netmodel.js";
 
 const TOP_AFFINE = 10;
@@ -47,7 +47,7 @@ function conv(group, prev, index, h, x, params) {
   const [C, H, W] = prev.shape;
   const k = h.kernel_size;
   const { channel: f, y: oy, x: ox } = unitCoords(group, index);
-  const { rows, cols } = window(k, h.stride, h.pad, oy, ox, H, W);
+  const { rows, cols } = windowRange(k, h.stride, h.pad, oy, ox, H, W);
   const w = params.weight.values;
   const channels = [];
   let total = 0;
@@ -80,7 +80,7 @@ function pool(group, prev, index, h, x) {
   const [, H, W] = prev.shape;
   const k = h.pool_size;
   const { channel: c, y: oy, x: ox } = unitCoords(group, index);
-  const { rows, cols } = window(k, h.stride, h.pad, oy, ox, H, W);
+  const { rows, cols } = windowRange(k, h.stride, h.pad, oy, ox, H, W);
   const cells = new Float32Array(k * k);
   let winner = -1;
   let best = -Infinity;

@@ -33,8 +33,8 @@ export class InspectPanel {
   }
 
   /**
-   * Show unit `index` of `group` with its explanation `ex`; `pending` is true while the layer's
-   * weights are still loading.
+   * Show unit `index` of `group` with its explanation `ex` (plus `ex.shade`, its colour as a
+   * signed value in [-1, 1]); `pending` is true while the layer's weights are still loading.
    */
   show(group, index, ex, pending) {
     const key = `${group.id}/${index}`;
@@ -44,7 +44,7 @@ export class InspectPanel {
     this.dom.title.textContent = unitLabel(group, index);
     const parts = [this.summary(group, ex)];
     if (pending) parts.push(el("p", { className: "muted" }, "loading this layer's weights…"));
-    else parts.push(...this.computation(group, index, ex));
+    else parts.push(...this.computation(group, ex));
     this.dom.body.replaceChildren(...parts);
   }
 
@@ -54,14 +54,14 @@ export class InspectPanel {
     if (ex.coords.channel !== null && group.kind !== "input") rows.push(["map", String(ex.coords.channel)]);
     if (ex.coords.y !== null) rows.push(["position", `row ${ex.coords.y}, col ${ex.coords.x}`]);
     const box = el("div", { className: "unit-value" },
-      el("span", { className: "swatch", style: { background: css(Math.sign(value || 0) * 0.8) } }),
+      el("span", { className: "swatch", style: { background: css(ex.shade ?? 0) } }),
       el("span", { className: "big-number" }, fmt(value)),
       ex.probability !== undefined ? el("span", { className: "prob-chip" }, `p = ${pct(ex.probability)}`) : null);
     return el("div", { className: "unit-summary" }, box,
       el("dl", {}, rows.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])));
   }
 
-  computation(group, index, ex) {
+  computation(group, ex) {
     switch (group.kind) {
       case "input": return [el("p", { className: "explain" },
         "One pixel of the 28×28 image the network saw: your drawing cropped, scaled to 20×20 " +
@@ -69,7 +69,7 @@ export class InspectPanel {
       case "conv": return this.conv(group, ex);
       case "maxpool":
       case "avgpool": return this.pool(group, ex);
-      case "affine": return this.affine(group, index, ex);
+      case "affine": return this.affine(ex);
       default: return this.elementwise(group, ex);
     }
   }
@@ -134,15 +134,14 @@ export class InspectPanel {
     ];
   }
 
-  affine(group, index, ex) {
+  affine(ex) {
     if (!ex.top) return [];
     const maxAbs = Math.max(...ex.top.map((t) => Math.abs(t.c)), 1e-12);
-    const prev = { title: ex.prevTitle };
     const where = (t) => (t.where.channel !== null
       ? `map ${t.where.channel} (${t.where.y}, ${t.where.x})` : `unit ${t.i}`);
     return [
       el("p", { className: "explain" },
-        `Fully connected: every one of the ${ex.fanIn} outputs of ${prev.title} feeds this unit ` +
+        `Fully connected: every one of the ${ex.fanIn} outputs of ${ex.prevTitle} feeds this unit ` +
         `through its own weight (${ex.active} of them are non-zero for your digit). ` +
         "The largest contributions w·x:"),
       el("table", { className: "contrib-table" },

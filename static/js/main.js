@@ -44,6 +44,7 @@ const view = new NetView({
   canvas: $("network-view"), body: $("stage-body"), labels: $("labels"),
   onHover: (unit, e) => hover(unit, e),
   onClick: (unit) => select(unit),
+  onError: (message) => showViewMessage(message),
 });
 const pad = new DrawPad($("draw-canvas"), {
   onDraw: () => drawing(),
@@ -77,7 +78,10 @@ const predict = latestOnly(async (source) => {
 const compareAll = latestOnly(async (source) => {
   try {
     const answer = await api.compare(source);
-    if (state.source) comparePanel.show(answer.results, state.modelName);
+    if (state.source) {
+      state.compare = answer.results;
+      comparePanel.show(answer.results, state.modelName);
+    }
   } catch (err) {
     if (state.source && err.status !== 422) comparePanel.placeholder(`Comparison failed: ${err.message}`);
   }
@@ -127,6 +131,7 @@ function clearResult(hint) {
   result.empty(hint);
   view.setPredicted(-1);
   pushValues();
+  state.compare = null;
   comparePanel.placeholder("Draw a digit to ask every network.");
 }
 
@@ -278,21 +283,24 @@ async function refreshFocus() {
 
 async function showInspect() {
   const unit = state.selected;
-  if (!unit) return;
-  const group = state.groups[unit.group];
+  const group = unit && state.groups[unit.group];
   if (!group) return;
   const layers = state.result ? state.result.layers : new Map();
   const probs = state.result ? state.result.probabilities : null;
+  const explain = (params) => {
+    const ex = explainUnit(state.groups, unit.group, unit.index, layers, params, probs);
+    const norm = state.display[unit.group]?.norm[unit.index];
+    ex.shade = norm === undefined ? 0 : (norm - 127.5) / 127.5;
+    return ex;
+  };
   let params = null;
   if (neededParams(group).length) {
     const pending = loadParams(group);
-    if (!pending.settled) {
-      inspect.show(group, unit.index, explainUnit(state.groups, unit.group, unit.index, layers, null, probs), true);
-    }
+    if (!pending.settled) inspect.show(group, unit.index, explain(null), true);
     params = await pending.promise.catch(() => null);
     if (!sameUnit(unit, state.selected)) return;
   }
-  inspect.show(group, unit.index, explainUnit(state.groups, unit.group, unit.index, layers, params, probs), false);
+  inspect.show(group, unit.index, explain(params), false);
 }
 
 // ----- parameters (weights for connections and the unit panel), cached per model ----------
@@ -310,7 +318,7 @@ function prefetchParams() {
 
 // ----- model, layout and layer switches -----------------------------------------------------
 
-async function switchModel(name) {
+function switchModel(name) {
   const model = state.models.get(name);
   if (!model) return;
   const changed = name !== state.modelName;
@@ -323,6 +331,7 @@ async function switchModel(name) {
   url.searchParams.set("model", name);
   window.history.replaceState(null, "", url);
   if (!changed && state.groups.length) return;
+  if (state.compare) comparePanel.show(state.compare, name);
   state.view.hidden.clear();
   state.hover = null;
   state.selected = null;
@@ -416,13 +425,15 @@ document.addEventListener("keydown", (e) => {
 
 // ----- start-up -----------------------------------------------------------------------------
 
+function showViewMessage(text) {
+  const msg = $("view-message");
+  msg.hidden = false;
+  msg.textContent = text;
+}
+
 async function boot() {
   paintLegend($("legend-bar"));
-  if (view.error) {
-    const msg = $("view-message");
-    msg.hidden = false;
-    msg.textContent = `The 3D view needs WebGL2 (${view.error}). The flat feature maps below still work.`;
-  }
+  if (view.error) showViewMessage(`The 3D view needs WebGL2 (${view.error}). The flat feature maps below still work.`);
   let answer;
   try {
     answer = await api.getModels();
@@ -436,7 +447,7 @@ async function boot() {
   const wanted = new URL(window.location.href).searchParams.get("model");
   const initial = [wanted, select.dataset.default, answer.default, answer.models[0]?.name]
     .find((n) => n && state.models.has(n));
-  await switchModel(initial);
+  switchModel(initial);
   try {
     const { samples } = await api.getSamples();
     state.samples = samples.map((s) => ({ index: s.index, label: s.label, pixels: decodeSample(s) }));

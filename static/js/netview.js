@@ -19,23 +19,23 @@ const PIXEL_BUDGET = 2.4e6;
 
 export class NetView {
   /**
-   * @param {{canvas, body, labels, onHover, onClick}} opts
-   * onHover({group, index} | null, event) and onClick({group, index} | null) report picks.
+   * @param {{canvas, body, labels, onHover, onClick, onError}} opts
+   * onHover({group, index} | null, event) and onClick({group, index} | null) report picks;
+   * onError(message) reports a lost graphics context.
    */
   constructor(opts) {
     this.canvas = opts.canvas;
     this.body = opts.body;
     this.onHover = opts.onHover;
     this.onClick = opts.onClick;
+    this.onError = opts.onError;
     this.groups = [];
     this.geoms = [];
     this.mix = 0;
     this.mixGoal = 0;
-    this.focus = null;
     this.dim = false;
     this.scheduled = false;
     this.last = 0;
-    this.frames = 0;
     this.error = null;
     try {
       this.renderer = new NetRenderer(this.canvas);
@@ -59,6 +59,7 @@ export class NetView {
       e.preventDefault();
       this.error = "the graphics context was lost; reload the page to get the 3D view back";
       this.onHover(null, e);
+      this.onError(this.error);
     });
     new ResizeObserver(() => this.resize()).observe(this.body);
     this.resize();
@@ -77,7 +78,6 @@ export class NetView {
     this.renderer.resize(Math.round(w * dpr), Math.round(h * dpr));
     this.cssSize = [w, h];
     this.camera.aspect = w / h;
-    if (this.framed) this.fit(true);
     if (this.groups.length) {
       // The flat layout wraps into rows that suit the view's shape.
       const geoms = layoutGroups(this.groups, this.hidden, this.camera.aspect);
@@ -85,8 +85,9 @@ export class NetView {
         this.geoms = geoms;
         this.renderer.updateGeometry(geoms);
         this.setFocus(null, null);
-        if (this.framed) this.fit(true);
       }
+      // Untouched by the user, the picture keeps filling the view.
+      if (this.framed) this.fit(true);
     }
     this.requestRender();
   }
@@ -98,7 +99,6 @@ export class NetView {
     this.hidden = hidden;
     this.geoms = layoutGroups(groups, hidden, this.camera.aspect);
     this.renderer.setGeometry(this.geoms);
-    this.focus = null;
     this.buildLabels();
     this.fit(true);
   }
@@ -179,11 +179,10 @@ export class NetView {
 
   /**
    * Highlight `unit` ({group, index}) and draw its incoming connections `links`
-   * ({indices, weights, winner} into the previous group), or clear with (null, null).
+   * ({indices, weights} into the previous group), or clear with (null, null).
    */
   setFocus(unit, links) {
     if (!this.renderer) return;
-    this.focus = unit;
     this.dim = false;
     const flags = new Map();
     let positions = new Float32Array(0);
@@ -272,7 +271,6 @@ export class NetView {
     this.renderer.render({ viewProj, mix: this.mix, focus: this.dim, toEye });
     this.labels.update(viewProj, this.cssSize[0], this.cssSize[1], this.mix);
     this.labels.container.classList.toggle("dense", this.digitsCrowded(viewProj));
-    this.frames++;
     if (moving) this.requestRender();
     else this.last = 0;
   }

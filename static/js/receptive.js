@@ -14,7 +14,7 @@ export function neededParams(group) {
  * Window geometry of a conv or pool unit: the input rows/cols it reads, -1 where it reads padding.
  * Returns {rows: Int32Array(K), cols: Int32Array(K)}.
  */
-export function window(k, stride, pad, oy, ox, h, w) {
+export function windowRange(k, stride, pad, oy, ox, h, w) {
   const rows = new Int32Array(k);
   const cols = new Int32Array(k);
   for (let j = 0; j < k; j++) {
@@ -36,8 +36,8 @@ function unitPos(group, index) {
 /**
  * Incoming connections of unit `index` of `group` from `prev`.
  * `params` is {weight, bias} (decoded) for conv/affine heads, `prevValues` the previous group's
- * shown values (needed to mark a max-pool winner). Returns {indices: Int32Array,
- * weights: Float32Array, winner: index or -1} or null when the connections are unknown.
+ * shown values (a max-pool winner gets weight 1, the rest of its window 0.25). Returns
+ * {indices: Int32Array, weights: Float32Array} or null when the connections are unknown.
  */
 export function incoming(group, prev, index, params, prevValues) {
   const h = group.head.hyperparams || {};
@@ -52,7 +52,7 @@ export function incoming(group, prev, index, params, prevValues) {
     case "sigmoid":
     case "flatten":
     case "dropout":
-      return { indices: Int32Array.of(index), weights: Float32Array.of(1), winner: -1 };
+      return { indices: Int32Array.of(index), weights: Float32Array.of(1) };
     default: return null;
   }
 }
@@ -61,7 +61,7 @@ function convIncoming(group, prev, index, h, weight) {
   const [C, H, W] = prev.shape;
   const k = h.kernel_size;
   const { c: f, oy, ox } = unitPos(group, index);
-  const { rows, cols } = window(k, h.stride, h.pad, oy, ox, H, W);
+  const { rows, cols } = windowRange(k, h.stride, h.pad, oy, ox, H, W);
   const indices = [];
   const weights = [];
   for (let c = 0; c < C; c++) {
@@ -74,14 +74,14 @@ function convIncoming(group, prev, index, h, weight) {
       }
     }
   }
-  return { indices: Int32Array.from(indices), weights: Float32Array.from(weights), winner: -1 };
+  return { indices: Int32Array.from(indices), weights: Float32Array.from(weights) };
 }
 
 function poolIncoming(group, prev, index, h, prevValues) {
   const [, H, W] = prev.shape;
   const k = h.pool_size;
   const { c, oy, ox } = unitPos(group, index);
-  const { rows, cols } = window(k, h.stride, h.pad, oy, ox, H, W);
+  const { rows, cols } = windowRange(k, h.stride, h.pad, oy, ox, H, W);
   const indices = [];
   for (let ky = 0; ky < k; ky++) {
     if (rows[ky] < 0) continue;
@@ -96,7 +96,7 @@ function poolIncoming(group, prev, index, h, prevValues) {
   }
   const weights = indices.map((i) =>
     group.kind === "avgpool" ? 1 / (k * k) : (winner < 0 || i === winner ? 1 : 0.25));
-  return { indices: Int32Array.from(indices), weights: Float32Array.from(weights), winner };
+  return { indices: Int32Array.from(indices), weights: Float32Array.from(weights) };
 }
 
 function affineIncoming(group, prev, index, weight) {
@@ -107,7 +107,7 @@ function affineIncoming(group, prev, index, weight) {
     indices[i] = i;
     weights[i] = weight.values[i * out + index];
   }
-  return { indices, weights, winner: -1 };
+  return { indices, weights };
 }
 
 function lrnIncoming(group, index, h) {
@@ -120,5 +120,5 @@ function lrnIncoming(group, index, h) {
     indices.push(index + (j - c) * H * W);
     weights.push(j === c ? 1 : 0.3);
   }
-  return { indices: Int32Array.from(indices), weights: Float32Array.from(weights), winner: -1 };
+  return { indices: Int32Array.from(indices), weights: Float32Array.from(weights) };
 }

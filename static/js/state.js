@@ -13,6 +13,8 @@ export const state = {
   display: [],
   /** What the last prediction was made from: {image} or {pixels}, or null for a blank pad. */
   source: null,
+  /** Every model's answer for the same input (/api/compare results), or null. */
+  compare: null,
   view: {
     layout: "3d",
     merge: true,
