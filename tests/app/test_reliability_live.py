@@ -1,0 +1,87 @@
+"""Schemathesis against a live server: ``cnnvis serve`` in a subprocess on a loopback port, every
+operation of the app's OpenAPI schema exercised over real HTTP (positive and negative data),
+with the same content-reason allowance as the in-process conformance test. The schema is the
+app's own (built in process; the served /openapi.json is checked to be the same)."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import positive_data_acceptance
+from test_api_schemathesis import DRAWING_OPERATIONS, rejected_only_for_content
+
+from app.config import Settings
+from app.main import create_app
+from model.data import REPO_ROOT
+
+READY_WITHIN_S = 90
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def live_url():
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+                            cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + READY_WITHIN_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the server exited: {proc.stderr.read()[-2000:]}")
+            try:
+                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"not ready within {READY_WITHIN_S} s"
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+OPENAPI = create_app(Settings(weights_dir=REPO_ROOT / "weights")).openapi()
+schema = schemathesis.openapi.from_dict(OPENAPI)
+
+
+def test_the_served_schema_is_the_one_tested(live_url):
+    assert httpx.get(live_url + "/openapi.json", timeout=10).json() == OPENAPI
+
+
+@schema.parametrize()
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+def test_every_operation_conforms_over_http(case, live_url):
+    kwargs = {"base_url": live_url, "timeout": 30}
+    if case.path in DRAWING_OPERATIONS:
+        case.call_and_validate(excluded_checks=[positive_data_acceptance],
+                               additional_checks=[rejected_only_for_content], **kwargs)
+    else:
+        case.call_and_validate(**kwargs)
+
+
+def test_the_live_server_kept_count(live_url):
+    """Every answer above was counted, none was a 5xx, and no slot or waiter was leaked."""
+    text = httpx.get(live_url + "/metrics", timeout=10).text
+    counts = [line for line in text.splitlines() if line.startswith("cnnvis_http_requests_total")]
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in counts) > 50
+    assert not [line for line in counts if 'status="5' in line]
+    assert "cnnvis_inference_in_flight 0.0" in text and "cnnvis_inference_waiting 0.0" in text
