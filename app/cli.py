@@ -73,16 +73,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import tempfile
+
     import uvicorn
 
-    from app.config import Settings
+    from app.config import Settings, available_cores
     from app.service import load_registry
 
     if args.weights_dir:
         os.environ["CNNVIS_WEIGHTS_DIR"] = str(Path(args.weights_dir).resolve())
+    if args.workers > 1:
+        # Admission control is per process: the workers share the cores between them.
+        os.environ.setdefault("CNNVIS_MAX_INFLIGHT", str(max(1, available_cores() // args.workers)))
     # Load once up front so a bad weights file is one clear line, not a worker's traceback.
     load_registry(Settings.from_env())
-    uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers)
+    with tempfile.TemporaryDirectory(prefix="cnnvis-metrics-") as metrics_dir:
+        if args.workers > 1:
+            # Workers write their metrics here and /metrics sums them, whichever one answers.
+            os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)
+        uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
+                    limit_concurrency=args.limit_concurrency)
     return 0
 
 
@@ -245,7 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the web app and API (uvicorn)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes; each admits cores/workers inferences at once")
+    p.add_argument("--limit-concurrency", type=int, default=1000,
+                   help="connections at once per worker; beyond, uvicorn answers 503 at once")
     p.add_argument("--weights-dir", help="directory of <name>.json/.npz (default: "
                                          "$CNNVIS_WEIGHTS_DIR or the repository's weights/)")
     p.set_defaults(func=cmd_serve)
