@@ -3,7 +3,7 @@
    unit's largest contributions, then every merged activation. Pure functions. */
 
 import { windowRange } from "./receptive.js";
-import { shownLayer, unitCoords } from "./netmodel.js";
+import { groupOutput, unitCoords } from "./netmodel.js";
 
 const TOP_AFFINE = 10;
 const TOP_CHANNELS = 6;
@@ -18,14 +18,14 @@ export function explainUnit(groups, gi, index, layers, params, probabilities) {
   const head = layers.get(group.head.name);
   const out = {
     coords: unitCoords(group, index),
-    value: layers.get(shownLayer(group))?.values[index],
+    value: groupOutput(group, layers)?.values[index],
     headValue: head?.values[index],
     chain: chainOf(group, index, layers),
     kind: group.kind,
   };
   if (group.isOutput && probabilities) out.probability = probabilities[index];
   if (!prev) return out;
-  const x = layers.get(shownLayer(prev))?.values;
+  const x = groupOutput(prev, layers)?.values;
   if (!x) return out;
   const h = group.head.hyperparams || {};
   if (group.kind === "conv" && params) Object.assign(out, conv(group, prev, index, h, x, params));

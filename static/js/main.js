@@ -13,7 +13,7 @@ import { count } from "./format.js";
 import { InspectPanel } from "./inspect.js";
 import { latestOnly } from "./latest.js";
 import { MapsPanel } from "./maps.js";
-import { buildGroups, displayValues, unitCoords, unitLabel } from "./netmodel.js";
+import { buildGroups, displayValues, unitLabel } from "./netmodel.js";
 import { NetView } from "./netview.js";
 import { ParamCache } from "./params.js";
 import { Readout } from "./readout.js";
@@ -234,8 +234,7 @@ function hover(unit, e) {
     const group = state.groups[unit.group];
     const value = state.display[unit.group]?.values[unit.index];
     const extra = group.isOutput && state.result
-      ? `p = ${(state.result.probabilities[unit.index] * 100).toFixed(1)}%`
-      : group.isMaps && group.kind !== "input" ? `map ${unitCoords(group, unit.index).channel}` : "";
+      ? `p = ${(state.result.probabilities[unit.index] * 100).toFixed(1)}%` : "click for the arithmetic";
     readout.show(unitLabel(group, unit.index), state.result ? value : NaN, extra, e.clientX, e.clientY);
   } else {
     readout.hide();

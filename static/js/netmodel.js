@@ -54,8 +54,17 @@ function makeGroup(layer) {
 /** "30×24×24" */
 export const shapeText = (shape) => shape.join("×");
 
-/** The name of the layer whose output a group shows. */
-export const shownLayer = (group) => group.members[group.members.length - 1];
+/**
+ * The decoded output a group shows: its last member's (identity layers such as dropout may be
+ * missing from an answer, so fall back to the member before).
+ */
+export function groupOutput(group, layers) {
+  for (let k = group.members.length - 1; k >= 0; k--) {
+    const layer = layers.get(group.members[k]);
+    if (layer) return layer;
+  }
+  return null;
+}
 
 /** Short description of a layer's hyperparameters: "5×5 /1", "2×2 max", "100". */
 export function layerSummary(layer) {
@@ -74,7 +83,7 @@ export function layerSummary(layer) {
 /** Per group: raw values of the shown layer and LUT indices, normalised per feature map. */
 export function displayValues(groups, layers) {
   return groups.map((g) => {
-    const layer = layers.get(shownLayer(g));
+    const layer = groupOutput(g, layers);
     const values = layer ? layer.values : new Float32Array(g.count);
     return { values, norm: normalise(values, g) };
   });
