@@ -131,6 +131,7 @@ export class InspectPanel {
           ex.cells, ex.k, ex.winner)),
       equation([[max ? "max" : "mean", ex.pooled, ex.headValue]]),
       ...this.chain(ex),
+      footnote(),
     ];
   }
 
@@ -169,6 +170,7 @@ export class InspectPanel {
       el("p", { className: "explain" }, `${name} applied to the same unit of ${ex.prevTitle}: ${ACT_NOTE[group.kind] || ""}.`),
       equation([["input", ex.inputValue], [`→ ${name}`, ex.headValue]]),
       ...this.chain(ex),
+      footnote(),
     ];
   }
 
@@ -234,6 +236,6 @@ function equation(terms) {
 
 function footnote() {
   return el("p", { className: "footnote muted" },
-    "Recomputed here from the 8-bit activations and float16 weights the page received, so the " +
-    "last digit can differ from the server's exact value.");
+    "Each layer's outputs reach the page as 8-bit steps of its own range and weights as " +
+    "float16, so numbers recomputed here can differ from the server's in the last digits.");
 }

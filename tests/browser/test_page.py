@@ -48,8 +48,12 @@ def test_prediction_updates_while_drawing(page):
     page.click("#clear")
     calls = []
     page.on("request", lambda r: calls.append(r.url) if r.url.endswith("/api/activations") else None)
-    draw(page, [[(0.5, 0.15), (0.5, 0.3), (0.5, 0.45), (0.5, 0.6), (0.5, 0.75), (0.5, 0.85)]],
-         steps=12, release=False)
+    box = page.locator("#draw-canvas").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15)
+    page.mouse.down()
+    for k in range(1, 8):  # a slow stroke, about a second long
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * (0.15 + 0.1 * k), steps=4)
+        page.wait_for_timeout(130)
     during = len(calls)
     page.mouse.up()
     assert during >= 2, "no throttled predictions while the stroke was being drawn"
