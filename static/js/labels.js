@@ -1,5 +1,6 @@
 /* HTML labels that follow 3D anchor points (layer names and shapes, output digits): crisp text
-   at any zoom, positioned with one transform per label per frame. */
+   at any zoom, positioned with one transform per label per frame. Labels marked `declutter`
+   give way, in order, to earlier ones they would overlap on screen. */
 
 import { project } from "./mat4.js";
 
@@ -9,7 +10,10 @@ export class Labels {
     this.items = [];
   }
 
-  /** items: [{parts: [[text, className]], className, anchor: (mix) => [x, y, z], visible}] */
+  /**
+   * items: [{parts: [[text, className]], className, anchor: (mix) => [x, y, z], visible,
+   * declutter}]; a decluttered label is drawn centred above its anchor (CSS translate).
+   */
   set(items) {
     this.container.replaceChildren();
     this.items = items.map((item) => {
@@ -32,16 +36,26 @@ export class Labels {
   }
 
   update(viewProj, width, height, mix) {
+    const placed = [];
     for (const item of this.items) {
       const p = item.visible ? project(viewProj, item.anchor(mix)) : null;
-      const show = p && p[3] > 0 && Math.abs(p[0]) < 1.2 && Math.abs(p[1]) < 1.2;
+      let show = p && p[3] > 0 && Math.abs(p[0]) < 1.2 && Math.abs(p[1]) < 1.2;
+      const x = show ? ((p[0] + 1) / 2) * width : 0;
+      const y = show ? ((1 - p[1]) / 2) * height : 0;
+      if (show && item.declutter) {
+        if (!item.w) {
+          item.w = item.el.offsetWidth;
+          item.h = item.el.offsetHeight;
+        }
+        const r = [x - item.w / 2, y - item.h, x + item.w / 2, y];
+        show = !placed.some((q) => r[0] < q[2] && q[0] < r[2] && r[1] < q[3] && q[1] < r[3]);
+        if (show) placed.push(r);
+      }
       if (!show) {
         if (item.shown) item.el.style.visibility = "hidden";
         item.shown = false;
         continue;
       }
-      const x = ((p[0] + 1) / 2) * width;
-      const y = ((1 - p[1]) / 2) * height;
       const key = `${x.toFixed(1)},${y.toFixed(1)}`;
       if (key !== item.key) {
         item.el.style.transform = `translate(${x.toFixed(1)}px, ${y.toFixed(1)}px)`;

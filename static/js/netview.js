@@ -119,7 +119,7 @@ export class NetView {
     this.groups.forEach((g, gi) => {
       const geom = this.geoms[gi];
       items.push({
-        group: gi, visible: geom.visible, className: "layer-label",
+        group: gi, visible: geom.visible, className: "layer-label", declutter: true,
         parts: [[g.title, "l-title"], [shapeText(g.shape), "l-shape"]],
         anchor: (mix) => planeTop(this.geoms[gi], mix),
       });
