@@ -69,7 +69,9 @@ class Settings:
 
     Admission control (per worker process): at most ``max_inflight`` inference requests run at
     once (default: the available cores), at most ``max_queue`` more wait, none longer than
-    ``max_wait_seconds``; the rest are answered 503 with ``Retry-After``.
+    ``max_wait_seconds``; the rest are answered 503 with ``Retry-After``. Each inference uses
+    ``blas_threads`` BLAS threads (0: leave BLAS as configured): parallelism comes from
+    concurrent requests, and multi-threaded BLAS on single images spins more than it computes.
     """
 
     weights_dir: Path = field(default_factory=lambda: REPO_ROOT / "weights")
@@ -81,6 +83,7 @@ class Settings:
     max_inflight: int = field(default_factory=available_cores)
     max_queue: int = 64
     max_wait_seconds: float = 1.0
+    blas_threads: int = 1
     max_json_items: int = 10_000
     max_form_files: int = 1
     max_form_fields: int = 4
@@ -102,6 +105,7 @@ class Settings:
             max_inflight=_positive_int(env, "CNNVIS_MAX_INFLIGHT", available_cores()),
             max_queue=_positive_int(env, "CNNVIS_MAX_QUEUE", 64),
             max_wait_seconds=_number(env, "CNNVIS_MAX_WAIT_SECONDS", 1.0, 0.001, 60.0),
+            blas_threads=int(_number(env, "CNNVIS_BLAS_THREADS", 1, 0, 256)),
             max_json_items=_positive_int(env, "CNNVIS_MAX_JSON_ITEMS", 10_000),
             max_form_files=_positive_int(env, "CNNVIS_MAX_FORM_FILES", 1),
             max_form_fields=_positive_int(env, "CNNVIS_MAX_FORM_FIELDS", 4),

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from threadpoolctl import threadpool_limits
 
 from .admission import AdmissionControl, Limiter
 from .config import Settings
@@ -36,17 +37,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        try:
-            registry = await run_in_threadpool(load_registry, settings)
-        except StartupError as exc:
-            app.state.startup_error = f"cnnvis cannot start: {exc}"
-            raise RuntimeError(app.state.startup_error) from None
-        await run_in_threadpool(app.openapi)  # built once here, not on the event loop later
-        app.state.registry = registry
-        try:
-            yield
-        finally:
-            app.state.registry = None
+        # Parallelism comes from concurrent requests (admission control), each on one BLAS
+        # thread by default; None leaves BLAS as configured.
+        with threadpool_limits(settings.blas_threads or None, "blas"):
+            try:
+                registry = await run_in_threadpool(load_registry, settings)
+            except StartupError as exc:
+                app.state.startup_error = f"cnnvis cannot start: {exc}"
+                raise RuntimeError(app.state.startup_error) from None
+            await run_in_threadpool(app.openapi)  # built once here, not on the event loop later
+            app.state.registry = registry
+            try:
+                yield
+            finally:
+                app.state.registry = None
 
     app = FastAPI(title="cnnvis", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   form_limits={"max_files": settings.max_form_files,

@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 from drawings import pixels
 from fastapi.testclient import TestClient
+from threadpoolctl import threadpool_info
 
 from app import service
 from app.admission import AdmissionControl, Busy, Limiter, retry_after
@@ -323,21 +324,36 @@ def test_metrics_count_requests_by_route_template_and_status(tiny_settings):
     assert "/no/such/page" not in text  # unknown paths never become label values
 
 
+# ----- BLAS threads ----------------------------------------------------------------------------
+def blas_threads() -> set[int]:
+    return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+
+def test_each_inference_uses_one_blas_thread_while_serving(tiny_settings):
+    """Parallelism comes from concurrent requests; BLAS is set back when the app stops."""
+    before = blas_threads()
+    with TestClient(create_app(tiny_settings)):
+        assert blas_threads() == {1}
+    assert blas_threads() == before
+    with TestClient(create_app(replace(tiny_settings, blas_threads=0))):
+        assert blas_threads() == before
+
+
 # ----- settings --------------------------------------------------------------------------------
 def test_reliability_settings_from_the_environment():
     s = Settings.from_env({"CNNVIS_MAX_INFLIGHT": "3", "CNNVIS_MAX_QUEUE": "10",
                            "CNNVIS_MAX_WAIT_SECONDS": "0.25", "CNNVIS_MAX_JSON_ITEMS": "900",
                            "CNNVIS_MAX_FORM_FILES": "2", "CNNVIS_MAX_FORM_FIELDS": "8",
                            "CNNVIS_MAX_FORM_FIELD_BYTES": "4096",
-                           "CNNVIS_MAX_RESPONSE_BYTES": "1_000_000",
+                           "CNNVIS_MAX_RESPONSE_BYTES": "1_000_000", "CNNVIS_BLAS_THREADS": "0",
                            "CNNVIS_CORS_ORIGINS": "https://a.example, http://localhost:3000/"})
     assert (s.max_inflight, s.max_queue, s.max_wait_seconds, s.max_json_items) == (3, 10, 0.25, 900)
     assert (s.max_form_files, s.max_form_fields, s.max_form_field_bytes) == (2, 8, 4096)
-    assert s.max_response_bytes == 1_000_000
+    assert s.max_response_bytes == 1_000_000 and s.blas_threads == 0
     assert s.cors_origins == ("https://a.example", "http://localhost:3000")
     d = Settings.from_env({})
     assert d.max_inflight == available_cores() and d.cors_origins == ()
-    assert (d.max_queue, d.max_wait_seconds) == (64, 1.0)
+    assert (d.max_queue, d.max_wait_seconds, d.blas_threads) == (64, 1.0, 1)
 
 
 @pytest.mark.parametrize("name, value, message", [
