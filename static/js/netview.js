@@ -12,6 +12,7 @@ import { normalize, project, sub } from "./mat4.js";
 import { shapeText } from "./netmodel.js";
 
 const POSE_3D = { yaw: -0.7, pitch: 0.52 };
+const POSE_3D_TALL = { yaw: -1.2, pitch: 0.78 }; // portrait views: the stack climbs the screen
 const POSE_FLAT = { yaw: 0, pitch: 0 };
 const MAX_LINES = 1600;
 const MORPH = 5.5; // 1/s
@@ -167,7 +168,8 @@ export class NetView {
   fit(immediate) {
     this.framed = true;
     this.camera.radius = radius(this.geoms, this.mixGoal);
-    const { yaw, pitch } = this.mixGoal > 0.5 ? POSE_FLAT : POSE_3D;
+    const pose3d = this.camera.aspect < 0.85 ? POSE_3D_TALL : POSE_3D;
+    const { yaw, pitch } = this.mixGoal > 0.5 ? POSE_FLAT : pose3d;
     this.camera.setPose(this.camera.frame(corners(this.geoms, this.mixGoal), yaw, pitch), immediate);
     this.requestRender();
   }
