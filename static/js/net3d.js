@@ -1,7 +1,8 @@
 /* WebGL2 renderer of the network; it only paints. Every unit gets its own cell:
    - feature maps are instanced quads, one instance per map; the fragment shader finds the unit
-     under each pixel, reads its value and highlight from the layer's data texture and draws the
-     cell with an antialiased gap border (crisp without MSAA, no shimmer when cells shrink);
+     under each pixel, reads its colour (mapped on the CPU) and highlight from the layer's data
+     texture and draws the cell with an antialiased gap border (crisp without MSAA, no shimmer
+     when cells shrink); planes are drawn nearest first so hidden fragments are skipped;
    - vector layers (affine outputs) and the focused unit are boxes, instanced in chunks of
      CHUNK units with corners generated from gl_VertexID.
    SwiftShader pays a fixed cost per instance and per vertex, so one instance per unit (or six
@@ -26,7 +27,6 @@ uniform float u_pitch;  // world size of one cell
 uniform vec3 u_plane;   // x of the plane in 3D, centre x and y in the flat layout
 uniform float u_focus;
 uniform highp usampler2D u_data;
-uniform sampler2D u_lut;
 const vec3 KEY = vec3(-0.32, 0.80, 0.50);
 /* Grid cell coordinates (x right, y down) -> world, blending 3D (plane across x) and flat. */
 vec3 world(vec2 cell, vec3 offset3, vec3 offsetF) {
@@ -42,8 +42,9 @@ vec2 mapOrigin(int c) {
   int mr = c / u_grid.w;
   return vec2(float(mc * (u_grid.x + u_grid.z)), float(mr * (u_grid.y + u_grid.z)));
 }
-uvec2 unitData(int unit) {
-  return texelFetch(u_data, ivec2(unit & ${TEX_W - 1}, unit >> ${TEX_SHIFT}), 0).rg;
+/* A unit's colour (rgb, already through the colour map) and highlight flag (a). */
+uvec4 unitData(int unit) {
+  return texelFetch(u_data, ivec2(unit & ${TEX_W - 1}, unit >> ${TEX_SHIFT}), 0);
 }
 vec3 shade(vec3 c, float flag) {
   if (flag > 1.5) c = mix(c, vec3(1.0), 0.55);
@@ -72,9 +73,9 @@ out vec4 o;
 void main() {
   ivec2 xy = clamp(ivec2(v_cell), ivec2(0), u_grid.xy - 1);
   int unit = (v_map * u_grid.y + xy.y) * u_grid.x + xy.x;
-  uvec2 d = unitData(unit);
-  float flag = float(d.g);
-  vec3 c = shade(texture(u_lut, vec2((float(d.r) + 0.5) / 256.0, 0.5)).rgb, flag) * u_lit;
+  uvec4 d = unitData(unit);
+  float flag = float(d.a);
+  vec3 c = shade(vec3(d.rgb) / 255.0, flag) * u_lit;
   // The gap between units: a dark border inside each cell, antialiased with derivatives and
   // faded out once cells get close to a pixel, where it could only alias.
   vec2 f = fract(v_cell);
@@ -111,8 +112,8 @@ void main() {
   int r = unit - c * hw;
   int y = r / u_grid.x;
   vec2 cell = mapOrigin(c) + vec2(float(r - y * u_grid.x), float(y)) + 0.5;
-  uvec2 d = unitData(unit);
-  float flag = float(d.g);
+  uvec4 d = unitData(unit);
+  float flag = float(d.a);
   float grow = u_marker > 0.5 ? 1.0 : (flag > 1.5 ? 1.6 : (flag > 0.5 ? 1.12 : 1.0));
   vec3 offset = CORNER[BOX[k]] * u_size * u_pitch * grow;
   // A marker floats just in front of its plane, so it reads as raised out of the map.
@@ -121,7 +122,7 @@ void main() {
   gl_Position = u_viewProj * vec4(world(cell, offset + lift3, offset + liftF), 1.0);
   vec3 normal = NORMAL[k / 6];
   float lit = 0.6 + 0.28 * max(dot(normal, u_toEye), 0.0) + 0.16 * max(dot(normal, KEY), 0.0);
-  v_color = shade(texture(u_lut, vec2((float(d.r) + 0.5) / 256.0, 0.5)).rgb, max(flag, u_marker * 2.0)) * lit;
+  v_color = shade(vec3(d.rgb) / 255.0, max(flag, u_marker * 2.0)) * lit;
 }`;
 
 const BOX_FS = `#version 300 es
@@ -182,10 +183,6 @@ export class NetRenderer {
     this.boxProg = compile(gl, BOX_VS, BOX_FS);
     this.lineProg = compile(gl, LINE_VS, LINE_FS);
     this.emptyVao = gl.createVertexArray();
-    this.lut = gl.createTexture();
-    gl.bindTexture(gl.TEXTURE_2D, this.lut);
-    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, 256, 1, 0, gl.RGBA, gl.UNSIGNED_BYTE, LUT);
-    this.nearest();
     this.layers = [];
     this.marker = null;
     this.lineVao = gl.createVertexArray();
@@ -217,12 +214,12 @@ export class NetRenderer {
     const gl = this.gl;
     for (const l of this.layers) gl.deleteTexture(l.tex);
     this.layers = geoms.map((g) => {
-      const data = new Uint8Array(rowsFor(g.count) * TEX_W * 2);
-      for (let i = 0; i < g.count; i++) data[i * 2] = 128;
+      const data = new Uint8Array(rowsFor(g.count) * TEX_W * 4);
+      for (let i = 0; i < g.count; i++) data.set(LUT.subarray(128 * 4, 128 * 4 + 3), i * 4);
       const tex = gl.createTexture();
       gl.bindTexture(gl.TEXTURE_2D, tex);
       gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
-      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RG8UI, TEX_W, rowsFor(g.count), 0, gl.RG_INTEGER, gl.UNSIGNED_BYTE, data);
+      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8UI, TEX_W, rowsFor(g.count), 0, gl.RGBA_INTEGER, gl.UNSIGNED_BYTE, data);
       this.nearest();
       return { geom: g, data, tex, flagged: false };
     });
@@ -239,14 +236,19 @@ export class NetRenderer {
     const gl = this.gl;
     gl.bindTexture(gl.TEXTURE_2D, l.tex);
     gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
-    gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, TEX_W, rowsFor(l.geom.count), gl.RG_INTEGER, gl.UNSIGNED_BYTE, l.data);
+    gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, TEX_W, rowsFor(l.geom.count), gl.RGBA_INTEGER, gl.UNSIGNED_BYTE, l.data);
   }
 
-  /** LUT indices (Uint8Array, one per unit) of layer `i`. */
+  /** LUT indices (Uint8Array, one per unit) of layer `i`, stored as colours. */
   setValues(i, norm) {
     const l = this.layers[i];
     if (!l || norm.length !== l.geom.count) return;
-    for (let k = 0; k < norm.length; k++) l.data[k * 2] = norm[k];
+    for (let k = 0; k < norm.length; k++) {
+      const c = norm[k] * 4;
+      l.data[k * 4] = LUT[c];
+      l.data[k * 4 + 1] = LUT[c + 1];
+      l.data[k * 4 + 2] = LUT[c + 2];
+    }
     this.upload(l);
   }
 
@@ -258,7 +260,7 @@ export class NetRenderer {
     this.layers.forEach((l, i) => {
       const f = flags.get(i);
       if (!f && !l.flagged) return;
-      for (let k = 0; k < l.geom.count; k++) l.data[k * 2 + 1] = f ? f[k] : 0;
+      for (let k = 0; k < l.geom.count; k++) l.data[k * 4 + 3] = f ? f[k] : 0;
       l.flagged = Boolean(f);
       this.upload(l);
     });
@@ -302,7 +304,6 @@ export class NetRenderer {
     gl.uniform1f(u.u_mix, mix);
     gl.uniform1f(u.u_focus, focus ? 1 : 0);
     gl.uniform1i(u.u_data, 0);
-    gl.uniform1i(u.u_lut, 1);
     return u;
   }
 
@@ -315,20 +316,21 @@ export class NetRenderer {
     gl.enable(gl.DEPTH_TEST);
     gl.disable(gl.BLEND);
     gl.depthMask(true);
-    gl.activeTexture(gl.TEXTURE1);
-    gl.bindTexture(gl.TEXTURE_2D, this.lut);
     gl.bindVertexArray(this.emptyVao);
 
-    // Feature maps: both faces of each plane are drawn; brightness follows how squarely
-    // the plane faces the camera.
+    // Feature maps: both faces of each plane are drawn, nearest plane first so the depth test
+    // spares the fragment shader behind it; brightness follows how squarely planes face us.
     gl.disable(gl.CULL_FACE);
     let u = this.frameUniforms(this.mapProg, frame);
     const normal = [-(1 - mix), 0, mix];
     const facing = Math.abs(normal[0] * toEye[0] + normal[2] * toEye[2]) / (Math.hypot(normal[0], normal[2]) || 1);
     gl.uniform1f(u.u_lit, 0.72 + 0.28 * facing);
     gl.uniform3fv(u.u_gap, frame.focus ? BACKGROUND.map((c) => c * 0.6) : BACKGROUND);
-    for (const l of this.layers) {
-      if (!l.geom.visible || l.geom.box) continue;
+    const eye = frame.eye;
+    const distance = (g) => Math.hypot(g.x3 + (g.xF - g.x3) * mix - eye[0], g.yF * mix - eye[1], eye[2]);
+    const maps = this.layers.filter((l) => l.geom.visible && !l.geom.box)
+      .sort((a, b) => distance(a.geom) - distance(b.geom));
+    for (const l of maps) {
       this.layerUniforms(u, l);
       gl.drawArraysInstanced(gl.TRIANGLE_STRIP, 0, 4, l.geom.C);
     }

@@ -270,7 +270,7 @@ export class NetView {
     }
     const { viewProj, eye } = this.camera.matrices();
     const toEye = normalize(sub(eye, this.camera.cur.target));
-    this.renderer.render({ viewProj, mix: this.mix, focus: this.dim, toEye });
+    this.renderer.render({ viewProj, mix: this.mix, focus: this.dim, toEye, eye });
     this.labels.update(viewProj, this.cssSize[0], this.cssSize[1], this.mix);
     this.labels.container.classList.toggle("dense", this.digitsCrowded(viewProj));
     if (moving) this.requestRender();
