@@ -4,6 +4,7 @@ fails the test on any console error."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -88,8 +89,16 @@ def console_errors() -> list[str]:
     return []
 
 
+@pytest.fixture(scope="session")
+def start_path(server_url) -> str:
+    """The page showing SimpleConvNet (the layer names the tests hover), whatever the default."""
+    with urllib.request.urlopen(server_url + "/api/models") as r:
+        names = [m["name"] for m in json.load(r)["models"]]
+    return "/?model=simple_convnet" if "simple_convnet" in names else "/"
+
+
 @pytest.fixture
-def page(browser, server_url, console_errors):
+def page(browser, server_url, start_path, console_errors):
     """The page, loaded, with its start-up demo digit predicted; console errors fail the test."""
     context = browser.new_context(viewport=VIEWPORT)
     pg = context.new_page()
@@ -97,7 +106,7 @@ def page(browser, server_url, console_errors):
     pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     pg.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
     pg.set_default_timeout(20_000)
-    pg.goto(server_url + "/")
+    pg.goto(server_url + start_path)
     pg.wait_for_selector("#prediction[data-state=ok]")
     wait_idle(pg)
     yield pg
