@@ -129,7 +129,8 @@ def test_unreachable_server(capsys, images):
 
 
 def test_serve_refuses_to_start_without_weights(capsys, tmp_path, monkeypatch):
-    monkeypatch.delenv("CNNVIS_WEIGHTS_DIR", raising=False)
+    # serve exports --weights-dir for its workers; setenv makes monkeypatch restore it after
+    monkeypatch.setenv("CNNVIS_WEIGHTS_DIR", str(tmp_path))
     code, _, err = run(capsys, "serve", "--weights-dir", str(tmp_path), "--port", "1")
     assert code == 2
     assert err.strip() == f"cnnvis: {tmp_path}: no weights found (expected <name>.json " \
