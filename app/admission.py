@@ -1,6 +1,6 @@
 """Admission control for inference: a bounded number of requests run, a bounded number wait a
 bounded time, the rest are refused at once with 503 + ``Retry-After`` (load shedding as in
-TorchServe/Triton queues; the expected-wait test follows Little's law, L = λW)."""
+TorchServe/Triton queues; Retry-After is Little's law, W = L/λ, with λ the drain rate)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,15 @@ from .middleware import read_body, replay
 # The operations that run a network: every POST under /api/.
 INFERENCE_METHOD = "POST"
 INFERENCE_PREFIX = "/api/"
-# Weight of the newest observation in the moving average of slot-holding time.
-EWMA_WEIGHT = 0.1
+# The queue's drain rate is measured over the last HANDOFFS slots passed from a finished request
+# to a waiting one (so only while saturated), if at least MIN_HANDOFFS of them are recent.
+HANDOFFS = 32
+MIN_HANDOFFS = 8
+RECENT_S = 2.0
 
 
 class Busy(Exception):
-    """No inference slot within the bounds; ``reason`` is ``queue_full``, ``expected_wait``
-    or ``timeout``."""
+    """No inference slot within the bounds; ``reason`` is ``queue_full`` or ``timeout``."""
 
     def __init__(self, reason: str, detail: str):
         super().__init__(detail)
@@ -34,8 +36,9 @@ class Busy(Exception):
 
 class Limiter:
     """At most ``capacity`` holders; at most ``max_waiting`` waiters, each for at most
-    ``max_wait`` seconds. A waiter is also refused at once when the expected wait (its place in
-    the queue times the mean holding time, over the capacity) is longer than ``max_wait``.
+    ``max_wait`` seconds. Nobody is refused on a forecast of the wait: closed-loop clients retry
+    at once, so a refusal on a noisy forecast (this machine's scheduler alone makes the drain
+    rate jump) turns into a storm of retries that lowers the rate further.
 
     Loop-agnostic: waiters are futures of the running loop, created per wait, so one limiter
     can serve successive event loops (tests start one per client). A released slot is handed to
@@ -47,32 +50,36 @@ class Limiter:
         self.max_waiting = max_waiting
         self.max_wait = max_wait
         self.in_flight = 0
-        self.mean_hold = 0.0
         self._waiters: deque[asyncio.Future] = deque()
+        self._handoffs: deque[float] = deque(maxlen=HANDOFFS)
 
     @property
     def waiting(self) -> int:
         return len(self._waiters)
 
+    def drain_rate(self) -> float | None:
+        """Waiters served per second lately, or None when the queue has not been busy enough
+        to tell."""
+        now = time.monotonic()
+        recent = [t for t in self._handoffs if now - t <= RECENT_S]
+        if len(recent) < MIN_HANDOFFS or recent[-1] <= recent[0]:
+            return None
+        return (len(recent) - 1) / (recent[-1] - recent[0])
+
     def expected_wait(self, position: int) -> float:
         """Seconds until the waiter at ``position`` (1 = next) gets a slot, by Little's law."""
-        return position * self.mean_hold / self.capacity
+        rate = self.drain_rate()
+        return 0.0 if rate is None else position / rate
 
     def try_acquire(self) -> bool:
         """Take a free slot now (True), or say the caller must wait (False); raise Busy when
-        waiting is pointless: the queue is full or the expected wait is over the limit."""
+        the queue is full."""
         if self.in_flight < self.capacity and not self._waiters:
             self.in_flight += 1
             return True
-        position = len(self._waiters) + 1
-        if position > self.max_waiting:
+        if len(self._waiters) >= self.max_waiting:
             raise Busy("queue_full", f"the server is busy: {self.in_flight} inferences running "
                                      f"and {len(self._waiters)} waiting; retry shortly")
-        expected = self.expected_wait(position)
-        if expected > self.max_wait:
-            raise Busy("expected_wait", f"the server is busy: the expected wait of "
-                                        f"{expected:.2f} s is over the limit of "
-                                        f"{self.max_wait:g} s; retry shortly")
         return False
 
     async def acquire(self) -> None:
@@ -107,14 +114,13 @@ class Limiter:
         except ValueError:
             pass
 
-    def release(self, held: float | None = None) -> None:
-        """Give the slot back (to the oldest waiter, if any); ``held``: seconds it was held."""
-        if held is not None:
-            self.mean_hold += EWMA_WEIGHT * (held - self.mean_hold)
+    def release(self) -> None:
+        """Give the slot back: to the oldest waiter, if any, else to the pool."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)  # the slot passes on; in_flight is unchanged
+                self._handoffs.append(time.monotonic())
                 return
         self.in_flight -= 1
 
@@ -203,9 +209,8 @@ class AdmissionControl:
             nonlocal released
             if not released:
                 released = True
-                held = time.perf_counter() - started
-                self.limiter.release(held)
-                self.metrics.observe_inference(scope, held)
+                self.limiter.release()
+                self.metrics.observe_inference(scope, time.perf_counter() - started)
                 self.metrics.in_flight.set(self.limiter.in_flight)
 
         async def releasing_send(message: Message) -> None:

@@ -49,7 +49,7 @@ class Metrics:
         self.capacity = Gauge("cnnvis_inference_capacity", "Inference slots (per worker, summed)",
                               registry=r, multiprocess_mode="livesum")
         self.rejected = Counter("cnnvis_inference_rejected", "Inference requests refused with "
-                                "503 (queue_full, expected_wait, timeout) or abandoned by their "
+                                "503 (queue_full, timeout) or abandoned by their "
                                 "client while waiting (client_left)", ["reason"], registry=r)
 
     def observe_inference(self, scope: Scope, seconds: float) -> None:

@@ -86,7 +86,8 @@ class JsonItemLimit:
         items = sum(body.count(mark) for mark in JSON_STRUCTURE)
         if items > self.max_items:
             await reply(send, 413, f"the JSON body holds about {items} values; at most "
-                                   f"{self.max_items} are accepted (28×28 pixels are 812)")
+                                   f"{self.max_items} are accepted (28×28 pixels are 812)",
+                        close=False)  # the body was read: the connection can serve on
             return
         await self.app(scope, replay(body, receive), send)
 

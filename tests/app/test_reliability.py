@@ -5,6 +5,7 @@ clear 4xx; every answer carries the security headers; /metrics counts it all."""
 import asyncio
 import re
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -44,10 +45,10 @@ def test_limiter_admits_up_to_capacity_then_queues_in_order():
         with pytest.raises(Busy) as refused:
             await limiter.acquire()
         assert refused.value.reason == "queue_full"
-        limiter.release(0.01)
+        limiter.release()
         await asyncio.sleep(0)
         assert order == ["first"] and limiter.in_flight == 2  # the slot was handed over
-        limiter.release(0.01)
+        limiter.release()
         await asyncio.gather(*tasks)
         assert order == ["first", "second"] and limiter.waiting == 0
         limiter.release()
@@ -69,18 +70,25 @@ def test_limiter_times_out_a_waiter_and_forgets_it():
     run(scenario())
 
 
-def test_limiter_refuses_at_once_when_the_expected_wait_is_too_long():
+def test_retry_after_is_the_time_to_drain_the_queue():
     async def scenario():
         limiter = Limiter(capacity=2, max_waiting=100, max_wait=1.0)
         await limiter.acquire()
         await limiter.acquire()
-        limiter.mean_hold = 1.5  # two slots, 1.5 s each: the next waiter expects 0.75 s
-        assert limiter.try_acquire() is False
-        limiter._waiters.append(asyncio.get_running_loop().create_future())
-        with pytest.raises(Busy) as refused:  # second in line: 1.5 s > 1 s
-            limiter.try_acquire()
-        assert refused.value.reason == "expected_wait" and "1.50 s" in refused.value.detail
-        assert retry_after(limiter) == 2  # the next in line: ceil(2 × 1.5 / 2)
+        loop = asyncio.get_running_loop()
+        assert limiter.drain_rate() is None and retry_after(limiter) == 1  # nothing measured
+        # The queue has been draining at 4 per second (handoffs 0.25 s apart).
+        now = time.monotonic()
+        limiter._handoffs.extend(now - 0.25 * i for i in range(7, -1, -1))
+        assert limiter.drain_rate() == pytest.approx(4.0)
+        for _ in range(9):
+            limiter._waiters.append(loop.create_future())
+        assert limiter.try_acquire() is False  # a long wait ahead is no reason to refuse
+        assert limiter.expected_wait(10) == pytest.approx(2.5)
+        assert retry_after(limiter) == 3  # the tenth in line: ceil(10 / 4)
+        limiter._handoffs.clear()
+        limiter._handoffs.extend(now - 10 - i for i in range(8))  # stale: not a measure
+        assert limiter.drain_rate() is None and retry_after(limiter) == 1
 
     run(scenario())
 
@@ -212,15 +220,17 @@ def test_a_waiter_gives_up_after_the_wait_limit(tiny_settings, monkeypatch):
 
 def test_only_posts_under_api_are_admitted(client):
     limiter = client.app.state.limiter
-    limiter.in_flight += limiter.capacity  # pretend every slot is busy
-    limiter.mean_hold, saved = 100.0, limiter.mean_hold
+    other_loop = asyncio.new_event_loop()
+    limiter.in_flight += limiter.capacity  # pretend every slot is busy and the queue full
+    limiter._waiters.extend(other_loop.create_future() for _ in range(limiter.max_waiting))
     try:
         assert client.get("/healthz").status_code == 200
         assert client.get("/api/samples").status_code == 200
         assert client.post("/api/predict", json=PIXELS).status_code == 503
     finally:
         limiter.in_flight -= limiter.capacity
-        limiter.mean_hold = saved
+        limiter._waiters.clear()
+        other_loop.close()
     assert client.post("/api/predict", json=PIXELS).status_code == 200
 
 
