@@ -76,3 +76,28 @@ export const getFilters = (model, layer, state) =>
 /** GET /api/models/{name}/params/{param} → {shape, min, max, encoding, data} */
 export const getParam = (model, param) =>
   request(`/api/models/${encodeURIComponent(model)}/params/${encodeURIComponent(param)}`);
+
+/** GET /api/models/{name} → the summary plus history, confusion_matrix, per_class_accuracy, training */
+export const getModel = (model) => request(`/api/models/${encodeURIComponent(model)}`);
+
+/** GET /api/models/{name}/misclassified → {model, test_size, digits: [...]} (404: none shipped) */
+export const getMisclassified = (model) =>
+  request(`/api/models/${encodeURIComponent(model)}/misclassified`);
+
+/**
+ * POST /api/explain: a saliency, Grad-CAM or occlusion map. `options` holds `method` and its
+ * fields (`layer`; `patch`, `stride`) and an optional `target`.
+ */
+export const explain = (model, input, options, signal) =>
+  postJson("/api/explain", { model, ...input, ...options }, signal);
+
+/** POST /api/im2col: a conv layer as one matrix product, or a pooling layer's windows. */
+export const im2col = (model, input, layer, signal) =>
+  postJson("/api/im2col", { model, ...input, layer }, signal);
+
+/** POST /api/robustness: the drawing transformed ({dx, dy, angle, scale, thickness, target?}). */
+export const robustness = (model, input, transform, signal) =>
+  postJson("/api/robustness", { model, ...input, ...transform }, signal);
+
+/** POST /api/preprocess: each step from a drawn image (data URL) to the 28×28 input. */
+export const preprocess = (image, signal) => postJson("/api/preprocess", { image }, signal);

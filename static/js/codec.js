@@ -12,15 +12,27 @@ const product = (shape) => shape.reduce((a, b) => a * b, 1);
 
 /** uint8 quantised layer: value = min + q · (max − min) / 255, C order. */
 export function decodeLayer(layer) {
-  const q = base64ToBytes(layer.data);
-  const n = product(layer.shape);
-  if (q.length !== n) {
-    throw new Error(`layer ${layer.name}: ${q.length} bytes for shape ${layer.shape.join("×")}`);
-  }
-  const step = (layer.max - layer.min) / 255;
-  const values = new Float32Array(n);
-  for (let i = 0; i < n; i++) values[i] = layer.min + q[i] * step;
+  const { values } = decodeQuantised(layer, `layer ${layer.name}`);
   return { name: layer.name, kind: layer.kind, shape: layer.shape, min: layer.min, max: layer.max, values };
+}
+
+/** An EncodedArray {shape, min, max, encoding: "uint8", data} → {shape, min, max, values}. */
+export function decodeQuantised(payload, what = "array") {
+  const q = base64ToBytes(payload.data);
+  const n = product(payload.shape);
+  if (q.length !== n) throw new Error(`${what}: ${q.length} bytes for shape ${payload.shape.join("×")}`);
+  const step = (payload.max - payload.min) / 255;
+  const values = new Float32Array(n);
+  for (let i = 0; i < n; i++) values[i] = payload.min + q[i] * step;
+  return { shape: payload.shape, min: payload.min, max: payload.max, values };
+}
+
+/** A ByteArray {shape, encoding: "uint8", data} (raw bytes, no scaling) → {shape, values}. */
+export function decodeBytes(payload) {
+  const values = base64ToBytes(payload.data);
+  const n = product(payload.shape);
+  if (values.length !== n) throw new Error(`byte array: ${values.length} bytes for shape ${payload.shape.join("×")}`);
+  return { shape: payload.shape, values };
 }
 
 let halfTable = null;

@@ -1,5 +1,7 @@
 /* One diverging colour scale for activations and weights: cold blue below zero, a dark slate at
-   zero (so silent units recede on the dark page), purple → orange → pale yellow above. */
+   zero (so silent units recede on the dark page), purple → orange → pale yellow above. A second,
+   distinct scale for attributions (teal → lime for importance, magenta for the opposite), so a
+   heatmap laid over an input never reads as an activation. */
 
 const STOPS = [
   [0.0, [0xd2, 0xf4, 0xff]],
@@ -12,14 +14,26 @@ const STOPS = [
   [1.0, [0xff, 0xf1, 0xa8]],
 ];
 
-function build(n) {
+const HEAT_STOPS = [
+  [0.0, [0x0a, 0x2e, 0x2c]],
+  [0.3, [0x0e, 0x8f, 0x80]],
+  [0.65, [0x5c, 0xd8, 0x6c]],
+  [1.0, [0xee, 0xff, 0xa8]],
+];
+const AGAINST_STOPS = [
+  [0.0, [0x2a, 0x10, 0x2c]],
+  [0.5, [0xa8, 0x2e, 0xb0]],
+  [1.0, [0xff, 0x9c, 0xf4]],
+];
+
+function build(n, stops = STOPS) {
   const out = new Uint8Array(n * 4);
   for (let i = 0; i < n; i++) {
     const t = i / (n - 1);
     let k = 1;
-    while (k < STOPS.length - 1 && STOPS[k][0] < t) k++;
-    const [t0, c0] = STOPS[k - 1];
-    const [t1, c1] = STOPS[k];
+    while (k < stops.length - 1 && stops[k][0] < t) k++;
+    const [t0, c0] = stops[k - 1];
+    const [t1, c1] = stops[k];
     const f = (t - t0) / (t1 - t0);
     for (let j = 0; j < 3; j++) out[i * 4 + j] = Math.round(c0[j] + (c1[j] - c0[j]) * f);
     out[i * 4 + 3] = 255;
@@ -29,6 +43,29 @@ function build(n) {
 
 /** 256 RGBA entries; entry 128 (t = 0.5) is zero. */
 export const LUT = build(256);
+
+/** Attribution scales, 256 RGBA entries each over |value| in [0, 1]: for and against. */
+export const HEAT = build(256, HEAT_STOPS);
+export const AGAINST = build(256, AGAINST_STOPS);
+
+/**
+ * Colour and opacity of an attribution value in [-1, 1] laid over an image: [r, g, b, a] in
+ * 0..255; negligible values are transparent so the image shows through.
+ */
+export function heatRgba(v) {
+  const a = Math.min(1, Math.abs(v));
+  if (a < 0.04) return [0, 0, 0, 0];
+  const lut = v < 0 ? AGAINST : HEAT;
+  const i = Math.round(a * 255) * 4;
+  return [lut[i], lut[i + 1], lut[i + 2], Math.round(255 * (0.3 + 0.6 * a))];
+}
+
+/** CSS colour of an attribution value in [-1, 1] (opaque). */
+export function heatCss(v) {
+  const lut = v < 0 ? AGAINST : HEAT;
+  const i = Math.round(Math.min(1, Math.abs(v)) * 255) * 4;
+  return `rgb(${lut[i]},${lut[i + 1]},${lut[i + 2]})`;
+}
 
 /** Map a signed value scaled to [-1, 1] to a LUT index (0..255). */
 export function lutIndex(signed) {

@@ -1,5 +1,6 @@
 /* Wiring: the pad asks for predictions, answers fan out to the 3D view, the flat maps, the
-   answer card and the unit panel; model, layout and layer switches rebuild what they must. */
+   answer card, the unit panel and the explain-and-teach views (teach.js); model, layout and
+   layer switches rebuild what they must. */
 
 import * as api from "./api.js";
 import { decodeArray, decodeLayer, decodeSample } from "./codec.js";
@@ -21,6 +22,7 @@ import { incoming, neededParams } from "./receptive.js";
 import { ResultPanel } from "./result.js";
 import { renderSamples } from "./samples.js";
 import { state } from "./state.js";
+import { Teach } from "./teach.js";
 
 const $ = (id) => document.getElementById(id);
 const DRAW_THROTTLE_MS = 150;
@@ -29,7 +31,7 @@ const PREFETCH_LIMIT = 2_000_000; // parameters fetched eagerly for instant hove
 const result = new ResultPanel({
   prediction: $("prediction"), confidence: $("confidence"), bars: $("prob-bars"),
   inputView: $("input-view"), timing: $("timing"), status: $("status"),
-});
+}, (digit) => teach.explainTarget(digit));
 const comparePanel = new ComparePanel($("compare"), (name) => switchModel(name));
 const readout = new Readout($("hover-readout"), $("stage-body"));
 const inspect = new InspectPanel(
@@ -50,6 +52,20 @@ const pad = new DrawPad($("draw-canvas"), {
   onDraw: () => drawing(),
   onStroke: () => strokeDone(),
   onChange: () => padChanged(),
+});
+const teach = new Teach({
+  busy: (on) => busy(on),
+  loadDigit: (pixels, text) => {
+    loadPixels(pixels, text);
+    $("pad-title").closest(".layout").scrollIntoView({ behavior: "smooth", block: "start" });
+  },
+  setOverlay: (values, caption) => {
+    view.setOverlay(values);
+    $("overlay-note").hidden = !values;
+    $("overlay-note").textContent = caption || "";
+  },
+  setTarget: (digit) => result.markTarget(digit),
+  padImage: () => pad.toDataURL(),
 });
 let demo = false; // the pad shows the automatic first sample, not the user's drawing
 let note = ""; // hint shown with the next answer (what was loaded)
@@ -91,6 +107,7 @@ function ask(source, withCompare) {
   state.source = source;
   predict(source);
   if (withCompare) compareAll(source);
+  teach.setSource(source);
 }
 
 function showError(err) {
@@ -113,6 +130,7 @@ function applyAnswer(answer) {
   result.status(note, note ? "hint" : "");
   pushValues();
   view.setPredicted(answer.label);
+  teach.predicted(state.result);
   prefetchParams();
 }
 
@@ -174,6 +192,7 @@ $("clear").addEventListener("click", () => {
   note = "";
   pad.clear();
   state.source = null;
+  teach.setSource(null);
   clearTimeout(drawTimer);
   clearResult("draw a digit to start");
   result.status("");
@@ -187,6 +206,7 @@ function undo() {
   note = "";
   if (pad.isBlank()) {
     state.source = null;
+    teach.setSource(null);
     clearResult("draw a digit to start");
   } else {
     ask({ image: pad.toDataURL() }, true);
@@ -210,14 +230,19 @@ $("upload").addEventListener("change", async (e) => {
 });
 
 function loadSample(sample, isDemo = false) {
-  pad.setPixels(sample.pixels);
+  loadPixels(sample.pixels, isDemo
+    ? "This is an MNIST test digit: start drawing to replace it with your own."
+    : `MNIST test digit #${sample.index}, labelled ${sample.label}.`, isDemo);
+}
+
+/** Put a 28×28 digit (Float32Array, ink = 1) on the pad and ask about it as it is. */
+function loadPixels(flat, text, isDemo = false) {
+  pad.setPixels(flat);
   pad.replaceOnDraw = isDemo;
   demo = isDemo;
-  note = isDemo
-    ? "This is an MNIST test digit: start drawing to replace it with your own."
-    : `MNIST test digit #${sample.index}, labelled ${sample.label}.`;
+  note = text;
   const pixels = [];
-  for (let r = 0; r < 28; r++) pixels.push(Array.from(sample.pixels.subarray(r * 28, r * 28 + 28)));
+  for (let r = 0; r < 28; r++) pixels.push(Array.from(flat.subarray(r * 28, r * 28 + 28)));
   ask({ pixels }, true);
 }
 
@@ -338,6 +363,7 @@ function switchModel(name) {
   state.result = null;
   rebuild();
   filters.setModel(model);
+  teach.setModel(model);
   if (state.source) ask(state.source, false);
   else clearResult(pad.isBlank() ? "draw a digit to start" : "…");
 }

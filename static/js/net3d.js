@@ -7,9 +7,11 @@
      CHUNK units with corners generated from gl_VertexID.
    SwiftShader pays a fixed cost per instance and per vertex, so one instance per unit (or six
    vertices per unit of a big map) would be ~10× slower. Unit positions follow layout.js: the
-   shaders mirror its unitUV() from the same grid numbers. */
+   shaders mirror its unitUV() from the same grid numbers.
+   The input layer can carry an overlay (an attribution heatmap): a second per-unit RGBA texture
+   blended over its colours, read only while drawing that layer. */
 
-import { LUT } from "./colormap.js";
+import { LUT, heatRgba } from "./colormap.js";
 
 const CHUNK = 256;
 const TEX_W = 1024;
@@ -67,6 +69,8 @@ void main() {
 const MAP_FS = `${COMMON}
 uniform float u_lit;
 uniform vec3 u_gap;
+uniform float u_overlay;
+uniform highp usampler2D u_over;
 in vec2 v_cell;
 flat in int v_map;
 out vec4 o;
@@ -75,7 +79,12 @@ void main() {
   int unit = (v_map * u_grid.y + xy.y) * u_grid.x + xy.x;
   uvec4 d = unitData(unit);
   float flag = float(d.a);
-  vec3 c = shade(vec3(d.rgb) / 255.0, flag) * u_lit;
+  vec3 c = vec3(d.rgb) / 255.0;
+  if (u_overlay > 0.5) {
+    uvec4 h = texelFetch(u_over, ivec2(unit & ${TEX_W - 1}, unit >> ${TEX_SHIFT}), 0);
+    c = mix(c, vec3(h.rgb) / 255.0, float(h.a) / 255.0);
+  }
+  c = shade(c, flag) * u_lit;
   // The gap between units: a dark border inside each cell, antialiased with derivatives and
   // faded out once cells get close to a pixel, where it could only alias.
   vec2 f = fract(v_cell);
@@ -185,6 +194,12 @@ export class NetRenderer {
     this.emptyVao = gl.createVertexArray();
     this.layers = [];
     this.marker = null;
+    this.overlay = null; // heat values of the input layer's units, or null
+    this.overTex = gl.createTexture(); // always bound on unit 1, so the sampler never dangles
+    gl.bindTexture(gl.TEXTURE_2D, this.overTex);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8UI, TEX_W, 1, 0, gl.RGBA_INTEGER, gl.UNSIGNED_BYTE, new Uint8Array(TEX_W * 4));
+    this.nearest();
+    this.overRows = 1;
     this.lineVao = gl.createVertexArray();
     this.linePos = gl.createBuffer();
     this.lineCol = gl.createBuffer();
@@ -225,6 +240,40 @@ export class NetRenderer {
     });
     this.marker = null;
     this.lineCount = 0;
+    this.uploadOverlay();
+  }
+
+  /**
+   * Attribution values in [-1, 1], one per unit of the first (input) layer, laid over its
+   * colours; null removes the overlay.
+   */
+  setOverlay(values) {
+    this.overlay = values;
+    this.uploadOverlay();
+  }
+
+  uploadOverlay() {
+    const l = this.layers[0];
+    if (!this.overlay || !l || this.overlay.length !== l.geom.count) return;
+    const gl = this.gl;
+    const rows = rowsFor(l.geom.count);
+    const data = new Uint8Array(rows * TEX_W * 4);
+    for (let k = 0; k < this.overlay.length; k++) data.set(heatRgba(this.overlay[k]), k * 4);
+    gl.bindTexture(gl.TEXTURE_2D, this.overTex);
+    gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+    if (rows !== this.overRows) {
+      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8UI, TEX_W, rows, 0, gl.RGBA_INTEGER, gl.UNSIGNED_BYTE, data);
+      this.nearest();
+      this.overRows = rows;
+    } else {
+      gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, TEX_W, rows, gl.RGBA_INTEGER, gl.UNSIGNED_BYTE, data);
+    }
+  }
+
+  /** The input layer when an overlay of its size is uploaded, else null. */
+  overlaid() {
+    const l = this.layers[0];
+    return this.overlay && l && this.overlay.length === l.geom.count ? l : null;
   }
 
   /** Same layers, new positions (a layer hidden or shown). */
@@ -326,12 +375,17 @@ export class NetRenderer {
     const facing = Math.abs(normal[0] * toEye[0] + normal[2] * toEye[2]) / (Math.hypot(normal[0], normal[2]) || 1);
     gl.uniform1f(u.u_lit, 0.72 + 0.28 * facing);
     gl.uniform3fv(u.u_gap, frame.focus ? BACKGROUND.map((c) => c * 0.6) : BACKGROUND);
+    const overlaid = this.overlaid();
+    gl.uniform1i(u.u_over, 1);
+    gl.activeTexture(gl.TEXTURE1);
+    gl.bindTexture(gl.TEXTURE_2D, this.overTex);
     const eye = frame.eye;
     const distance = (g) => Math.hypot(g.x3 + (g.xF - g.x3) * mix - eye[0], g.yF * mix - eye[1], eye[2]);
     const maps = this.layers.filter((l) => l.geom.visible && !l.geom.box)
       .sort((a, b) => distance(a.geom) - distance(b.geom));
     for (const l of maps) {
       this.layerUniforms(u, l);
+      gl.uniform1f(u.u_overlay, l === overlaid ? 1 : 0);
       gl.drawArraysInstanced(gl.TRIANGLE_STRIP, 0, 4, l.geom.C);
     }
 

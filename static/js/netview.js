@@ -156,6 +156,13 @@ export class NetView {
     this.requestRender();
   }
 
+  /** An attribution heatmap over the input layer (values in [-1, 1] per pixel), or null. */
+  setOverlay(values) {
+    if (!this.renderer) return;
+    this.renderer.setOverlay(values);
+    this.requestRender();
+  }
+
   setLayout(mode) {
     if (!this.renderer) return;
     this.mixGoal = mode === "flat" ? 1 : 0;

@@ -1,20 +1,31 @@
-/* The answer card: the predicted digit, ten probability bars, the 28×28 image the network saw,
-   and a status line for hints and errors. */
+/* The answer card: the predicted digit, ten probability bars (a click asks why, or why not,
+   that digit), the 28×28 image the network saw, and a status line for hints and errors. */
 
 import { el } from "./dom.js";
 import { pct } from "./format.js";
 
 export class ResultPanel {
-  /** @param {{prediction, confidence, bars, inputView, timing, status}} dom */
-  constructor(dom) {
+  /**
+   * @param {{prediction, confidence, bars, inputView, timing, status}} dom
+   * @param {(digit) => void} onPick a probability bar was clicked
+   */
+  constructor(dom, onPick) {
     this.dom = dom;
     this.rows = [];
     for (let d = 0; d < 10; d++) {
       const fill = el("i", { className: "bar-fill" });
       const value = el("span", { className: "bar-pct" }, "");
-      const row = el("li", { className: "bar-row" },
-        el("span", { className: "bar-digit" }, String(d)),
-        el("span", { className: "bar-track" }, fill), value);
+      const pick = (e) => {
+        if (e.type === "keydown" && e.key !== "Enter" && e.key !== " ") return;
+        e.preventDefault();
+        onPick(d);
+      };
+      const row = el("li", {
+        className: "bar-row", tabIndex: 0, title: `Why (or why not) a ${d}? Show the heatmap`,
+        onclick: pick, onkeydown: pick,
+      },
+      el("span", { className: "bar-digit" }, String(d)),
+      el("span", { className: "bar-track" }, fill), value);
       dom.bars.appendChild(row);
       this.rows.push({ row, fill, value });
     }
@@ -67,6 +78,11 @@ export class ResultPanel {
       img.data.set([v, v, v, 255], i * 4);
     }
     ctx.putImageData(img, 0, 0);
+  }
+
+  /** Mark the digit the Why view explains (null: the predicted one). */
+  markTarget(digit) {
+    this.rows.forEach(({ row }, d) => row.classList.toggle("target", d === digit));
   }
 
   busy(on) {

@@ -28,6 +28,19 @@ export const state = {
   /** Decoded parameters: "model/param" → Promise<{shape, values}>. */
   params: new Map(),
   samples: [],
+  /** The explain-and-teach views below the network (teach.js): the open tab, each view's
+      settings and its last decoded answer (for {model, source} it was asked about). */
+  teach: {
+    tab: "why",
+    /** The views are on screen (scrolled into view). */
+    visible: false,
+    /** engaged: the user has seen an explanation, so it follows the drawing onto the 3D view. */
+    why: { method: "saliency", layer: null, patch: 6, stride: 2, target: null, overlay: true, engaged: false, answer: null },
+    im2col: { layer: null, hover: null, answer: null },
+    prep: { answer: null },
+    quality: { filter: null, detail: null, mistakes: null },
+    robust: { dx: 0, dy: 0, angle: 0, scale: 1, thickness: 0, target: null, answer: null },
+  },
 };
 
 const listeners = new Map();

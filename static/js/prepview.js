@@ -1,0 +1,93 @@
+/* Preprocessing, visible: the steps from a drawing to the network's 28×28 input, as MNIST was
+   made (LeCun et al.): crop to the ink, fit the longer side into 20 pixels, then place the digit
+   so its centre of mass sits at the centre of the 28×28 frame. Paints an /api/preprocess answer. */
+
+import { el } from "./dom.js";
+import { fmt } from "./format.js";
+import { layered } from "./marks.js";
+import { paintGray } from "./paint.js";
+
+const STEP_CSS = 140;
+
+export class PrepPanel {
+  /** @param {{body: HTMLElement, note: HTMLElement}} dom */
+  constructor(dom) {
+    this.dom = dom;
+  }
+
+  placeholder(text) {
+    this.dom.note.textContent = "";
+    this.dom.body.replaceChildren(el("p", { className: "muted" }, text));
+  }
+
+  /**
+   * Paint a decoded answer ({polarity, source_shape, source, crop_box, cropped, fitted, offset,
+   * centre_of_mass, image}; arrays {shape, values}); `note` says where the image came from.
+   */
+  show(a, note) {
+    this.dom.note.textContent = note || "";
+    const [SH, SW] = a.source_shape;
+    const [top, left, bottom, right] = a.crop_box;
+    const [th, tw] = a.source.shape;
+    const source = step(a.source, "your image", `${SH} × ${SW} px${th !== SH ? `, shown at ${th} × ${tw}` : ""}`,
+      `ink found: ${a.polarity}`);
+    const sy = th / SH;
+    const sx = tw / SW;
+    source.marks.rect("crop", left * sx, top * sy, (right - left) * sx, (bottom - top) * sy, "mark-box");
+
+    const cropped = step(a.cropped, "1 · crop to the ink", `${bottom - top} × ${right - left} px`,
+      `rows ${top}–${bottom - 1}, cols ${left}–${right - 1}`);
+    const [fh, fw] = a.fitted.shape;
+    const fitted = step(a.fitted, "2 · fit into 20 × 20", `${fh} × ${fw}`, "longer side 20 px, aspect kept");
+
+    // Step 3: the fitted digit centred as a box, then moved so its centre of mass is at (14, 14).
+    const [cy, cx] = a.centre_of_mass;
+    const [oy, ox] = a.offset;
+    const boxY = Math.floor((28 - fh) / 2);
+    const boxX = Math.floor((28 - fw) / 2);
+    const placed = new Float32Array(784);
+    for (let y = 0; y < fh; y++) for (let x = 0; x < fw; x++) placed[(y + boxY) * 28 + x + boxX] = a.fitted.values[y * fw + x];
+    const shift = layered(28, 28, STEP_CSS, STEP_CSS, "the fitted digit centred as a box");
+    paintGray(shift.canvas, placed, 28, 28);
+    shift.marks.rect("frame", 4, 4, 20, 20, "mark-faint");
+    // Centres of mass are in pixel-index coordinates: pixel i spans [i, i + 1) on the canvas.
+    shift.marks.line("move", boxX + cx + 0.5, boxY + cy + 0.5, 14.5, 14.5, "mark-arrow");
+    shift.marks.dot("com", boxX + cx + 0.5, boxY + cy + 0.5, 0.9, "mark-dot");
+    shift.marks.dot("centre", 14.5, 14.5, 0.6, "mark-target");
+    const dy = oy - boxY;
+    const dx = ox - boxX;
+
+    const final = layered(28, 28, STEP_CSS, STEP_CSS, "the 28×28 image the network saw");
+    final.canvas.id = "prep-final";
+    paintGray(final.canvas, a.image.flat(), 28, 28);
+    final.marks.rect("fit", ox, oy, fw, fh, "mark-faint");
+    final.marks.dot("com", ox + cx + 0.5, oy + cy + 0.5, 0.9, "mark-dot");
+
+    const arrow = () => el("div", { className: "prep-arrow", "aria-hidden": "true" }, "→");
+    this.dom.body.replaceChildren(el("div", { className: "prep-steps", id: "prep-steps" },
+      source.fig, arrow(), cropped.fig, arrow(), fitted.fig, arrow(),
+      figure(shift.el, "3 · centre of mass → centre",
+        `move by (${signed(dy)}, ${signed(dx)}) px`,
+        `mass at (${fmt(cy)}, ${fmt(cx)}) of the fitted box; the dot goes to (14, 14)`),
+      arrow(),
+      figure(final.el, "4 · what the network saw", "28 × 28",
+        `box at row ${oy}, col ${ox}; centre of mass (${fmt(oy + cy)}, ${fmt(ox + cx)})`)));
+  }
+}
+
+function step(arr, title, shape, note) {
+  const [h, w] = arr.shape;
+  const scale = STEP_CSS / Math.max(h, w);
+  const t = layered(w, h, Math.round(w * scale), Math.round(h * scale), title);
+  paintGray(t.canvas, arr.values, w, h);
+  return { ...t, fig: figure(t.el, title, shape, note) };
+}
+
+function figure(node, title, shape, note) {
+  return el("figure", { className: "prep-fig" },
+    el("div", { className: "prep-frame" }, node),
+    el("figcaption", {}, el("strong", {}, title), el("span", { className: "im-shape" }, shape),
+      el("span", { className: "muted" }, note)));
+}
+
+const signed = (v) => (v > 0 ? `+${v}` : v < 0 ? `−${-v}` : "0");

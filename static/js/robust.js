@@ -1,0 +1,121 @@
+/* Robustness probes: sliders that shift, rotate, scale and thicken the current digit, the
+   transformed image with the network's answer, and how the target digit's probability falls
+   off as the digit slides sideways or up and down (one batched forward on the server). Paints
+   /api/robustness answers and reports slider moves. */
+
+import { lineChart } from "./chart.js";
+import { el } from "./dom.js";
+import { pct } from "./format.js";
+import { paintGray } from "./paint.js";
+
+export const PROBES = [
+  { key: "dx", label: "shift right", min: -10, max: 10, step: 0.5, unit: " px", neutral: 0 },
+  { key: "dy", label: "shift down", min: -10, max: 10, step: 0.5, unit: " px", neutral: 0 },
+  { key: "angle", label: "rotate", min: -45, max: 45, step: 1, unit: "°", neutral: 0 },
+  { key: "scale", label: "scale", min: 0.5, max: 1.5, step: 0.05, unit: "×", neutral: 1 },
+  { key: "thickness", label: "thickness", min: -2, max: 2, step: 1, unit: "", neutral: 0 },
+];
+const H_COLOR = "#f89c3a";
+const V_COLOR = "#5ab4f0";
+
+export class RobustPanel {
+  /**
+   * @param {{controls, target, reset, original, transformed, verdict, bars, curve, curveNote}} dom
+   * @param {{onChange: (changes) => void}} handlers slider, target and reset changes
+   */
+  constructor(dom, handlers) {
+    this.dom = dom;
+    this.h = handlers;
+    this.inputs = {};
+    this.outputs = {};
+    dom.controls.replaceChildren(...PROBES.map((p) => {
+      const input = el("input", {
+        type: "range", min: String(p.min), max: String(p.max), step: String(p.step), value: String(p.neutral),
+        id: `probe-${p.key}`, oninput: () => this.h.onChange({ [p.key]: Number(input.value) }),
+      });
+      const out = el("output", { className: "num", htmlFor: input.id }, "");
+      this.inputs[p.key] = input;
+      this.outputs[p.key] = out;
+      return el("label", { className: "probe" }, el("span", {}, p.label), input, out);
+    }));
+    dom.reset.addEventListener("click", () => this.h.onChange(Object.fromEntries(PROBES.map((p) => [p.key, p.neutral]))));
+    dom.target.replaceChildren(el("option", { value: "" }, "the predicted digit"),
+      ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((d) => el("option", { value: String(d) }, `a ${d}`)));
+    dom.target.addEventListener("change", () => this.h.onChange({ target: dom.target.value === "" ? null : Number(dom.target.value) }));
+    this.bars = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((d) => {
+      const fill = el("i", {});
+      dom.bars.appendChild(el("span", { className: "mini-bar", title: `p(${d})` }, el("b", {}, fill), el("small", {}, String(d))));
+      return fill;
+    });
+    this.answer = null;
+  }
+
+  /** Reflect the settings (state.teach.robust) in the controls. */
+  setOptions(o) {
+    for (const p of PROBES) {
+      this.inputs[p.key].value = String(o[p.key]);
+      const v = o[p.key];
+      this.outputs[p.key].textContent = p.key === "thickness"
+        ? (v > 0 ? `+${v} thicker` : v < 0 ? `${-v} thinner` : "as drawn")
+        : `${v > 0 && p.neutral === 0 ? "+" : ""}${v}${p.unit}`;
+    }
+    this.dom.target.value = o.target === null ? "" : String(o.target);
+  }
+
+  /** The digit as the network saw it before any transform (28×28 rows), or null. */
+  setOriginal(input) {
+    paintGray(this.dom.original, input ? input.flat() : null, 28, 28);
+  }
+
+  placeholder(text) {
+    this.answer = null;
+    this.dom.verdict.textContent = text;
+    paintGray(this.dom.transformed, null, 28, 28);
+    for (const b of this.bars) b.style.transform = "scaleY(0)";
+    this.dom.curveNote.textContent = "";
+    this.dom.curve.getContext("2d").clearRect(0, 0, this.dom.curve.width, this.dom.curve.height);
+  }
+
+  /** Paint an answer: {label, probabilities, input, original_label, target, target_probability, transform, shift_curve}. */
+  show(a) {
+    this.answer = a;
+    paintGray(this.dom.transformed, a.input.flat(), 28, 28);
+    this.dom.transformed.dataset.label = String(a.label);
+    const changed = a.label !== a.original_label;
+    this.dom.verdict.replaceChildren(
+      el("span", { className: `verdict-digit${changed ? " changed" : ""}`, id: "probe-label" }, String(a.label)),
+      el("span", {}, `${pct(a.probabilities[a.label])} sure`,
+        el("br"), el("span", { className: "muted" }, changed ? `it said ${a.original_label} before` : "same answer as drawn"),
+        el("br"), el("span", { className: "muted" }, `p(${a.target}) = ${pct(a.target_probability)}`)));
+    a.probabilities.forEach((p, d) => {
+      this.bars[d].style.transform = `scaleY(${Math.max(0, Math.min(1, p))})`;
+      this.bars[d].parentElement.parentElement.classList.toggle("win", d === a.label);
+    });
+    this.paintCurve();
+  }
+
+  paintCurve() {
+    const a = this.answer;
+    if (!a || !this.dom.curve.clientWidth) return;
+    const c = a.shift_curve;
+    const notes = [];
+    c.shifts.forEach((s, i) => {
+      if (c.labels_horizontal[i] !== a.target) notes.push({ x: s, y: c.horizontal[i], text: String(c.labels_horizontal[i]), color: H_COLOR });
+      if (c.labels_vertical[i] !== a.target) notes.push({ x: s, y: c.vertical[i], text: String(c.labels_vertical[i]), color: V_COLOR });
+    });
+    lineChart(this.dom.curve, {
+      x: c.shifts, xTicks: c.shifts.filter((s) => s % 2 === 0), xFormat: (s) => (s > 0 ? `+${s}` : String(s)),
+      series: [{ values: c.horizontal, color: H_COLOR }, { values: c.vertical, color: V_COLOR, dash: [5, 3] }],
+      yMin: 0, yMax: 1, yTicks: [0, 0.25, 0.5, 0.75, 1], yFormat: (v) => `${Math.round(v * 100)}%`,
+      markers: [{ x: Math.max(-8, Math.min(8, a.transform.dx)), label: "dx", color: H_COLOR },
+        { x: Math.max(-8, Math.min(8, a.transform.dy)), label: "dy", color: V_COLOR }],
+      notes,
+    });
+    const robustH = c.shifts.filter((s, i) => c.labels_horizontal[i] === a.target);
+    const robustV = c.shifts.filter((s, i) => c.labels_vertical[i] === a.target);
+    const range = (list) => (list.length ? `${list[0]} … ${list[list.length - 1]} px` : "nowhere");
+    this.dom.curveNote.textContent = `p(${a.target}) as the digit slides (other transforms as set). ` +
+      `Still a ${a.target}: sideways ${range(robustH)}, up/down ${range(robustV)}. ` +
+      "Small digits mark the shifts where the network says something else.";
+  }
+}
