@@ -3,10 +3,11 @@
 Starts the app with uvicorn on a free port (or uses --url), loads the page, waits for the first
 prediction, then drags the camera round with the mouse for --seconds while the page records
 requestAnimationFrame timestamps. Prints and writes (DIR/frame_time.json) a JSON summary: mean,
-median and 95th-percentile frame time, frames per second, unit count and canvas size. A
-benchmark, not a test.
+median and 95th-percentile frame time, frames per second, unit count and canvas size. With
+--overlay, a saliency heatmap lies on the input layer first (the Why view's 3D overlay, asked
+for by clicking the predicted digit's probability bar). A benchmark, not a test.
 
-Usage: cnnvis bench frame_time [--seconds 6] [--model NAME] [--url URL] [--out DIR]
+Usage: cnnvis bench frame_time [--seconds 6] [--model NAME] [--url URL] [--out DIR] [--overlay]
        (or python benchmarks/frame_time.py ...)
 """
 
@@ -130,6 +131,8 @@ def main() -> None:
     ap.add_argument("--height", type=int, default=900)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results",
                     help="directory for frame_time.json (default: benchmarks/results)")
+    ap.add_argument("--overlay", action="store_true",
+                    help="draw the Why view's heatmap over the input layer while orbiting")
     args = ap.parse_args()
     with server(args.url) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -137,6 +140,10 @@ def main() -> None:
         page.goto(base + "/" + (f"?model={args.model}" if args.model else ""))
         page.wait_for_selector("#prediction[data-state=ok]", timeout=60_000)
         page.wait_for_timeout(1500)
+        if args.overlay:
+            label = int(page.inner_text("#prediction").strip())
+            page.locator("#prob-bars li").nth(label).click()
+            page.wait_for_selector("#overlay-note", state="visible", timeout=60_000)
         layers = page.evaluate("() => document.querySelectorAll('#layer-chips .chip').length")
         info = page.evaluate(VIEW_INFO)
         hovering = orbit(page, 2.0, drag=False)
@@ -152,6 +159,7 @@ def main() -> None:
             "chromium": browser.version,
             "cpus": os.cpu_count(),
             "machine": platform.machine(),
+            "overlay": args.overlay,
             "orbit": dragging,
             "hover": hovering,
         }

@@ -11,7 +11,7 @@ import { maxAbs, paintMask, paintSigned } from "./paint.js";
 
 const clamp = (v, lo, hi) => Math.max(lo, Math.min(hi, v));
 const SCROLL_H = 560; // CSS height of the matrices' scroll box
-const TILES_CSS = 280; // CSS width of a grid of feature maps
+const TILES_CSS = 300; // about the CSS width of a grid of feature maps
 
 /** CSS pixels per data row of an R-row matrix: tall ones scroll, short ones stay legible. */
 const rowPx = (rows) => clamp(Math.floor(1200 / rows), 1, 8);
@@ -63,7 +63,7 @@ export class Im2colPanel {
   tiles(shape, values, scale, id, title, onHover) {
     const [C, H, W] = shape;
     const per = Math.ceil(Math.sqrt(C));
-    const zoom = Math.max(1, Math.floor(Math.min(168, TILES_CSS / per) / Math.max(H, W)));
+    const zoom = clamp(Math.round(Math.min(168, TILES_CSS / per) / Math.max(H, W)), 1, 8);
     const list = [];
     const grid = el("div", { className: "im-tiles", id });
     grid.style.gridTemplateColumns = `repeat(${Math.min(C, per)}, auto)`;
@@ -132,8 +132,8 @@ export class Im2colPanel {
       el("figure", { className: "im-fig" },
         caption("Wᵀ", `${D} × ${F}`, "C·KH·KW × F", `${a.layer}.weight (${F}, ${C}, ${K}, ${K}) reshaped, transposed`), wt.el,
         caption("+ b", `${F}`, "F", `${a.layer}.bias`), bias.el),
-      caption("cols = im2col(input)", `${R} × ${D}`, "OH·OW × C·KH·KW", "row r: the window of output position (r ÷ OW, r mod OW)"),
-      caption("product", `${R} × ${F}`, "OH·OW × F", "row r, column f: output[f, r ÷ OW, r mod OW]"),
+      sticky(caption("cols = im2col(input)", `${R} × ${D}`, "OH·OW × C·KH·KW", "row r: the window of output position (r ÷ OW, r mod OW)")),
+      sticky(caption("product", `${R} × ${F}`, "OH·OW × F", "row r, column f: output[f, r ÷ OW, r mod OW]")),
       cols.el, prod.el));
 
     return el("div", { className: "im-flow", id: "im2col-view", dataset: { kind: "conv" } },
@@ -181,7 +181,7 @@ export class Im2colPanel {
     if (max && a.pool.winners) {
       const [, WH, WW] = a.pool.winners.shape;
       const per = Math.ceil(Math.sqrt(C));
-      const zoom = Math.max(1, Math.floor(Math.min(168, TILES_CSS / per) / Math.max(WH, WW)));
+      const zoom = clamp(Math.round(Math.min(168, TILES_CSS / per) / Math.max(WH, WW)), 1, 8);
       const grid = el("div", { className: "im-tiles", id: "im-winners" });
       grid.style.gridTemplateColumns = `repeat(${Math.min(C, per)}, auto)`;
       const list = [];
@@ -211,7 +211,7 @@ export class Im2colPanel {
     }
     head.push(caption(max ? "max" : "mean", `${R}`, "C·OH·OW", "of each row"));
     body.push(pooled.el);
-    const mm = el("div", { className: "im-mm pool" }, ...head, ...body);
+    const mm = el("div", { className: "im-mm pool" }, ...head.map(sticky), ...body);
     mm.style.gridTemplateColumns = `repeat(${head.length}, auto)`;
     this.scroll.append(mm);
 
@@ -358,6 +358,12 @@ function caption(name, shape, symbols, note) {
     el("span", {}, el("strong", {}, name), " ", el("span", { className: "im-shape" }, shape),
       el("span", { className: "muted" }, ` (${symbols})`)),
     note ? el("span", { className: "im-cap-note" }, note) : null);
+}
+
+/** A caption that stays at the top of the scroll box while its matrix scrolls under it. */
+function sticky(node) {
+  node.classList.add("sticky");
+  return node;
 }
 
 /** Report the data cell (x, y) under the pointer of a layered canvas of `w` × `h` cells. */

@@ -95,7 +95,7 @@ export class Teach {
     new IntersectionObserver((entries) => {
       t.visible = entries.some((e) => e.isIntersecting);
       if (t.visible) this.refreshAll();
-    }, { rootMargin: "0px 0px 120px 0px" }).observe($("teach"));
+    }, { rootMargin: "0px 0px -40px 0px" }).observe($("teach")); // seen, not merely touching the edge
     new ResizeObserver(() => {
       this.quality.paintCurves();
       this.robust.paintCurve();
