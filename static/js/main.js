@@ -65,8 +65,9 @@ const teach = new Teach({
     $("overlay-note").textContent = caption || "";
   },
   setTarget: (digit) => result.markTarget(digit),
-  padImage: () => pad.toDataURL(),
+  describeSource: (source) => describeSource(source),
 });
+const uploads = new WeakMap(); // source object of an upload → {image: data URL, name}
 let demo = false; // the pad shows the automatic first sample, not the user's drawing
 let note = ""; // hint shown with the next answer (what was loaded)
 
@@ -223,11 +224,34 @@ $("upload").addEventListener("change", async (e) => {
     const answer = await api.predictFile(file, state.modelName);
     pad.setPixels(answer.input.flat());
     note = `${file.name}: cropped, scaled and centred like MNIST.`;
-    ask({ pixels: answer.input }, true);
+    const source = { pixels: answer.input };
+    uploads.set(source, { image: await readDataUrl(file), name: file.name });
+    ask(source, true);
   } catch (err) {
     result.status(`Could not read ${file.name}: ${err.message}`, "error");
   }
 });
+
+function readDataUrl(file) {
+  return new Promise((resolve) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result));
+    reader.onerror = () => resolve(null);
+    reader.readAsDataURL(file);
+  });
+}
+
+/** The image a source's preprocessing steps start from, and what to say about it. */
+function describeSource(source) {
+  if (source.image) return { image: source.image, note: "" };
+  const upload = uploads.get(source);
+  if (upload && upload.image) return { image: upload.image, note: `The steps the server applied to ${upload.name}.` };
+  return {
+    image: pad.toDataURL(),
+    note: "This digit came in as 28×28 pixels and goes to the network as it is. Below: what the " +
+      "same steps do to the pad's picture of it, as they would to a drawing.",
+  };
+}
 
 function loadSample(sample, isDemo = false) {
   loadPixels(sample.pixels, isDemo

@@ -80,11 +80,10 @@ export class QualityPanel {
       yTicks: [0, lossMax / 4, lossMax / 2, (3 * lossMax) / 4, lossMax], yFormat: (v) => fmt(v), markers,
     });
     const accs = ACC_KEYS.flatMap(pick).filter((v) => v !== null);
-    const lo = Math.max(0, Math.floor(Math.min(...accs) * 100 - 0.5) / 100);
-    const stepY = (1 - lo) / 4;
+    const { lo, ticks } = accuracyAxis(Math.min(...accs));
     this.charts.acc = lineChart(this.dom.acc, {
       x, xTicks, series: series(ACC_KEYS), yMin: lo, yMax: 1,
-      yTicks: [0, 1, 2, 3, 4].map((k) => lo + k * stepY), yFormat: (v) => `${(v * 100).toFixed(1)}%`, markers,
+      yTicks: ticks, yFormat: (v) => `${(v * 100).toFixed(1)}%`, markers,
     });
   }
 
@@ -175,6 +174,14 @@ export class QualityPanel {
         el("small", {}, pct(d.confidence))));
     }));
   }
+}
+
+/** An accuracy axis ending at 100% in at most five round steps, reaching down to `low`. */
+function accuracyAxis(low) {
+  const step = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.25].find((s) => 1 - 5 * s <= low) ?? 0.25;
+  const k = Math.max(1, Math.ceil((1 - low) / step - 1e-9));
+  const lo = Math.max(0, 1 - k * step);
+  return { lo, ticks: Array.from({ length: k + 1 }, (_, i) => lo + i * step) };
 }
 
 /** 1, 2 or 5 times a power of ten, at least `v`. */

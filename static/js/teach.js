@@ -40,8 +40,10 @@ function heatOf(answer) {
 export class Teach {
   /**
    * @param {{busy: (on) => void, loadDigit: (pixels, note) => void, setOverlay: (values | null) => void,
-   *   setTarget: (digit | null) => void, padImage: () => string}} hooks setOverlay(values, caption)
-   *   shows a heatmap on the 3D view's input; setTarget marks the digit the Why view explains
+   *   setTarget: (digit | null) => void, describeSource: (source) => {image, note}}} hooks
+   *   setOverlay(values, caption) shows a heatmap on the 3D view's input; setTarget marks the
+   *   digit the Why view explains; describeSource gives the image (data URL) whose preprocessing
+   *   to show for a source, and a note on where it came from
    */
   constructor(hooks) {
     this.hooks = hooks;
@@ -261,7 +263,10 @@ export class Teach {
       if (kind === "why") answer = await api.explain(req.model, req.source, req.options);
       else if (kind === "im2col") answer = await api.im2col(req.model, req.source, req.options.layer);
       else if (kind === "robust") answer = await api.robustness(req.model, req.source, req.options);
-      else if (kind === "prep") answer = await api.preprocess(req.source.image || this.hooks.padImage());
+      else if (kind === "prep") {
+        req.described = this.hooks.describeSource(req.source);
+        answer = await api.preprocess(req.described.image);
+      }
       else return await this.fetchQuality(req);
       if (!this.current(kind, req)) return;
       this.apply(kind, decodeTree(answer), req);
@@ -299,9 +304,7 @@ export class Teach {
       this.robust.show(answer);
     } else if (kind === "prep") {
       t.prep.answer = answer;
-      this.prep.show(answer, req.source.image ? "" :
-        "This digit came in as 28×28 pixels and goes to the network as it is. Below: what the " +
-        "same steps do to the pad's picture of it, as they would to a drawing.");
+      this.prep.show(answer, req.described.note);
     }
   }
 
