@@ -4,10 +4,12 @@ with the same content-reason allowance as the in-process conformance test. The s
 app's own (built in process; the served /openapi.json is checked to be the same)."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -16,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 from test_api_schemathesis import DRAWING_OPERATIONS, rejected_only_for_content
 
-from app.config import Settings
+from app.config import Settings, available_cores
 from app.main import create_app
 from model.data import REPO_ROOT
 
@@ -29,12 +31,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def live_url():
+@contextmanager
+def serving(*options: str):
+    """``cnnvis serve`` with ``options`` on a free loopback port: its URL once ready."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-                            cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
+                             *options], cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -57,6 +60,12 @@ def live_url():
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def live_url():
+    with serving() as url:
+        yield url
 
 
 OPENAPI = create_app(Settings(weights_dir=REPO_ROOT / "weights")).openapi()
@@ -85,3 +94,20 @@ def test_the_live_server_kept_count(live_url):
     assert sum(float(line.rsplit(" ", 1)[1]) for line in counts) > 50
     assert not [line for line in counts if 'status="5' in line]
     assert "cnnvis_inference_in_flight 0.0" in text and "cnnvis_inference_waiting 0.0" in text
+
+
+def test_two_workers_share_the_cores_and_add_up_their_metrics():
+    """``cnnvis serve --workers 2``: each worker admits half the cores' inferences, and /metrics
+    sums both workers' counts whichever worker answers the scrape."""
+    with serving("--workers", "2") as url:
+        with httpx.Client(base_url=url, timeout=10) as http:  # new connections spread the calls
+            for _ in range(20):
+                assert http.get("/healthz", headers={"Connection": "close"}).status_code == 200
+            texts = [http.get("/metrics", headers={"Connection": "close"}).text
+                     for _ in range(4)]
+    for text in texts:
+        served = re.search(r'cnnvis_http_requests_total\{method="GET",route="/healthz",'
+                           r'status="200"\} (\S+)', text)
+        assert served and float(served.group(1)) == 20.0
+        capacity = re.search(r"^cnnvis_inference_capacity (\S+)$", text, re.M)
+        assert capacity and float(capacity.group(1)) == 2 * max(1, available_cores() // 2)
