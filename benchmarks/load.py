@@ -689,7 +689,8 @@ def markdown(result: dict) -> str:
     s = result.get("steady")
     if s:
         lines += ["## Steady load", "",
-                  "| clients | seconds | requests | throughput | p50 | p99 | 503 | 5xx | conn. errors |",
+                  "| clients | seconds | requests | throughput | p50 | p99 | 503 | 5xx | "
+                  "conn. errors |",
                   "|---|---|---|---|---|---|---|---|---|",
                   f"| {s['clients']} | {s['seconds']} | {s['requests']} | {s['throughput_rps']}/s"
                   f" | {s['latency_ms']['p50']} ms | {s['latency_ms']['p99']} ms | "
@@ -742,7 +743,8 @@ def markdown(result: dict) -> str:
     k = result.get("soak")
     if k:
         lines += ["## Soak", "",
-                  "| requests | clients | throughput | p99 | RSS after warm-up | RSS at end | drift |"
+                  "| requests | clients | throughput | p99 | RSS after warm-up | RSS at end | "
+                  "drift |"
                   " open files | 5xx |", "|---|---|---|---|---|---|---|---|---|",
                   f"| {k['requests']} | {k['clients']} | {k['throughput_rps']}/s | "
                   f"{k['latency_ms']['p99']} ms | {k['rss_mb_after_warmup']} MB | "
@@ -764,7 +766,8 @@ def markdown(result: dict) -> str:
     w = result.get("workers")
     if w:
         lines += ["## 1 vs 2 workers", "", f"{w['clients']} clients, mixed, {w['seconds']} s each.",
-                  "", "| workers | throughput | p50 | p99 | 503 | 5xx |", "|---|---|---|---|---|---|"]
+                  "", "| workers | throughput | p50 | p99 | 503 | 5xx |",
+                  "|---|---|---|---|---|---|"]
         for name in ("1_worker", "2_workers"):
             v = w[name]
             lines.append(f"| {name.split('_')[0]} | {v['throughput_rps']}/s | "
