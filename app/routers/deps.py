@@ -14,7 +14,8 @@ from ..service import Registry
 def get_registry(request: Request) -> Registry:
     registry = getattr(request.app.state, "registry", None)
     if registry is None:
-        raise HTTPException(503, "the models are not loaded yet; retry in a moment")
+        raise HTTPException(503, "the models are not loaded yet; retry in a moment",
+                            headers={"Retry-After": "1"})
     return registry
 
 

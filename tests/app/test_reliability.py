@@ -234,6 +234,12 @@ def test_only_posts_under_api_are_admitted(client):
     assert client.post("/api/predict", json=PIXELS).status_code == 200
 
 
+def test_not_loaded_yet_says_when_to_retry(tiny_settings):
+    c = TestClient(create_app(tiny_settings))  # no `with`: the lifespan has not run
+    r = c.post("/api/predict", json=PIXELS)
+    assert r.status_code == 503 and r.headers["retry-after"] == "1"
+
+
 # ----- limits ----------------------------------------------------------------------------------
 def test_a_json_body_with_too_many_values_is_refused_before_parsing(client):
     body = b'{"pixels": [' + b"0," * 20000 + b"0]}"
