@@ -60,13 +60,6 @@ export function heatRgba(v) {
   return [lut[i], lut[i + 1], lut[i + 2], Math.round(255 * (0.3 + 0.6 * a))];
 }
 
-/** CSS colour of an attribution value in [-1, 1] (opaque). */
-export function heatCss(v) {
-  const lut = v < 0 ? AGAINST : HEAT;
-  const i = Math.round(Math.min(1, Math.abs(v)) * 255) * 4;
-  return `rgb(${lut[i]},${lut[i + 1]},${lut[i + 2]})`;
-}
-
 /** Map a signed value scaled to [-1, 1] to a LUT index (0..255). */
 export function lutIndex(signed) {
   const s = signed > 1 ? 1 : signed < -1 ? -1 : signed;

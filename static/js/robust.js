@@ -8,7 +8,7 @@ import { el } from "./dom.js";
 import { pct } from "./format.js";
 import { paintGray } from "./paint.js";
 
-export const PROBES = [
+const PROBES = [
   { key: "dx", label: "shift right", min: -10, max: 10, step: 0.5, unit: " px", neutral: 0 },
   { key: "dy", label: "shift down", min: -10, max: 10, step: 0.5, unit: " px", neutral: 0 },
   { key: "angle", label: "rotate", min: -45, max: 45, step: 1, unit: "°", neutral: 0 },
@@ -57,7 +57,7 @@ export class RobustPanel {
       const v = o[p.key];
       this.outputs[p.key].textContent = p.key === "thickness"
         ? (v > 0 ? `+${v} thicker` : v < 0 ? `${-v} thinner` : "as drawn")
-        : `${v > 0 && p.neutral === 0 ? "+" : ""}${v}${p.unit}`;
+        : `${p.neutral === 0 ? signed(v) : v}${p.unit}`;
     }
     this.dom.target.value = o.target === null ? "" : String(o.target);
   }
@@ -104,7 +104,7 @@ export class RobustPanel {
       if (c.labels_vertical[i] !== a.target) notes.push({ x: s, y: c.vertical[i], text: String(c.labels_vertical[i]), color: V_COLOR });
     });
     lineChart(this.dom.curve, {
-      x: c.shifts, xTicks: c.shifts.filter((s) => s % 2 === 0), xFormat: (s) => (s > 0 ? `+${s}` : String(s)),
+      x: c.shifts, xTicks: c.shifts.filter((s) => s % 2 === 0), xFormat: signed,
       series: [{ values: c.horizontal, color: H_COLOR }, { values: c.vertical, color: V_COLOR, dash: [5, 3] }],
       yMin: 0, yMax: 1, yTicks: [0, 0.25, 0.5, 0.75, 1], yFormat: (v) => `${Math.round(v * 100)}%`,
       markers: [{ x: Math.max(-8, Math.min(8, a.transform.dx)), label: "dx", color: H_COLOR },
@@ -113,9 +113,14 @@ export class RobustPanel {
     });
     const robustH = c.shifts.filter((s, i) => c.labels_horizontal[i] === a.target);
     const robustV = c.shifts.filter((s, i) => c.labels_vertical[i] === a.target);
-    const range = (list) => (list.length ? `${list[0]} … ${list[list.length - 1]} px` : "nowhere");
+    const range = (list) => (list.length ? `${signed(list[0])} … ${signed(list[list.length - 1])} px` : "nowhere");
     this.dom.curveNote.textContent = `p(${a.target}) as the digit slides (other transforms as set). ` +
       `Still a ${a.target}: sideways ${range(robustH)}, up/down ${range(robustV)}. ` +
       "Small digits mark the shifts where the network says something else.";
   }
+}
+
+/** +3, −2.5, 0 (a true minus sign). */
+function signed(v) {
+  return v > 0 ? `+${v}` : v < 0 ? `−${-v}` : "0";
 }

@@ -123,6 +123,13 @@ def test_why_heatmaps_follow_method_and_target(page):
     page.wait_for_selector("#why-figures[data-method=occlusion]")
     assert "6×6 patch, stride 2" in page.locator("#why-figures").inner_text()
 
+    # The explanation follows the drawing, even with the views scrolled away (it is on the 3D view).
+    page.click("#why-methods [data-method=saliency]")
+    page.click("#why-targets [data-target='auto']")
+    page.locator("#samples .sample[data-label='2']").first.click()
+    page.wait_for_selector("#why-figures[data-method=saliency][data-target='2']")
+    assert "for a 2" in page.locator("#overlay-note").inner_text()
+
     page.uncheck("#why-3d")
     assert page.locator("#overlay-note").is_hidden()
 
