@@ -63,7 +63,7 @@ export class Im2colPanel {
   tiles(shape, values, scale, id, title, onHover) {
     const [C, H, W] = shape;
     const per = Math.ceil(Math.sqrt(C));
-    const zoom = clamp(Math.round(Math.min(168, TILES_CSS / per) / Math.max(H, W)), 1, 8);
+    const zoom = clamp(Math.floor(Math.min(168, TILES_CSS / per) / Math.max(H, W)), 1, 8);
     const list = [];
     const grid = el("div", { className: "im-tiles", id });
     grid.style.gridTemplateColumns = `repeat(${Math.min(C, per)}, auto)`;
@@ -181,7 +181,7 @@ export class Im2colPanel {
     if (max && a.pool.winners) {
       const [, WH, WW] = a.pool.winners.shape;
       const per = Math.ceil(Math.sqrt(C));
-      const zoom = clamp(Math.round(Math.min(168, TILES_CSS / per) / Math.max(WH, WW)), 1, 8);
+      const zoom = clamp(Math.floor(Math.min(168, TILES_CSS / per) / Math.max(WH, WW)), 1, 8);
       const grid = el("div", { className: "im-tiles", id: "im-winners" });
       grid.style.gridTemplateColumns = `repeat(${Math.min(C, per)}, auto)`;
       const list = [];
