@@ -200,6 +200,8 @@ class ModelSummary(BaseModel):
     test_accuracy: float | None
     input_shape: list[int]
     layers: list[LayerInfo]
+    has_misclassified: bool = Field(
+        description="whether GET /api/models/{name}/misclassified has a gallery to serve")
 
 
 class TrainingSummary(BaseModel):

@@ -81,6 +81,7 @@ class LoadedModel:
             "description": str(self.manifest.get("description") or ARCH_INFO.get(arch, "")),
             "param_count": self.net.param_count(), "test_accuracy": self.test_accuracy,
             "input_shape": list(self.net.input_shape), "layers": self.net.describe(),
+            "has_misclassified": self.misclassified is not None,
         }
 
     def detail(self) -> dict[str, Any]:

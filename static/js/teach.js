@@ -310,13 +310,14 @@ export class Teach {
 
   async fetchQuality(req) {
     const t = state.teach;
-    const [detail, mistakes] = await Promise.all([
-      api.getModel(req.model),
-      api.getMisclassified(req.model).catch((err) => {
+    const detail = await api.getModel(req.model);
+    // Ask for the gallery only when the model has one, so a missing file logs no failed request.
+    const mistakes = detail.has_misclassified
+      ? await api.getMisclassified(req.model).catch((err) => {
         if (err.status === 404) return { missing: err.message };
         throw err;
-      }),
-    ]);
+      })
+      : { missing: `run cnnvis misclassified ${req.model} to make one` };
     if (!this.current("quality", req)) return;
     t.quality.detail = detail;
     this.quality.showDetail(detail);

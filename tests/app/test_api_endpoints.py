@@ -16,7 +16,7 @@ from model import load_checked
 from model.data import REPO_ROOT
 
 MODEL_FIELDS = {"name", "arch", "description", "param_count", "test_accuracy", "input_shape",
-                "layers"}
+                "layers", "has_misclassified"}
 
 
 def loaded(tiny_dir, name):

@@ -406,6 +406,7 @@ def test_simple_convnet_ships_its_gallery():
 
 @pytest.mark.parametrize("name", SHIPPED_GALLERIES)
 def test_shipped_mistakes_are_really_wrong(real_client, name):
+    assert real_client.get(f"/api/models/{name}").json()["has_misclassified"] is True
     r = real_client.get(f"/api/models/{name}/misclassified")
     assert r.status_code == 200, r.json()["detail"]
     body = r.json()
@@ -435,6 +436,7 @@ def test_shipped_mistakes_are_really_wrong(real_client, name):
 
 
 def test_a_model_without_a_gallery_says_how_to_make_one(client):
+    assert client.get("/api/models/tiny").json()["has_misclassified"] is False
     r = client.get("/api/models/tiny/misclassified")
     assert r.status_code == 404
     assert r.json()["detail"] == ("model 'tiny' has no misclassified gallery (tiny.errors.npz); "
