@@ -1,5 +1,6 @@
 """Limits enforced before heavy work, as pure ASGI middleware: the request body's size (413
-before anything parses it), the number of values in a JSON body, and the answer's size."""
+before anything parses it), the number of values in a JSON body (422, as validation would say
+after parsing), and the answer's size."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ class BodySizeLimit:
 
 
 class JsonItemLimit:
-    """Refuse a JSON body holding more than ``max_items`` values with 413, before it is parsed:
+    """Refuse a JSON body holding more than ``max_items`` values with 422, before it is parsed:
     the count is of ``,``, ``[`` and ``{`` bytes (an upper bound on array elements plus object
     members plus containers), which C-speed ``bytes.count`` gives for a 2 MB body in about a
     millisecond, where parsing a million-element list would hold the event loop for 100 ms."""
@@ -85,7 +86,7 @@ class JsonItemLimit:
             return
         items = sum(body.count(mark) for mark in JSON_STRUCTURE)
         if items > self.max_items:
-            await reply(send, 413, f"the JSON body holds about {items} values; at most "
+            await reply(send, 422, f"the JSON body holds about {items} values; at most "
                                    f"{self.max_items} are accepted (28×28 pixels are 812)",
                         close=False)  # the body was read: the connection can serve on
             return

@@ -279,10 +279,10 @@ ERROR_DESCRIPTIONS = {
     400: "Malformed request: body is not valid JSON or multipart, or the image is not valid "
          "base64, truncated or not an image",
     404: "Unknown model, layer or parameter (the message lists the valid names)",
-    413: "Request body, JSON value count or image over its limit",
+    413: "Request body or image over its size limit",
     415: "Wrong content type, or an image format other than PNG/JPEG",
     422: "Invalid request fields (shape, type, range), a blank drawing ('draw a digit first'), "
-         "or an answer over the response size limit",
+         "a JSON body with more values than allowed, or an answer over the response size limit",
     503: "The models are not loaded yet, or the server is busy: too many inferences running and "
          "waiting (the Retry-After header says when to retry)",
 }

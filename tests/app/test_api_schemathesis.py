@@ -19,8 +19,9 @@ CONTENT_REASONS = (
     "draw a digit first", "not valid base64", "must be base64-encoded", "has no ','",
     "has media type", "the data is not an image", "the image is empty", "images are not accepted",
     "cannot read the", "corrupt or truncated", "far too large", "are accepted",
-    # A field named in the schema may be sent several times (an array), past the form limit.
-    "Too many fields",
+    # The multipart limits (CNNVIS_MAX_FORM_*) the schema cannot fully state: a field sent
+    # several times (an array), or an extra field longer than the field-size limit.
+    "Too many fields", "Part exceeded maximum size",
 )
 DRAWING_OPERATIONS = {"/api/predict", "/api/predict/file", "/api/activations", "/api/compare",
                       "/api/explain", "/api/im2col", "/api/robustness", "/api/preprocess"}
