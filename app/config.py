@@ -77,6 +77,7 @@ class Settings:
     weights_dir: Path = field(default_factory=lambda: REPO_ROOT / "weights")
     default_model: str | None = None
     max_body_bytes: int = 2 * 1024 * 1024
+    body_timeout_seconds: float = 30.0
     max_image_pixels: int = 4_000_000
     max_image_side: int = 4096
     min_self_test_accuracy: float = 0.9
@@ -99,6 +100,7 @@ class Settings:
             weights_dir=Path(weights).expanduser() if weights else REPO_ROOT / "weights",
             default_model=env.get("CNNVIS_DEFAULT_MODEL", "").strip() or None,
             max_body_bytes=_positive_int(env, "CNNVIS_MAX_BODY_BYTES", 2 * 1024 * 1024),
+            body_timeout_seconds=_number(env, "CNNVIS_BODY_TIMEOUT_SECONDS", 30.0, 0.01, 3600.0),
             max_image_pixels=_positive_int(env, "CNNVIS_MAX_IMAGE_PIXELS", 4_000_000),
             max_image_side=_positive_int(env, "CNNVIS_MAX_IMAGE_SIDE", 4096),
             min_self_test_accuracy=_number(env, "CNNVIS_MIN_SELF_TEST_ACCURACY", 0.9, 0.0, 1.0),

@@ -77,7 +77,8 @@ def add_middleware(app: FastAPI, settings: Settings) -> None:
     when configured; security headers on every answer; metrics outermost, seeing every answer."""
     app.add_middleware(AdmissionControl, limiter=app.state.limiter, metrics=app.state.metrics)
     app.add_middleware(JsonItemLimit, max_items=settings.max_json_items)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
+                       timeout=settings.body_timeout_seconds)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["Content-Type"],

@@ -1,10 +1,12 @@
 """Limits enforced before heavy work, as pure ASGI middleware: the request body's size (413
-before anything parses it), the number of values in a JSON body (422, as validation would say
-after parsing), and the answer's size."""
+before anything parses it) and the time it may take to arrive (408), the number of values in a
+JSON body (422, as validation would say after parsing), and the answer's size."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 
 from starlette.exceptions import HTTPException
@@ -18,14 +20,22 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"the request body is larger than the limit of {limit} bytes")
 
 
+class BodyTooSlow(HTTPException):
+    def __init__(self, limit: float):
+        super().__init__(408, f"the request body did not arrive within {limit:g} s")
+
+
 class BodySizeLimit:
     """Pure ASGI middleware: a declared Content-Length over ``max_bytes`` is answered at once;
-    a body streamed without one is counted as it arrives and cut off at the limit (raised as an
-    HTTPException so the route's body reader passes it on as a 413)."""
+    a body streamed without one is counted as it arrives and cut off at the limit; a body not
+    all there ``timeout`` seconds after the request began is cut off too (a client trickling its
+    body holds no task for longer). Both are raised as HTTPExceptions from ``receive``, so
+    whichever reader waits on the body passes them on, and answered 413 or 408 here."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float):
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -43,14 +53,22 @@ class BodySizeLimit:
                 return
         received = 0
         started = False
+        complete = False
+        deadline = time.monotonic() + self.timeout
 
         async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, complete
+            if complete:  # only a disconnect is left to wait for: no deadline
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), deadline - time.monotonic())
+            except asyncio.TimeoutError:
+                raise BodyTooSlow(self.timeout) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     raise BodyTooLarge(self.max_bytes)
+                complete = not message.get("more_body", False)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -61,10 +79,10 @@ class BodySizeLimit:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge as exc:
+        except (BodyTooLarge, BodyTooSlow) as exc:
             if started:
                 raise
-            await reply(send, 413, str(exc.detail))
+            await reply(send, exc.status_code, str(exc.detail))
 
 
 class JsonItemLimit:

@@ -3,6 +3,7 @@ inferences run, a bounded number wait, the rest get a fast 503 with Retry-After;
 clear 4xx; every answer carries the security headers; /metrics counts it all."""
 
 import asyncio
+import json
 import re
 import threading
 import time
@@ -19,6 +20,7 @@ from app.admission import AdmissionControl, Busy, Limiter, retry_after
 from app.config import Settings, SettingsError, available_cores
 from app.main import create_app
 from app.metrics import Metrics
+from app.middleware import BodySizeLimit, JsonItemLimit, read_body
 
 PIXELS = {"pixels": pixels(0)}
 
@@ -252,6 +254,36 @@ def test_a_json_body_with_too_many_values_is_refused_before_parsing(client):
     assert r.status_code == 422
 
 
+def test_a_body_that_trickles_in_is_cut_off():
+    async def scenario():
+        reached = []
+
+        async def app(scope, receive, send):
+            reached.append(await read_body(receive))
+
+        middleware = BodySizeLimit(JsonItemLimit(app, 100), max_bytes=1000, timeout=0.05)
+        messages = [{"type": "http.request", "body": b'{"pix', "more_body": True}]
+
+        async def receive():
+            if messages:
+                return messages.pop(0)
+            await asyncio.sleep(10)  # the rest never comes
+
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/api/predict",
+                 "headers": [(b"content-type", b"application/json")]}
+        await asyncio.wait_for(middleware(scope, receive, send), 5)
+        assert sent[0]["status"] == 408 and not reached
+        assert json.loads(sent[1]["body"]) == {
+            "detail": "the request body did not arrive within 0.05 s"}
+
+    run(scenario())
+
+
 def test_multipart_parts_and_fields_are_limited(client):
     png = ("digit.png", b"\x89PNG\r\n\x1a\n", "image/png")
     r = client.post("/api/predict/file", files=[("file", png), ("file", png)])
@@ -362,10 +394,12 @@ def test_reliability_settings_from_the_environment():
                            "CNNVIS_MAX_FORM_FILES": "2", "CNNVIS_MAX_FORM_FIELDS": "8",
                            "CNNVIS_MAX_FORM_FIELD_BYTES": "4096",
                            "CNNVIS_MAX_RESPONSE_BYTES": "1_000_000", "CNNVIS_BLAS_THREADS": "0",
+                           "CNNVIS_BODY_TIMEOUT_SECONDS": "2.5",
                            "CNNVIS_CORS_ORIGINS": "https://a.example, http://localhost:3000/"})
     assert (s.max_inflight, s.max_queue, s.max_wait_seconds, s.max_json_items) == (3, 10, 0.25, 900)
     assert (s.max_form_files, s.max_form_fields, s.max_form_field_bytes) == (2, 8, 4096)
     assert s.max_response_bytes == 1_000_000 and s.blas_threads == 0
+    assert s.body_timeout_seconds == 2.5
     assert s.cors_origins == ("https://a.example", "http://localhost:3000")
     d = Settings.from_env({})
     assert d.max_inflight == available_cores() and d.cors_origins == ()
