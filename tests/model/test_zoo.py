@@ -1,6 +1,8 @@
 """The model zoo: LRN against a naive loop and numerical gradients, every architecture's loss
 gradient, build/forward/backward/round-trip for every registered name, the shipped weights."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -180,6 +182,23 @@ def test_shipped_weights_load_and_reach_their_target(name):
     assert "conv1.weight" in initial
     sample = load_sample()
     predicted = net.predict(to_float(sample["images"])).argmax(axis=1)
-    # On 100 digits a target allows ceil((1 - target) * 100) misses: one for 99.0 % and 99.5 %.
-    allowed = int(np.ceil(round((1 - target) * len(predicted), 9)))
-    assert int(np.sum(predicted != sample["labels"])) <= allowed
+    assert int(np.sum(predicted != sample["labels"])) <= allowed_misses(len(predicted), target)
+
+
+def allowed_misses(n, target, level=0.01):
+    """The fewest misses on ``n`` digits that a model exactly at ``target`` accuracy exceeds
+    with probability below ``level`` (binomial). 100 digits resolve only 1 %: a 99.5 % model
+    misses one or more of them 39 % of the time, two or more 9 % of the time."""
+    p = 1 - target
+    tail = 1.0
+    for k in range(n + 1):
+        tail -= math.comb(n, k) * p**k * (1 - p) ** (n - k)
+        if tail < level:
+            return k
+    return n
+
+
+def test_allowed_misses():
+    assert allowed_misses(100, 0.995) == 3
+    assert allowed_misses(100, 0.99) == 4
+    assert allowed_misses(100, 1.0) == 0
