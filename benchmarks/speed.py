@@ -95,8 +95,17 @@ class Torch:
             return self.torch.softmax(self.net(self.torch.from_numpy(x)), dim=1).numpy()
 
 
+SETTLE_SECONDS = 0.3
+
+
 def time_block(fn, repeat: int) -> float:
-    """Median seconds of ``repeat`` calls."""
+    """Median seconds of ``repeat`` calls, after one untimed call and a pause.
+
+    The pause lets the previous implementation's worker threads (OpenMP and OpenBLAS spin
+    after each parallel region) go idle, so no one is timed while another's threads spin.
+    """
+    time.sleep(SETTLE_SECONDS)
+    fn()
     samples = []
     for _ in range(repeat):
         t0 = time.perf_counter()
