@@ -6,6 +6,7 @@ Reference: Saito, "Deep Learning from Scratch", ch. 4.5 and 7.5 (Trainer).
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from dataclasses import asdict, dataclass, field
@@ -163,7 +164,10 @@ def train(config: TrainConfig, command: str = "", progress: bool = True,
                      "selection": "epoch with the highest validation accuracy",
                      "split": {"train": int(len(train_idx)), "val": int(len(val_idx)),
                                "seed": config.seed},
-                     "numpy": np.__version__, "python": platform.python_version()},
+                     "numpy": np.__version__, "python": platform.python_version(),
+                     # thread settings change float summation order, so record them too
+                     "environment": {k: v for k, v in os.environ.items()
+                                     if k.startswith(("OPENBLAS_", "OMP_", "MKL_"))}},
         "dataset": {"name": "MNIST", "checksums": {k: v["sha256"]
                                                     for k, v in (checksums or {}).items()}},
         "metrics": {"test_accuracy": final["accuracy"], "test_loss": final["loss"],
