@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from model import WeightsError, build, load, load_checked, save
+from model.data import sha256_file
 
 
 @pytest.fixture
@@ -33,12 +34,17 @@ def test_round_trip_is_bit_exact(saved):
     assert load("tiny", weights_dir=path.parent).param_count() == net.param_count()
 
 
+def reseal(npz):
+    """Write the npz's current checksum into its manifest, so the next check is reached."""
+    manifest_path = npz.with_suffix(".json")
+    manifest = json.loads(manifest_path.read_text())
+    manifest["sha256"] = sha256_file(npz)
+    manifest_path.write_text(json.dumps(manifest))
+
+
 def rewrite_npz(path, arrays):
     np.savez(path, **arrays)
-    manifest = json.loads(path.with_suffix(".json").read_text())
-    from model.data import sha256_file
-    manifest["sha256"] = sha256_file(path)
-    path.with_suffix(".json").write_text(json.dumps(manifest))
+    reseal(path)
 
 
 def arrays_of(npz):
@@ -87,13 +93,8 @@ def test_checksum_mismatch(saved):
 def test_truncated_npz(saved):
     _, path, _ = saved
     npz = path.with_suffix(".npz")
-    rewrite_npz(npz, arrays_of(npz))
-    data = npz.read_bytes()[: len(npz.read_bytes()) // 2]
-    npz.write_bytes(data)
-    manifest = json.loads(path.read_text())
-    from model.data import sha256_file
-    manifest["sha256"] = sha256_file(npz)
-    path.write_text(json.dumps(manifest))
+    npz.write_bytes(npz.read_bytes()[: len(npz.read_bytes()) // 2])
+    reseal(npz)
     with pytest.raises(WeightsError, match="truncated or corrupt"):
         load_checked(path)
 
@@ -102,10 +103,7 @@ def test_pickle_is_refused(saved):
     _, path, _ = saved
     npz = path.with_suffix(".npz")
     npz.write_bytes(pickle.dumps({"conv1.weight": [1, 2, 3]}))
-    manifest = json.loads(path.read_text())
-    from model.data import sha256_file
-    manifest["sha256"] = sha256_file(npz)
-    path.write_text(json.dumps(manifest))
+    reseal(npz)
     with pytest.raises(WeightsError, match="a pickle.*never pickle"):
         load_checked(path)
 
