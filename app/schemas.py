@@ -156,14 +156,19 @@ class PredictResponse(BaseModel):
     timing_ms: Timing
 
 
-class LayerActivation(BaseModel):
-    name: str = Field(description="`input` for the input itself, else the layer's name")
-    kind: str = Field(description="`input`, `conv`, `relu`, `maxpool`, `affine`...")
-    shape: list[int] = Field(description="per-sample shape, e.g. [30, 24, 24] or [100]")
+class EncodedArray(BaseModel):
+    shape: list[int] = Field(description="the array's shape, C (row-major) order")
     min: float
     max: float
     encoding: Literal["uint8"] = Field(description=UINT8_ENCODING)
     data: str
+
+
+class LayerActivation(EncodedArray):
+    """One layer's output for the input: ``shape`` is per sample, e.g. [30, 24, 24] or [100]."""
+
+    name: str = Field(description="`input` for the input itself, else the layer's name")
+    kind: str = Field(description="`input`, `conv`, `relu`, `maxpool`, `affine`...")
 
 
 class ActivationsResponse(PredictResponse):
@@ -382,14 +387,6 @@ class PreprocessRequest(Strict):
             raise ValueError("image must be a data URL such as data:image/png;base64,iVBORw0KG..."
                              f" (got text starting {value[:20]!r})")
         return value
-
-
-class EncodedArray(BaseModel):
-    shape: list[int] = Field(description="the array's shape, C (row-major) order")
-    min: float
-    max: float
-    encoding: Literal["uint8"] = Field(description=UINT8_ENCODING)
-    data: str
 
 
 class ByteArray(BaseModel):
