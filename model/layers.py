@@ -166,15 +166,20 @@ class MaxPooling(Pooling):
 
     def forward(self, p, x, train=False, rng=None):
         views = self._offset_views(x)
-        _, first = next(views)
-        out = first.copy()
+        _, out = next(views)  # a view of x until the first maximum makes a new array
+        owned = False
         winner = np.zeros(out.shape, dtype=np.uint8) if train else None
         for offset, view in views:
             if train:
                 better = view > out
                 # winner = offset where better, else unchanged; uint8 arithmetic beats a masked copy
                 winner += better * np.uint8(offset) - better * winner
-            np.maximum(out, view, out=out)
+            if owned:
+                np.maximum(out, view, out=out)
+            else:
+                out, owned = np.maximum(out, view), True
+        if not owned:  # a 1×1 window
+            out = out.copy()
         return out, ((x.shape, winner) if train else None)
 
     def backward(self, p, cache, dout, need_dx=True):

@@ -112,8 +112,12 @@ class Sequential:
                 outputs[name] = x
         return x, outputs
 
-    def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-        """Class probabilities. Input: (N, 1, 28, 28) float in [0, 1], ink = 1 -> (N, 10)."""
+    def predict(self, x: np.ndarray, batch_size: int = 50) -> np.ndarray:
+        """Class probabilities. Input: (N, 1, 28, 28) float in [0, 1], ink = 1 -> (N, 10).
+
+        Big batches go through in chunks of ``batch_size``: small enough that each layer's
+        output stays in cache (50 measured ~25 % faster than 1000 for SimpleConvNet).
+        """
         x = self._check_input(x)
         chunks = [softmax(self.forward(x[i:i + batch_size])[0])
                   for i in range(0, max(len(x), 1), batch_size)]
