@@ -67,7 +67,7 @@ def test_im2col_conv_and_pool_with_hover(page):
     assert page.locator("#im-weight rect.mark-col").get_attribute("x") == "5"
     assert band.is_visible(), "the matrices did not scroll to the hovered row"
     readout = page.locator("#im-readout").inner_text()
-    assert f"output[5, 9, 14]" in readout and f"row {row} of cols" in readout
+    assert "output[5, 9, 14]" in readout and f"row {row} of cols" in readout
 
     # Hovering the product itself moves the highlight too.
     hover_cell(page, page.locator("#im-product"), 2, 100, 30, 576)

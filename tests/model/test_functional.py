@@ -32,8 +32,8 @@ def naive_pool(x, k, stride, pad, reduce):
     out = np.zeros((n, c, oh, ow))
     for y in range(oh):
         for z in range(ow):
-            out[:, :, y, z] = reduce(xp[:, :, y * stride:y * stride + k, z * stride:z * stride + k],
-                                     axis=(2, 3))
+            window = xp[:, :, y * stride:y * stride + k, z * stride:z * stride + k]
+            out[:, :, y, z] = reduce(window, axis=(2, 3))
     return out
 
 
@@ -98,7 +98,8 @@ def test_convolution_matches_naive_loops(n, c, h, w, k, s, p):
 
 
 POOLS = [  # (K, stride, pad, H) — overlapping windows included
-    (2, 2, 0, 8), (2, 3, 0, 8), (2, 2, 0, 7), (3, 2, 0, 9), (3, 2, 1, 8), (3, 1, 1, 6), (2, 1, 0, 5), (4, 4, 2, 10)]
+    (2, 2, 0, 8), (2, 3, 0, 8), (2, 2, 0, 7), (3, 2, 0, 9), (3, 2, 1, 8), (3, 1, 1, 6),
+    (2, 1, 0, 5), (4, 4, 2, 10)]
 
 
 @pytest.mark.parametrize("k,s,p,h", POOLS)
