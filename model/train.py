@@ -70,7 +70,8 @@ def split_train_val(n: int, val_size: int, rng: np.random.Generator) -> tuple[np
 
 def lr_at(config: TrainConfig, epoch: int) -> float:
     """Step schedule: lr × decay^(number of decay epochs reached), epochs counted from 1."""
-    return config.lr * config.lr_decay ** sum(1 for e in config.decay_epochs if epoch >= e)
+    steps = sum(1 for e in config.decay_epochs if epoch >= e)
+    return float(f"{config.lr * config.lr_decay ** steps:.6g}")  # 9e-05, not 8.999999999999999e-05
 
 
 def augment_batch(config: TrainConfig, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
