@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from itertools import chain
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag,
                       field_validator, model_validator)
 
@@ -45,17 +47,20 @@ Pixels = Annotated[PixelRows | PixelFlat, Field(
 def _pixel_error(where: str, value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return f"pixels{where} is {type(value).__name__} {value!r:.40}, not a number"
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return f"pixels{where} is {value}; NaN and infinity are not allowed"
     if not 0.0 <= value <= 1.0:
-        return f"pixels{where} = {value} is outside [0, 1] (ink = 1, background = 0)"
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        return f"pixels{where} = {shown} is outside [0, 1] (ink = 1, background = 0)"
     return None
 
 
 def check_pixels(value: Any) -> list[float]:
     """Validate 28×28 nested or 784 flat pixel values; returns the 784 values flat (row-major).
 
-    Raises ValueError naming the first problem (shape, ragged row, type, range or NaN).
+    Raises ValueError naming the first problem (shape, ragged row, type, range or NaN). Valid
+    input is checked in bulk (type set, then one vectorised range test); only a bad one is
+    scanned value by value to say where it goes wrong.
     """
     shape_hint = "pixels must be 28 rows of 28 numbers or a flat list of 784 numbers"
     if not isinstance(value, list):
@@ -63,26 +68,32 @@ def check_pixels(value: Any) -> list[float]:
     if value and all(isinstance(row, list) for row in value):
         if len(value) != SIDE:
             raise ValueError(f"{shape_hint}; got {len(value)} rows")
-        flat: list[Any] = []
         for r, row in enumerate(value):
             if len(row) != SIDE:
                 raise ValueError(f"{shape_hint}; row {r} has {len(row)} values (ragged rows are "
                                  f"not accepted)")
-            for c, v in enumerate(row):
-                problem = _pixel_error(f"[{r}][{c}]", v)
-                if problem:
-                    raise ValueError(problem)
-            flat.extend(row)
-        return [float(v) for v in flat]
-    if any(isinstance(v, list) for v in value):
-        raise ValueError(f"{shape_hint}; got a mix of lists and numbers")
-    if len(value) != PIXELS:
-        raise ValueError(f"{shape_hint}; got a flat list of {len(value)} values")
-    for i, v in enumerate(value):
-        problem = _pixel_error(f"[{i}]", v)
+        flat = list(chain.from_iterable(value))
+        nested = True
+    else:
+        if any(isinstance(v, list) for v in value):
+            raise ValueError(f"{shape_hint}; got a mix of lists and numbers")
+        if len(value) != PIXELS:
+            raise ValueError(f"{shape_hint}; got a flat list of {len(value)} values")
+        flat = value
+        nested = False
+    types = set(map(type, flat))
+    if types <= {float, int}:  # exact types: bool and other subclasses go the slow way
+        try:
+            values = np.array(flat, dtype=np.float64)
+        except OverflowError:  # an integer beyond float range
+            values = None
+        if values is not None and np.all((values >= 0.0) & (values <= 1.0)):  # NaN fails too
+            return values.tolist()
+    for i, v in enumerate(flat):
+        problem = _pixel_error(f"[{i // SIDE}][{i % SIDE}]" if nested else f"[{i}]", v)
         if problem:
             raise ValueError(problem)
-    return [float(v) for v in value]
+    return [float(v) for v in flat]  # int or float subclasses that passed one by one
 
 
 def _no_default(schema: dict[str, Any]) -> None:

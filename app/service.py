@@ -221,17 +221,21 @@ INPUT_DECIMALS = 4
 
 @dataclass(frozen=True)
 class Prepared:
-    """The 28×28 float32 image (ink = 1) the networks get, and how long it took to make."""
+    """The 28×28 float32 image (ink = 1) the networks get, the same values as JSON rows, and how
+    long it took to make them."""
 
     image: np.ndarray
+    rows: list[list[float]]
     preprocess_ms: float
 
 
 def _prepared(image: np.ndarray, started: float) -> Prepared:
     """Round to 4 decimals (finer than MNIST's 1/255 steps) so that the ``input`` echoed in every
-    answer is short JSON and still exactly what the network saw."""
-    return Prepared(np.round(image.astype(np.float64), INPUT_DECIMALS).astype(np.float32),
-                    _ms(started))
+    answer is short JSON and still exactly what the network saw: a decimal of at most 6
+    significant digits survives the trip through float32, so the rounded float64 values are the
+    shortest JSON of the float32 image (what ``float32_list`` gives, ten times faster)."""
+    rounded = np.round(image.astype(np.float64), INPUT_DECIMALS)
+    return Prepared(rounded.astype(np.float32), rounded.tolist(), _ms(started))
 
 
 def decode_data_url(url: str) -> bytes:
@@ -305,7 +309,7 @@ def predict(model: LoadedModel, prepared: Prepared, started: float) -> dict[str,
 def _answer(model: LoadedModel, prepared: Prepared, probs: np.ndarray, inference: float,
             started: float) -> dict[str, Any]:
     return {"model": model.name, "label": int(np.argmax(probs)),
-            "probabilities": float32_list(probs), "input": float32_list(prepared.image),
+            "probabilities": float32_list(probs), "input": prepared.rows,
             "timing_ms": {"preprocess": prepared.preprocess_ms, "inference": inference,
                           "total": _ms(started)}}
 
@@ -333,7 +337,7 @@ def compare(registry: Registry, prepared: Prepared) -> dict[str, Any]:
                         "probabilities": float32_list(probs),
                         "test_accuracy": model.test_accuracy,
                         "param_count": model.net.param_count()})
-    return {"input": float32_list(prepared.image), "results": results}
+    return {"input": prepared.rows, "results": results}
 
 
 # ----- weights ---------------------------------------------------------------------------------

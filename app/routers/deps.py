@@ -1,5 +1,6 @@
 """Shared dependencies as ``Annotated`` aliases: the loaded models, the settings, and the
-request content types each body-taking route insists on."""
+request content types each body-taking route insists on. They are ``async`` because they only
+read the request and the app's state: a sync dependency would cost a worker-thread round trip."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from ..config import Settings
 from ..service import Registry
 
 
-def get_registry(request: Request) -> Registry:
+async def get_registry(request: Request) -> Registry:
     registry = getattr(request.app.state, "registry", None)
     if registry is None:
         raise HTTPException(503, "the models are not loaded yet; retry in a moment",
@@ -19,7 +20,7 @@ def get_registry(request: Request) -> Registry:
     return registry
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -27,7 +28,7 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def require_json(request: Request) -> None:
+async def require_json(request: Request) -> None:
     media = _media_type(request)
     if media != "application/json" and not (media.startswith("application/") and
                                             media.endswith("+json")):
@@ -35,7 +36,7 @@ def require_json(request: Request) -> None:
                                  f"(got {media or 'no content type'})")
 
 
-def require_multipart(request: Request) -> None:
+async def require_multipart(request: Request) -> None:
     media = _media_type(request)
     if media != "multipart/form-data":
         raise HTTPException(415, f"upload the image as multipart/form-data with a 'file' field "
