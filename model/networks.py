@@ -12,7 +12,11 @@ from typing import Any
 import numpy as np
 
 from .functional import softmax
+from .fused import ConvReluPool, FusedCache, fusable
 from .layers import (Affine, Convolution, Layer, MaxPooling, Params, ReLU, Shape, SoftmaxWithLoss)
+
+# In a fused forward_train's caches, the ReLU and pooling layers folded into the block before them.
+FOLDED = "folded into the fused block before"
 
 
 class Sequential:
@@ -46,6 +50,11 @@ class Sequential:
             shape = layer.output_shape(shape)
             self.shapes[name] = shape
         self.output_size = int(np.prod(shape))
+        # conv → ReLU → tiling max-pool triples, run as one block when no feature map is needed
+        self._fused: dict[int, ConvReluPool] = {
+            i: ConvReluPool(self.layers[i][1], self.layers[i + 2][1])
+            for i in range(len(self.layers) - 2)
+            if fusable(self.layers[i][1], self.layers[i + 1][1], self.layers[i + 2][1])}
 
     # ----- parameters -----------------------------------------------------------------------
     def expected_params(self) -> dict[str, Shape]:
@@ -100,16 +109,25 @@ class Sequential:
 
     def forward(self, x: np.ndarray, keep: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Inference pass. Returns ``(logits, outputs)``; ``outputs`` maps every layer name to its
-        output when ``keep`` is true (for the feature-map views), else it is empty.
+        output when ``keep`` is true (for the feature-map views), else it is empty and fusable
+        conv → ReLU → max-pool triples run as one block (same values, faster).
 
         Input: (N, *input_shape) -> logits (N, output_size)
         """
         x = self._check_input(x)
         outputs: dict[str, np.ndarray] = {}
-        for name, layer in self.layers:
+        i = 0
+        while i < len(self.layers):
+            name, layer = self.layers[i]
+            block = None if keep else self._fused.get(i)
+            if block is not None:
+                x, _ = block.forward(self.layer_params(name), x)
+                i += 3
+                continue
             x, _ = layer.forward(self.layer_params(name), x, train=False)
             if keep:
                 outputs[name] = x
+            i += 1
         return x, outputs
 
     def predict(self, x: np.ndarray, batch_size: int = 50) -> np.ndarray:
@@ -123,18 +141,29 @@ class Sequential:
                   for i in range(0, max(len(x), 1), batch_size)]
         return np.concatenate(chunks, axis=0) if len(x) else np.zeros((0, self.output_size))
 
-    def forward_train(self, x: np.ndarray,
-                      rng: np.random.Generator | None = None) -> tuple[np.ndarray, list[Any]]:
+    def forward_train(self, x: np.ndarray, rng: np.random.Generator | None = None,
+                      fuse: bool = False) -> tuple[np.ndarray, list[Any]]:
         """Forward pass that also returns every layer's backward cache (in layer order).
 
         With ``rng`` dropout is active (training); without it the pass is deterministic, as
-        for inference, but still differentiable (saliency, Grad-CAM).
+        for inference, but still differentiable (saliency, Grad-CAM). With ``fuse`` (training)
+        conv → ReLU → max-pool triples run as one block: the conv's cache holds the block's and
+        the two folded layers' caches are ``FOLDED``; gradients per layer output then do not exist.
         """
         x = self._check_input(x)
-        caches = []
-        for name, layer in self.layers:
+        caches: list[Any] = []
+        i = 0
+        while i < len(self.layers):
+            name, layer = self.layers[i]
+            block = self._fused.get(i) if fuse else None
+            if block is not None:
+                x, cache = block.forward(self.layer_params(name), x, train=True)
+                caches += [cache, FOLDED, FOLDED]
+                i += 3
+                continue
             x, cache = layer.forward(self.layer_params(name), x, train=True, rng=rng)
             caches.append(cache)
+            i += 1
         return x, caches
 
     def backward(self, caches: list[Any], dout: np.ndarray, input_grad: bool = False,
@@ -143,15 +172,25 @@ class Sequential:
 
         Returns ``(grads, dx)``: grads keyed like ``params``; dx is the input gradient when
         ``input_grad`` (saliency), else None and the first layer skips computing it. If
-        ``output_grads`` is a dict, it receives the gradient w.r.t. each layer's output (Grad-CAM).
+        ``output_grads`` is a dict, it receives the gradient w.r.t. each layer's output (Grad-CAM;
+        needs caches from an unfused ``forward_train``).
         """
         grads: Params = {}
         for i in range(len(self.layers) - 1, -1, -1):
             name, layer = self.layers[i]
+            if caches[i] is FOLDED:
+                if output_grads is not None:
+                    raise ValueError("per-layer output gradients need forward_train(fuse=False)")
+                continue  # dout passes on to the fused block's backward
             if output_grads is not None:
                 output_grads[name] = dout
             need_dx = input_grad or i > 0
-            dout, local = layer.backward(self.layer_params(name), caches[i], dout, need_dx=need_dx)
+            if isinstance(caches[i], FusedCache):
+                dout, local = self._fused[i].backward(self.layer_params(name), caches[i], dout,
+                                                      need_dx=need_dx)
+            else:
+                dout, local = layer.backward(self.layer_params(name), caches[i], dout,
+                                             need_dx=need_dx)
             for key, value in local.items():
                 grads[f"{name}.{key}"] = value
         return grads, dout
@@ -162,8 +201,8 @@ class Sequential:
 
     def loss_and_grads(self, x: np.ndarray, labels: np.ndarray,
                        rng: np.random.Generator | None = None) -> tuple[float, Params, np.ndarray]:
-        """One training forward + backward. Returns (loss, grads, logits)."""
-        logits, caches = self.forward_train(x, rng=rng)
+        """One training forward + backward (fused blocks). Returns (loss, grads, logits)."""
+        logits, caches = self.forward_train(x, rng=rng, fuse=True)
         loss, lcache = self.loss_layer.forward(logits, labels)
         grads, _ = self.backward(caches, self.loss_layer.backward(lcache))
         return loss, grads, logits

@@ -85,9 +85,11 @@ def tiny_net(name):
 
 @pytest.mark.parametrize("name", sorted(TINY))
 @pytest.mark.parametrize("dropout_active", [False, True])
-def test_architecture_loss_gradient(name, dropout_active):
+@pytest.mark.parametrize("fuse", [False, True])
+def test_architecture_loss_gradient(name, dropout_active, fuse):
     """Every parameter and the input gradient against centred differences, in float64;
-    with dropout active the same mask is drawn for every evaluation (a fixed seed)."""
+    with dropout active the same mask is drawn for every evaluation (a fixed seed); layer by
+    layer and with conv → ReLU → max-pool blocks fused (the training path)."""
     net = tiny_net(name)
     rng = np.random.default_rng(5)
     x = rng.random((2, *net.input_shape))
@@ -100,7 +102,7 @@ def test_architecture_loss_gradient(name, dropout_active):
         logits, _ = net.forward_train(x, rng=mask_rng())
         return net.loss_layer.forward(logits, labels)[0]
 
-    logits, caches = net.forward_train(x, rng=mask_rng())
+    logits, caches = net.forward_train(x, rng=mask_rng(), fuse=fuse)
     _, lcache = net.loss_layer.forward(logits, labels)
     grads, dx = net.backward(caches, net.loss_layer.backward(lcache), input_grad=True)
     assert set(grads) == set(net.params)
