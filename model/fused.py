@@ -9,12 +9,12 @@ k*k - 1 contiguous maxima and the whole batch a single (multi-threaded) GEMM.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
-from .functional import conv_output_size, pad_hw
+from .functional import conv_output_size, pad_hw, strided_view
 from .layers import Convolution, Layer, MaxPooling, Params, ReLU
 
 
@@ -24,6 +24,7 @@ def fusable(conv: Layer, relu: Layer, pool: Layer) -> bool:
             and isinstance(pool, MaxPooling) and pool.stride == pool.pool_size and pool.pad == 0)
 
 
+@lru_cache(maxsize=256)
 def pooled_geometry(x_shape: tuple[int, ...], kh: int, kw: int, stride: int, pad: int,
                     k: int) -> tuple[int, int]:
     """(PH, PW): the pooled output size, ``PH = OH // k`` with ``OH`` the conv output height
@@ -46,9 +47,8 @@ def pooled_columns(x: np.ndarray, kh: int, kw: int, stride: int, pad: int, k: in
     xp = pad_hw(x, pad)
     sn, sc, sh, sw = xp.strides
     step = k * stride
-    view = as_strided(xp, (c, kh, kw, n, k, k, ph, pw),
-                      (sc, sh, sw, sn, stride * sh, stride * sw, step * sh, step * sw),
-                      writeable=False)
+    view = strided_view(xp, (c, kh, kw, n, k, k, ph, pw),
+                        (sc, sh, sw, sn, stride * sh, stride * sw, step * sh, step * sw))
     return view.reshape(c * kh * kw, n * k * k * ph * pw)  # copies once
 
 
@@ -107,21 +107,29 @@ class ConvReluPool:
         ph, pw = pooled_geometry(x.shape, *self._geometry())
         cols = pooled_columns(x, *self._geometry())
         y = (p["weight"].reshape(f, -1) @ cols).reshape(f, n, kk, ph * pw)  # (F, N, k*k, P)
+        if not train:  # inference: no winners, one allocation
+            pooled = np.maximum(y[:, :, 0], y[:, :, 1]) if kk > 1 else y[:, :, 0].copy()
+            for offset in range(2, kk):
+                np.maximum(pooled, y[:, :, offset], out=pooled)
+            return self._finish(p, pooled, n, ph, pw), None
         pooled = y[:, :, 0].copy()
-        winner = np.zeros(pooled.shape, dtype=np.uint8) if train else None
+        winner = np.zeros(pooled.shape, dtype=np.uint8)
         for offset in range(1, kk):
             view = y[:, :, offset]
-            if train:
-                # Strictly greater, so the first maximum wins (as in MaxPooling); a later offset
-                # that beats the running maximum is the larger number, so the winner is the
-                # largest offset that did (np.copyto with where= measured 20× slower).
-                better = np.greater(view, pooled).view(np.uint8)
-                np.maximum(winner, better * np.uint8(offset), out=winner)
+            # Strictly greater, so the first maximum wins (as in MaxPooling); a later offset
+            # that beats the running maximum is the larger number, so the winner is the
+            # largest offset that did (np.copyto with where= measured 20× slower).
+            better = np.greater(view, pooled).view(np.uint8)
+            np.maximum(winner, better * np.uint8(offset), out=winner)
             np.maximum(pooled, view, out=pooled)
+        return self._finish(p, pooled, n, ph, pw), FusedCache(cols, winner, pooled, x.shape)
+
+    @staticmethod
+    def _finish(p: Params, pooled: np.ndarray, n: int, ph: int, pw: int) -> np.ndarray:
+        """Bias and ReLU on the pooled maxima in place; (F, N, P) → (N, F, PH, PW)."""
         pooled += p["bias"][:, None, None]
         np.maximum(pooled, 0, out=pooled)
-        out = np.ascontiguousarray(pooled.transpose(1, 0, 2)).reshape(n, f, ph, pw)
-        return out, (FusedCache(cols, winner, pooled, x.shape) if train else None)
+        return np.ascontiguousarray(pooled.transpose(1, 0, 2)).reshape(n, -1, ph, pw)
 
     def backward(self, p: Params, cache: FusedCache, dout: np.ndarray,
                  need_dx: bool = True) -> tuple[np.ndarray | None, Params]:

@@ -137,6 +137,8 @@ class Sequential:
         output stays in cache (50 measured ~25 % faster than 1000 for SimpleConvNet).
         """
         x = self._check_input(x)
+        if 0 < len(x) <= batch_size:
+            return softmax(self.forward(x)[0])
         chunks = [softmax(self.forward(x[i:i + batch_size])[0])
                   for i in range(0, max(len(x), 1), batch_size)]
         return np.concatenate(chunks, axis=0) if len(x) else np.zeros((0, self.output_size))
