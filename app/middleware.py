@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Awaitable, Callable
 
 from starlette.exceptions import HTTPException
@@ -54,15 +53,16 @@ class BodySizeLimit:
         received = 0
         started = False
         complete = False
-        deadline = time.monotonic() + self.timeout
+        deadline = asyncio.get_running_loop().time() + self.timeout
 
         async def limited_receive() -> Message:
             nonlocal received, complete
             if complete:  # only a disconnect is left to wait for: no deadline
                 return await receive()
-            try:
-                message = await asyncio.wait_for(receive(), deadline - time.monotonic())
-            except asyncio.TimeoutError:
+            try:  # asyncio.timeout, unlike wait_for, starts no task per message
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
                 raise BodyTooSlow(self.timeout) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))

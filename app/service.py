@@ -58,6 +58,7 @@ class LoadedModel:
     initial: dict[str, np.ndarray]
     path: Path
     self_test_accuracy: float = 0.0
+    forward_ms: float = 0.0  # median single-image prediction time, measured at load
     misclassified: dict[str, np.ndarray] | None = field(default=None, repr=False)
     misclassified_note: str = ""
 
@@ -138,6 +139,18 @@ def self_test(net: Sequential, samples: dict[str, np.ndarray]) -> float:
     return float(np.mean(probs.argmax(axis=1) == samples["labels"]))
 
 
+def single_image_ms(net: Sequential, samples: dict[str, np.ndarray], repeat: int = 15) -> float:
+    """Median milliseconds of one single-image prediction on this machine (after a warm-up)."""
+    x = fit_input(to_float(samples["images"][:1])[:, 0], net.input_shape)
+    net.predict(x)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        net.predict(x)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times) * 1000.0)
+
+
 def load_gallery(path: Path, sha256: str) -> tuple[dict[str, np.ndarray] | None, str]:
     """The misclassified test digits stored beside a manifest, or None and why not. A corrupt
     file stops startup; one made for other weights (retrained since) is only left unserved."""
@@ -181,7 +194,8 @@ def load_model(path: Path, samples: dict[str, np.ndarray], min_accuracy: float) 
                            f" at least {min_accuracy:.0%} needed (wrong or untrained weights?)")
     gallery, note = load_gallery(path, str(manifest["sha256"]))
     model = LoadedModel(name=path.stem, net=net, manifest=manifest, initial=initial, path=path,
-                        self_test_accuracy=accuracy, misclassified=gallery,
+                        self_test_accuracy=accuracy, forward_ms=single_image_ms(net, samples),
+                        misclassified=gallery,
                         misclassified_note=note)
     try:
         ModelDetail.model_validate(model.detail())  # what GET /api/models/{name} will answer

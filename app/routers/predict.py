@@ -6,8 +6,10 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Body, File, Form, UploadFile
+from starlette.concurrency import run_in_threadpool
 
 from .. import service
+from ..config import Settings
 from ..schemas import (ActivationsResponse, CompareRequest, CompareResponse, PredictRequest,
                        PredictResponse, error_responses)
 from .deps import JsonBody, MultipartBody, RegistryDep, SettingsDep
@@ -21,9 +23,19 @@ Drawings = Annotated[CompareRequest, Body(openapi_examples=EXAMPLES)]
 
 @router.post("/predict", response_model=PredictResponse, responses=BODY_ERRORS,
              dependencies=[JsonBody], summary="Classify a drawing (data URL) or 28×28 pixels")
-def predict(body: Drawing, registry: RegistryDep, settings: SettingsDep) -> dict:
+async def predict(body: Drawing, registry: RegistryDep, settings: SettingsDep) -> dict:
+    """``async`` so that a fast model's prediction from pixels runs right here on the event
+    loop, the one place a thread round trip would cost more than the work (``inline_ms``);
+    images to decode and slower models go to the thread pool like every ``def`` route."""
     started = time.perf_counter()
     model = registry.get(body.model)
+    if body.pixels is not None and model.forward_ms < settings.inline_ms:
+        return _predict(model, body, settings, started)
+    return await run_in_threadpool(_predict, model, body, settings, started)
+
+
+def _predict(model: service.LoadedModel, body: PredictRequest, settings: Settings,
+             started: float) -> dict:
     prepared = service.prepare(body.image, body.pixels, settings)
     return service.predict(model, prepared, started)
 

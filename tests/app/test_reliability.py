@@ -166,7 +166,9 @@ def gated(tiny_settings, monkeypatch):
         return predict(*args, **kwargs)
 
     monkeypatch.setattr(service, "predict", held_predict)
-    settings = replace(tiny_settings, max_inflight=1, max_queue=1, max_wait_seconds=5.0)
+    # inline_ms=0: a held prediction stands for a slow model, which runs in the thread pool
+    settings = replace(tiny_settings, max_inflight=1, max_queue=1, max_wait_seconds=5.0,
+                       inline_ms=0.0)
     with TestClient(create_app(settings)) as client:
         yield client, gate, entered
         gate.set()
@@ -206,7 +208,8 @@ def test_a_waiter_gives_up_after_the_wait_limit(tiny_settings, monkeypatch):
     gate = threading.Event()
     predict = service.predict
     monkeypatch.setattr(service, "predict", lambda *a, **k: (gate.wait(10), predict(*a, **k))[1])
-    settings = replace(tiny_settings, max_inflight=1, max_queue=4, max_wait_seconds=0.2)
+    settings = replace(tiny_settings, max_inflight=1, max_queue=4, max_wait_seconds=0.2,
+                       inline_ms=0.0)  # a held prediction stands for a slow model
     with TestClient(create_app(settings)) as client, ThreadPoolExecutor(2) as pool:
         running = pool.submit(client.post, "/api/predict", json=PIXELS)
         limiter = client.app.state.limiter
