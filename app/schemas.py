@@ -55,8 +55,9 @@ def _pixel_error(where: str, value: Any) -> str | None:
     return None
 
 
-def check_pixels(value: Any) -> list[float]:
-    """Validate 28×28 nested or 784 flat pixel values; returns the 784 values flat (row-major).
+def check_pixels(value: Any) -> np.ndarray:
+    """Validate 28×28 nested or 784 flat pixel values; returns them as a read-only float64
+    array of 784 values (row-major): what the service computes on, converted once.
 
     Raises ValueError naming the first problem (shape, ragged row, type, range or NaN). Valid
     input is checked in bulk (type set, then one vectorised range test); only a bad one is
@@ -88,12 +89,15 @@ def check_pixels(value: Any) -> list[float]:
         except OverflowError:  # an integer beyond float range
             values = None
         if values is not None and np.all((values >= 0.0) & (values <= 1.0)):  # NaN fails too
-            return values.tolist()
+            values.flags.writeable = False
+            return values
     for i, v in enumerate(flat):
         problem = _pixel_error(f"[{i // SIDE}][{i % SIDE}]" if nested else f"[{i}]", v)
         if problem:
             raise ValueError(problem)
-    return [float(v) for v in flat]  # int or float subclasses that passed one by one
+    values = np.array([float(v) for v in flat])  # int or float subclasses that passed one by one
+    values.flags.writeable = False
+    return values
 
 
 def _no_default(schema: dict[str, Any]) -> None:
@@ -125,7 +129,7 @@ class DrawingInput(Strict):
 
     @field_validator("pixels", mode="wrap")
     @classmethod
-    def _pixels(cls, value: Any, handler) -> list[float]:
+    def _pixels(cls, value: Any, handler) -> np.ndarray:
         return check_pixels(value)
 
     @model_validator(mode="after")

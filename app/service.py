@@ -248,7 +248,7 @@ def _prepared(image: np.ndarray, started: float) -> Prepared:
     answer is short JSON and still exactly what the network saw: a decimal of at most 6
     significant digits survives the trip through float32, so the rounded float64 values are the
     shortest JSON of the float32 image (what ``float32_list`` gives, ten times faster)."""
-    rounded = np.round(image.astype(np.float64), INPUT_DECIMALS)
+    rounded = np.round(np.asarray(image, dtype=np.float64), INPUT_DECIMALS)
     return Prepared(rounded.astype(np.float32), rounded.tolist(), _ms(started))
 
 
@@ -278,7 +278,8 @@ def prepare_bytes(data: bytes, settings: Settings, started: float | None = None)
     return _prepared(result.image, started)
 
 
-def prepare(image: str | None, pixels: list[float] | None, settings: Settings) -> Prepared:
+def prepare(image: str | None, pixels: np.ndarray | list[float] | None,
+            settings: Settings) -> Prepared:
     """A request's drawing (data URL) or ready pixels (784 values, ink = 1) → 28×28 input."""
     started = time.perf_counter()
     if image is not None:

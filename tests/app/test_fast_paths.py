@@ -40,9 +40,10 @@ def test_bulk_pixel_check_agrees_with_the_value_by_value_rule(data):
         assert str(got.value) == str(exc)
         return
     result = check_pixels(flat)
-    assert result == expected and all(type(v) is float for v in result)
+    assert result.dtype == np.float64 and not result.flags.writeable
+    assert result.tolist() == expected
     nested = [flat[r * SIDE:(r + 1) * SIDE] for r in range(SIDE)]
-    assert check_pixels(nested) == expected
+    assert check_pixels(nested).tolist() == expected
 
 
 def test_the_first_bad_nested_value_is_named_by_row_and_column():
