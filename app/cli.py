@@ -181,13 +181,15 @@ def cmd_misclassified(args: argparse.Namespace) -> int:
     from app.service import fit_input
     from model.data import load_mnist, to_float
     from model.misclassified import errors_path, find_misclassified, save_misclassified
+    from model.runtime import available_cores
     from model.weights import default_weights_dir, load_checked
 
     manifest_path = Path(args.weights_dir or default_weights_dir()) / f"{args.model}.json"
     net, manifest, _ = load_checked(manifest_path)
     arrays, _ = load_mnist(args.data_dir)
     images = arrays["test_images"]
-    probs = net.predict(fit_input(to_float(images)[:, 0], net.input_shape))
+    probs = net.predict(fit_input(to_float(images)[:, 0], net.input_shape),
+                        threads=available_cores())
     found = find_misclassified(probs, images, arrays["test_labels"], limit=args.limit)
     out = save_misclassified(errors_path(manifest_path), found, manifest["sha256"])
     wrong = int(np.sum(probs.argmax(axis=1) != arrays["test_labels"]))

@@ -8,20 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.data import REPO_ROOT
+from model.runtime import available_cores
 
 DEFAULT_MODEL = "simple_convnet"
 
 
 class SettingsError(ValueError):
     """An environment variable has a value the service cannot use."""
-
-
-def available_cores() -> int:
-    """The CPU cores this process may run on (its affinity mask, not the machine's count)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

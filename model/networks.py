@@ -7,6 +7,7 @@ the structure (``conv1.weight``) and are the keys of the npz, the optimizer and 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ import numpy as np
 from .functional import softmax
 from .fused import ConvReluPool, FusedCache, fusable
 from .layers import (Affine, Convolution, Layer, MaxPooling, Params, ReLU, Shape, SoftmaxWithLoss)
+from .runtime import single_threaded_blas
 
 # In a fused forward_train's caches, the ReLU and pooling layers folded into the block before them.
 FOLDED = "folded into the fused block before"
@@ -130,18 +132,33 @@ class Sequential:
             i += 1
         return x, outputs
 
-    def predict(self, x: np.ndarray, batch_size: int = 50) -> np.ndarray:
-        """Class probabilities. Input: (N, 1, 28, 28) float in [0, 1], ink = 1 -> (N, 10).
+    def logits(self, x: np.ndarray, batch_size: int = 50, threads: int = 1) -> np.ndarray:
+        """Inference logits for a batch of any size. Input: (N, *input_shape) -> (N, output_size).
 
         Big batches go through in chunks of ``batch_size``: small enough that each layer's
-        output stays in cache (50 measured ~25 % faster than 1000 for SimpleConvNet).
+        output stays in cache (50 measured ~25 % faster than 1000 for SimpleConvNet). With
+        ``threads`` > 1 a batch of at least that many chunks is split over as many threads,
+        BLAS held to one thread each (process-wide, restored after): NumPy's elementwise loops
+        use one core, so this puts every core on all of the work, not only on the GEMMs
+        (SimpleConvNet, batch 1000, 2 cores: 1.9× faster).
         """
         x = self._check_input(x)
-        if 0 < len(x) <= batch_size:
-            return softmax(self.forward(x)[0])
-        chunks = [softmax(self.forward(x[i:i + batch_size])[0])
-                  for i in range(0, max(len(x), 1), batch_size)]
-        return np.concatenate(chunks, axis=0) if len(x) else np.zeros((0, self.output_size))
+        if len(x) == 0:
+            return np.zeros((0, self.output_size), dtype=self.dtype)
+        if threads > 1 and len(x) >= threads * batch_size:
+            parts = np.array_split(x, threads)
+            with single_threaded_blas(), ThreadPoolExecutor(threads) as pool:
+                return np.concatenate(list(pool.map(lambda part: self.logits(part, batch_size),
+                                                    parts)))
+        if len(x) <= batch_size:
+            return self.forward(x)[0]
+        return np.concatenate([self.forward(x[i:i + batch_size])[0]
+                               for i in range(0, len(x), batch_size)])
+
+    def predict(self, x: np.ndarray, batch_size: int = 50, threads: int = 1) -> np.ndarray:
+        """Class probabilities. Input: (N, 1, 28, 28) float in [0, 1], ink = 1 -> (N, 10);
+        chunks and threads as in :meth:`logits`."""
+        return softmax(self.logits(x, batch_size, threads))
 
     def forward_train(self, x: np.ndarray, rng: np.random.Generator | None = None,
                       fuse: bool = False) -> tuple[np.ndarray, list[Any]]:

@@ -19,6 +19,7 @@ from .augment import random_distort, random_shift
 from .data import load_mnist, to_float
 from .networks import Sequential, build
 from .optim import make_optimizer
+from .runtime import available_cores
 from .weights import save
 
 
@@ -46,19 +47,19 @@ class TrainConfig:
 
 
 def evaluate(net: Sequential, x: np.ndarray, labels: np.ndarray,
-             batch_size: int = 1000) -> dict[str, Any]:
-    """Accuracy, per-class accuracy, 10×10 confusion matrix (rows: true, cols: predicted), loss."""
+             threads: int | None = None) -> dict[str, Any]:
+    """Accuracy, per-class accuracy, 10×10 confusion matrix (rows: true, cols: predicted), loss.
+
+    ``threads``: inference threads (default: the available cores; see ``Sequential.logits``).
+    """
     k = net.output_size
+    logits = net.logits(x, threads=threads or available_cores())
     confusion = np.zeros((k, k), dtype=np.int64)
-    loss_sum = 0.0
-    for i in range(0, len(x), batch_size):
-        logits, _ = net.forward(x[i:i + batch_size])
-        t = labels[i:i + batch_size]
-        loss_sum += net.loss_layer.forward(logits, t)[0] * len(t)
-        np.add.at(confusion, (t, logits.argmax(axis=1)), 1)
+    np.add.at(confusion, (labels, logits.argmax(axis=1)), 1)
+    loss = net.loss_layer.forward(logits, labels)[0] if len(x) else 0.0
     per_class = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
     return {"accuracy": float(confusion.trace() / max(len(x), 1)),
-            "loss": float(loss_sum / max(len(x), 1)),
+            "loss": float(loss),
             "per_class_accuracy": [round(float(a), 6) for a in per_class],
             "confusion_matrix": confusion.tolist()}
 

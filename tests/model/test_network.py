@@ -1,9 +1,11 @@
 """SimpleConvNet end to end: gradients of the whole loss, thread safety, learning."""
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info
 
 from gradcheck import assert_close_grad, numerical_grad
 from model import build
@@ -99,6 +101,31 @@ def test_concurrent_predict_equals_serial():
         np.testing.assert_array_equal(logits, s_logits)
         for name in s_outs:
             np.testing.assert_array_equal(outs[name], s_outs[name])
+
+
+def test_concurrent_fused_forward_equals_serial():
+    net = build("simple_convnet", rng=np.random.default_rng(0))
+    net.freeze()
+    rng = np.random.default_rng(2)
+    inputs = [rng.random((int(rng.integers(1, 40)), 1, 28, 28), dtype=np.float32)
+              for _ in range(32)]
+    serial = [net.forward(x)[0] for x in inputs]
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(3):
+            for got, want in zip(pool.map(lambda x: net.forward(x)[0], inputs), serial):
+                np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_logits_in_chunks_and_threads_equal_one_pass(threads):
+    net = build("simple_convnet", rng=np.random.default_rng(0)).astype(np.float64)
+    x = np.random.default_rng(3).random((237, 1, 28, 28))
+    blas_before = threadpool_info()
+    got = net.logits(x, batch_size=20, threads=threads)
+    assert threadpool_info() == blas_before  # the one-thread BLAS limit was undone
+    np.testing.assert_allclose(got, net.forward(x)[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(net.predict(x, batch_size=20, threads=threads).sum(axis=1), 1.0)
+    assert net.logits(x[:0], threads=threads).shape == (0, 10)
 
 
 def test_frozen_weights_cannot_be_written():
