@@ -41,8 +41,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, lr_decay=args.lr_decay,
         decay_epochs=args.decay_epochs, shift=args.shift, rotation=args.rotation, scale=args.scale,
         elastic_alpha=args.elastic_alpha, elastic_sigma=args.elastic_sigma,
-        weight_decay=args.weight_decay, val_size=args.val_size, seed=args.seed,
-        name=args.name or args.arch, out_dir=args.out_dir, data_dir=args.data_dir)
+        weight_decay=args.weight_decay, val_size=args.val_size, threads=args.threads,
+        seed=args.seed, name=args.name or args.arch, out_dir=args.out_dir, data_dir=args.data_dir)
     command = "cnnvis " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     _, info = train(config, command=command, progress=not args.quiet)
     m = info["metrics"]
@@ -240,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="elastic distortion smoothness in pixels")
     p.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty on weights")
     p.add_argument("--val-size", type=int, default=5000)
+    p.add_argument("--threads", type=int, default=0,
+                   help="threads each batch is split over (default 0: the available cores)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--name", help="weights name (default: the architecture)")
     p.add_argument("--out-dir", default="weights")

@@ -53,12 +53,12 @@ class Ours:
         self.opt = Adam(lr=0.001)
 
     def train_step(self, x, t):
-        _, grads, _ = self.net.loss_and_grads(x, t)
+        _, grads, _ = self.net.loss_and_grads(x, t, threads=THREADS)  # as `cnnvis train` does
         self.opt.step(self.net.params, grads)
 
     def forward(self, x):
-        # As many threads over a big batch as PyTorch gets intra-op threads (one batch of 1000
-        # in two halves, BLAS on one thread each); a single image runs on one thread.
+        # As many threads over a batch as PyTorch gets intra-op threads (the batch in halves,
+        # BLAS on one thread each); a single image runs on one thread.
         return self.net.predict(x, threads=THREADS)
 
 

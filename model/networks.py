@@ -7,7 +7,6 @@ the structure (``conv1.weight``) and are the keys of the npz, the optimizer and 
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -15,7 +14,7 @@ import numpy as np
 from .functional import softmax
 from .fused import ConvReluPool, FusedCache, fusable
 from .layers import (Affine, Convolution, Layer, MaxPooling, Params, ReLU, Shape, SoftmaxWithLoss)
-from .runtime import single_threaded_blas
+from .runtime import single_threaded_blas, thread_pool
 
 # In a fused forward_train's caches, the ReLU and pooling layers folded into the block before them.
 FOLDED = "folded into the fused block before"
@@ -147,9 +146,9 @@ class Sequential:
             return np.zeros((0, self.output_size), dtype=self.dtype)
         if threads > 1 and len(x) >= threads * batch_size:
             parts = np.array_split(x, threads)
-            with single_threaded_blas(), ThreadPoolExecutor(threads) as pool:
-                return np.concatenate(list(pool.map(lambda part: self.logits(part, batch_size),
-                                                    parts)))
+            with single_threaded_blas():
+                return np.concatenate(list(thread_pool(threads).map(
+                    lambda part: self.logits(part, batch_size), parts)))
         if len(x) <= batch_size:
             return self.forward(x)[0]
         return np.concatenate([self.forward(x[i:i + batch_size])[0]
@@ -219,12 +218,37 @@ class Sequential:
         return self.loss_layer.forward(logits, labels)[0]
 
     def loss_and_grads(self, x: np.ndarray, labels: np.ndarray,
-                       rng: np.random.Generator | None = None) -> tuple[float, Params, np.ndarray]:
-        """One training forward + backward (fused blocks). Returns (loss, grads, logits)."""
-        logits, caches = self.forward_train(x, rng=rng, fuse=True)
-        loss, lcache = self.loss_layer.forward(logits, labels)
-        grads, _ = self.backward(caches, self.loss_layer.backward(lcache))
-        return loss, grads, logits
+                       rng: np.random.Generator | None = None,
+                       threads: int = 1) -> tuple[float, Params, np.ndarray]:
+        """One training forward + backward (fused blocks). Returns (loss, grads, logits).
+
+        With ``threads`` > 1 the batch is split into that many parts computed at once (BLAS on
+        one thread each, as in :meth:`logits`), and their mean-loss gradients are combined
+        weighted by part size: the same gradient up to float rounding. Dropout then draws each
+        part's mask from its own stream spawned from ``rng`` (reproducible for a fixed count).
+        """
+        if threads <= 1 or len(x) < 2 * threads:
+            logits, caches = self.forward_train(x, rng=rng, fuse=True)
+            loss, lcache = self.loss_layer.forward(logits, labels)
+            grads, _ = self.backward(caches, self.loss_layer.backward(lcache))
+            return loss, grads, logits
+        parts = np.array_split(np.arange(len(x)), threads)
+        rngs = rng.spawn(threads) if rng is not None else [None] * threads
+        with single_threaded_blas():
+            results = list(thread_pool(threads).map(
+                lambda i: self.loss_and_grads(x[parts[i]], labels[parts[i]], rngs[i]),
+                range(threads)))
+        shares = [len(part) / len(x) for part in parts]
+        loss = sum(share * part_loss for share, (part_loss, _, _) in zip(shares, results))
+        grads = {}
+        for key, value in self.params.items():
+            total = np.multiply(results[0][1][key], shares[0], dtype=value.dtype)
+            for share, (_, part_grads, _) in zip(shares[1:], results[1:]):
+                part = part_grads[key]
+                part *= share  # the part's own fresh array
+                total += part
+            grads[key] = total
+        return float(loss), grads, np.concatenate([logits for _, _, logits in results])
 
 
 # ----- registry ------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ import ctypes.util
 import os
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import lru_cache
 
 from threadpoolctl import ThreadpoolController
 
@@ -25,6 +27,12 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return max(1, os.cpu_count() or 1)
+
+
+@lru_cache(maxsize=8)
+def thread_pool(threads: int) -> ThreadPoolExecutor:
+    """One shared pool per thread count, so that per-step work does not start threads."""
+    return ThreadPoolExecutor(threads, thread_name_prefix="cnnvis-batch")
 
 
 @contextmanager

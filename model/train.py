@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,7 @@ class TrainConfig:
     elastic_sigma: float = 4.0     # elastic distortion smoothness in pixels
     weight_decay: float = 0.0      # L2 penalty 0.5·wd·|W|² on every weight (not biases)
     val_size: int = 5000           # held out from the 60k training images for model selection
+    threads: int = 0               # threads each batch is split over (0: the available cores)
     seed: int = 0
     name: str = ""
     out_dir: str = "weights"
@@ -100,6 +101,8 @@ def train(config: TrainConfig, command: str = "", progress: bool = True,
 
     Writes ``<out_dir>/<name>.npz/.json`` when ``config.name`` is set.
     """
+    if config.threads <= 0:  # resolved here, so the manifest records the count used
+        config = replace(config, threads=available_cores())
     if data is None:
         data, checksums = load_mnist(config.data_dir)
     rng = np.random.default_rng(config.seed)
@@ -130,7 +133,7 @@ def train(config: TrainConfig, command: str = "", progress: bool = True,
             batch = order[step * config.batch_size:(step + 1) * config.batch_size]
             xb = augment_batch(config, x_train[batch], rng)
             yb = y_train[batch]
-            loss, grads, logits = net.loss_and_grads(xb, yb, rng=rng)
+            loss, grads, logits = net.loss_and_grads(xb, yb, rng=rng, threads=config.threads)
             add_weight_decay(net.params, grads, config.weight_decay)
             optimizer.step(net.params, grads)
             loss_sum += loss * len(batch)

@@ -160,3 +160,30 @@ def test_registry_rejects_unknown_names():
     assert "simple_convnet" in ARCHITECTURES
     with pytest.raises(ValueError, match="unknown architecture 'nope'"):
         build("nope")
+
+
+@pytest.mark.parametrize("arch", ["simple_convnet", "deep_convnet"])
+def test_batch_split_over_threads_gives_the_same_loss_and_gradient(arch):
+    net = build(arch, rng=np.random.default_rng(0)).astype(np.float64)
+    rng = np.random.default_rng(4)
+    x = rng.random((11, 1, 28, 28))
+    labels = rng.integers(0, 10, 11)
+    loss, grads, logits = net.loss_and_grads(x, labels)
+    for threads in (2, 3):
+        split_loss, split_grads, split_logits = net.loss_and_grads(x, labels, threads=threads)
+        assert split_loss == pytest.approx(loss, rel=1e-12)
+        np.testing.assert_allclose(split_logits, logits, rtol=1e-12)
+        assert set(split_grads) == set(grads)
+        for key in grads:
+            assert split_grads[key].dtype == grads[key].dtype
+            np.testing.assert_allclose(split_grads[key], grads[key], rtol=1e-9, atol=1e-15)
+
+
+def test_split_batches_draw_dropout_masks_reproducibly():
+    net = build("deep_convnet", rng=np.random.default_rng(0))
+    x = np.random.default_rng(5).random((8, 1, 28, 28), dtype=np.float32)
+    labels = np.arange(8)
+    first = net.loss_and_grads(x, labels, rng=np.random.default_rng(9), threads=2)
+    again = net.loss_and_grads(x, labels, rng=np.random.default_rng(9), threads=2)
+    assert first[0] == again[0]
+    np.testing.assert_array_equal(first[1]["fc1.weight"], again[1]["fc1.weight"])
