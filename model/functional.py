@@ -143,9 +143,9 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
     Input: (N, K) -> Output: (N, K)
     """
-    shifted = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(shifted)
-    return e / e.sum(axis=-1, keepdims=True)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    e /= e.sum(axis=-1, keepdims=True)
+    return e
 
 
 def cross_entropy(probs: np.ndarray, labels: np.ndarray) -> float:

@@ -256,7 +256,9 @@ class Affine(Layer):
 
     def forward(self, p, x, train=False, rng=None):
         x2 = x.reshape(x.shape[0], -1)  # (N, D)
-        return x2 @ p["weight"] + p["bias"], (x2, x.shape)
+        out = x2 @ p["weight"]
+        out += p["bias"]
+        return out, (x2, x.shape)
 
     def backward(self, p, cache, dout, need_dx=True):
         x2, x_shape = cache

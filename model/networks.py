@@ -56,6 +56,13 @@ class Sequential:
             i: ConvReluPool(self.layers[i][1], self.layers[i + 2][1])
             for i in range(len(self.layers) - 2)
             if fusable(self.layers[i][1], self.layers[i + 1][1], self.layers[i + 2][1])}
+        # (parameter owner's name, layer or fused block) in order: the plain inference pass
+        self._inference_steps: list[tuple[str, Layer | ConvReluPool]] = []
+        i = 0
+        while i < len(self.layers):
+            name, layer = self.layers[i]
+            self._inference_steps.append((name, self._fused.get(i, layer)))
+            i += 3 if i in self._fused else 1
 
     # ----- parameters -----------------------------------------------------------------------
     def expected_params(self) -> dict[str, Shape]:
@@ -117,18 +124,13 @@ class Sequential:
         """
         x = self._check_input(x)
         outputs: dict[str, np.ndarray] = {}
-        i = 0
-        while i < len(self.layers):
-            name, layer = self.layers[i]
-            block = None if keep else self._fused.get(i)
-            if block is not None:
-                x, _ = block.forward(self.layer_params(name), x)
-                i += 3
-                continue
+        if not keep:
+            for name, step in self._inference_steps:
+                x, _ = step.forward(self.layer_params(name), x)
+            return x, outputs
+        for name, layer in self.layers:
             x, _ = layer.forward(self.layer_params(name), x, train=False)
-            if keep:
-                outputs[name] = x
-            i += 1
+            outputs[name] = x
         return x, outputs
 
     def logits(self, x: np.ndarray, batch_size: int = 50, threads: int = 1) -> np.ndarray:
