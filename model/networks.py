@@ -43,7 +43,9 @@ class Sequential:
         self.shapes: dict[str, Shape] = {}
         self._param_keys: dict[str, list[tuple[str, str]]] = {}  # layer → [(local, full name)]
         shape = self.input_shape
+        in_shapes = []
         for name, layer in self.layers:
+            in_shapes.append(shape)
             self._param_keys[name] = []
             for key, value in layer.init_params(shape, rng, dtype).items():
                 self.params[f"{name}.{key}"] = value
@@ -55,7 +57,8 @@ class Sequential:
         self._fused: dict[int, ConvReluPool] = {
             i: ConvReluPool(self.layers[i][1], self.layers[i + 2][1])
             for i in range(len(self.layers) - 2)
-            if fusable(self.layers[i][1], self.layers[i + 1][1], self.layers[i + 2][1])}
+            if fusable(self.layers[i][1], self.layers[i + 1][1], self.layers[i + 2][1],
+                       in_shapes[i][0])}
         # (parameter owner's name, layer or fused block) in order: the plain inference pass
         self._inference_steps: list[tuple[str, Layer | ConvReluPool]] = []
         i = 0

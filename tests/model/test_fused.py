@@ -9,8 +9,8 @@ from model import build
 from model.fused import (ConvReluPool, fusable, pooled_columns, pooled_geometry,
                          scatter_pooled_columns)
 from model.functional import unfold
-from model.layers import AveragePooling, Convolution, MaxPooling, ReLU, Tanh
-from model.networks import FOLDED
+from model.layers import Affine, AveragePooling, Convolution, MaxPooling, ReLU, Tanh
+from model.networks import FOLDED, Sequential
 
 # (filters, kernel, stride, pad, pool, input H, W): even and odd conv outputs (floor pooling
 # drops the last row/column), strided and padded convs, 3×3 pools, non-square inputs.
@@ -133,12 +133,22 @@ def test_only_relu_and_tiling_max_pools_fuse():
     assert not fusable(conv, Tanh(), MaxPooling(2))
     assert not fusable(conv, ReLU(), AveragePooling(2))
     assert not fusable(ReLU(), ReLU(), MaxPooling(2))
+    assert not fusable(conv, ReLU(), MaxPooling(2), in_channels=16)  # plain unfold is cheaper
 
 
-@pytest.mark.parametrize("arch", ["simple_convnet", "deep_convnet"])  # alexnet: LRN, overlapping pools
+def two_blocks() -> Sequential:
+    """Both blocks fusable (one-channel inputs), so the second one must pass its input gradient."""
+    return Sequential([("conv1", Convolution(1, 3, pad=1)), ("relu1", ReLU()),
+                       ("pool1", MaxPooling(2)), ("conv2", Convolution(3, 3)), ("relu2", ReLU()),
+                       ("pool2", MaxPooling(2)), ("fc", Affine(10))], (1, 14, 14),
+                      rng=np.random.default_rng(7))
+
+
+@pytest.mark.parametrize("arch", ["simple_convnet", "two_blocks"])
 def test_networks_give_the_same_answers_fused_and_layer_by_layer(arch):
-    net = build(arch, rng=np.random.default_rng(7)).astype(np.float64)
-    assert net._fused, f"{arch} has no fusable block"
+    net = two_blocks() if arch == "two_blocks" else build(arch, rng=np.random.default_rng(7))
+    net = net.astype(np.float64)
+    assert sorted(net._fused) == ([0, 3] if arch == "two_blocks" else [0])
     rng = np.random.default_rng(8)
     for key in net.params:
         if key.endswith(".bias"):
