@@ -172,9 +172,10 @@ class MaxPooling(Pooling):
         winner = np.zeros(out.shape, dtype=np.uint8) if train else None
         for offset, view in views:
             if train:
-                better = view > out
-                # winner = offset where better, else unchanged; uint8 arithmetic beats a masked copy
-                winner += better * np.uint8(offset) - better * winner
+                # Offsets only grow, so the winner is the largest offset whose value beat the
+                # running maximum: one uint8 maximum, no masked copy (as in the fused block).
+                better = np.greater(view, out).view(np.uint8)
+                np.maximum(winner, better * np.uint8(offset), out=winner)
             if owned:
                 np.maximum(out, view, out=out)
             else:
