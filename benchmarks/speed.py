@@ -151,7 +151,31 @@ def run(rounds: int) -> dict:
     medians["epoch_600_steps"] = {name: s * STEPS_PER_EPOCH
                                   for name, s in medians["train_step_b100"].items()}
     return {"environment": environment(torch), "rounds": rounds, "seconds": medians,
-            "implementations": [impl.name for impl in impls]}
+            "implementations": [impl.name for impl in impls], "zoo": zoo_steps(rng)}
+
+
+ZOO = ("simple_convnet", "lenet5", "deep_convnet", "alexnet")
+ZOO_STEPS = 20
+TRAIN_IMAGES = 55_000  # MNIST's 60k minus the 5k validation split
+
+
+def zoo_steps(rng: np.random.Generator) -> dict:
+    """Every shipped architecture's training step as ``cnnvis train`` runs it (batch 100, the
+    batch over THREADS threads, dropout on, Adam): median seconds and the epoch it implies."""
+    x = rng.random((BATCH, 1, 28, 28), dtype=np.float32)
+    t = rng.integers(0, 10, BATCH).astype(np.int64)
+    out = {}
+    for arch in ZOO:
+        net, opt = build(arch, rng=np.random.default_rng(0)), Adam(lr=0.001)
+
+        def step():
+            _, grads, _ = net.loss_and_grads(x, t, rng=rng, threads=THREADS)
+            opt.step(net.params, grads)
+
+        step_s = time_block(step, ZOO_STEPS)
+        out[arch] = {"step_s": step_s, "epoch_s": step_s * TRAIN_IMAGES / BATCH,
+                     "params": net.param_count()}
+    return out
 
 
 def table(result: dict) -> str:
@@ -181,6 +205,10 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "speed.json").write_text(json.dumps(result, indent=1) + "\n")
     md = table(result)
+    md += ("\n\n| model (training, batch 100, " + f"{THREADS} threads) | step | epoch "
+           f"({TRAIN_IMAGES // BATCH} steps) |\n|---|---|---|\n")
+    md += "\n".join(f"| {arch} | {z['step_s'] * 1e3:.1f} ms | {z['epoch_s']:.0f} s |"
+                     for arch, z in result["zoo"].items())
     env = result["environment"]
     md += (f"\n\nnumpy {env['numpy']}, torch {env.get('torch', 'not installed')}, "
            f"{env['cpus']} CPUs, {', '.join(f'{k}={v}' for k, v in env['env'].items()) or 'no BLAS env'}; "
