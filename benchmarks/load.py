@@ -429,11 +429,16 @@ async def ratio(server: Server, plan: dict) -> dict:
     """Issue 7: predict against a trivial JSON endpoint of the same app, same client, same
     concurrency, interleaved rounds; medians over the rounds."""
     rounds = defaultdict(list)
+    cpu_per_request = defaultdict(list)  # server CPU seconds (all its threads) per answer
     for r in range(plan["ratio_rounds"]):
         for kind in ("healthz", "predict_pixels", "predict_image"):
+            cpu_before = server.usage()["cpu_s"]
             tally = await closed_loop(server.port, plan["ratio_clients"], plan["ratio_s"],
                                       mix=((kind, 1.0),), seed=r)
-            rounds[kind].append(tally.summary())
+            summary = tally.summary()
+            rounds[kind].append(summary)
+            cpu_per_request[kind].append((server.usage()["cpu_s"] - cpu_before)
+                                         / max(1, summary["ok"]))
     out = {"clients": plan["ratio_clients"], "seconds_per_round": plan["ratio_s"],
            "rounds": plan["ratio_rounds"]}
     for kind, runs in rounds.items():
@@ -441,7 +446,9 @@ async def ratio(server: Server, plan: dict) -> dict:
                      "p50_ms": statistics.median(s["latency_ms"].get("p50", 0) for s in runs),
                      "p99_ms": statistics.median(s["latency_ms"].get("p99", 0) for s in runs),
                      "errors": sum(s["server_errors_5xx"] + sum(s["connection_errors"].values())
-                                   + s["refused_503"] for s in runs)}
+                                   + s["refused_503"] for s in runs),
+                     "server_cpu_us_per_request": round(
+                         statistics.median(cpu_per_request[kind]) * 1e6)}
     base = out["healthz"]["throughput_rps"] or 1.0
     out["predict_pixels_vs_healthz"] = round(out["predict_pixels"]["throughput_rps"] / base, 3)
     out["predict_image_vs_healthz"] = round(out["predict_image"]["throughput_rps"] / base, 3)
@@ -707,13 +714,15 @@ def markdown(result: dict) -> str:
         lines += ["## Predict against a trivial endpoint (issue 7)", "",
                   f"{r['clients']} closed-loop clients, {r['rounds']} interleaved rounds of "
                   f"{r['seconds_per_round']} s, medians.", "",
-                  "| endpoint | throughput | p50 | p99 | vs /healthz |", "|---|---|---|---|---|"]
+                  "| endpoint | throughput | p50 | p99 | server CPU per answer | vs /healthz |",
+                  "|---|---|---|---|---|---|"]
         for kind, label in (("healthz", "GET /healthz"),
                             ("predict_pixels", "POST /api/predict (28×28 pixels)"),
                             ("predict_image", "POST /api/predict (PNG data URL)")):
             vs = "1" if kind == "healthz" else r[f"{kind}_vs_healthz"]
             lines.append(f"| {label} | {r[kind]['throughput_rps']}/s | {r[kind]['p50_ms']} ms | "
-                         f"{r[kind]['p99_ms']} ms | {vs} |")
+                         f"{r[kind]['p99_ms']} ms | {r[kind]['server_cpu_us_per_request']} µs | "
+                         f"{vs} |")
         lines.append("")
     a = result.get("activations")
     if a:

@@ -4,7 +4,7 @@ plain inference. The layer-by-layer passes stay the reference; tests hold the tw
 Why it is faster (book ch. 7.4 plus two exact identities): max pooling commutes with adding a
 per-channel bias and with ReLU, so both run on the pooled quarter of the values; and im2col
 columns ordered (n, dy, dx, i, j), one contiguous block per window offset (dy, dx), make pooling
-k*k - 1 contiguous maxima and the whole batch a single (multi-threaded) GEMM.
+k*k - 1 contiguous maxima and the whole batch a single GEMM.
 """
 
 from __future__ import annotations
