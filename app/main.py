@@ -12,6 +12,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from threadpoolctl import threadpool_limits
 
+from model.runtime import keep_freed_memory
+
 from .admission import AdmissionControl, Limiter
 from .config import Settings
 from .errors import install_error_handlers
@@ -21,6 +23,8 @@ from .middleware import (BodySizeLimit, JsonItemLimit, ResponseSizeLimit,
 from .routers import explain, health, metrics, models, pages, predict, samples
 from .security import SecurityHeaders
 from .service import StartupError, load_registry
+
+SERVE_MMAP_THRESHOLD = 32 << 20  # bytes
 
 DESCRIPTION = """Draw a digit and watch a from-scratch NumPy CNN classify it, layer by layer.
 
@@ -37,6 +41,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Per-request arrays of a few MB (a canvas decoded to float RGBA is 1.3 MB) come from
+        # the heap instead of fresh mmaps: page-faulting them made decoding a drawing 18×
+        # slower (0.96 ms against 0.05 ms). Only uploads near the pixel limit still get mmaps.
+        keep_freed_memory(mmap_threshold=SERVE_MMAP_THRESHOLD,
+                          trim_threshold=4 * SERVE_MMAP_THRESHOLD, top_pad=1 << 20)
         # Parallelism comes from concurrent requests (admission control), each on one BLAS
         # thread by default; None leaves BLAS as configured.
         with threadpool_limits(settings.blas_threads or None, "blas"):

@@ -132,7 +132,7 @@ def _reduce(rgba: np.ndarray, side: int) -> np.ndarray:
     h, w = rgba.shape[:2]
     f = -(-max(h, w) // side)
     if f == 1:
-        return rgba.astype(np.float32) / 255.0
+        return np.multiply(rgba, np.float32(1 / 255), dtype=np.float32)  # one pass, one array
     ph, pw = -h % f, -w % f
     if ph or pw:
         rgba = np.pad(rgba, ((0, ph), (0, pw), (0, 0)), mode="edge")

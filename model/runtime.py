@@ -53,8 +53,10 @@ M_TOP_PAD = -2
 M_MMAP_THRESHOLD = -3
 
 
-def keep_freed_memory(mmap_threshold: int = 1 << 30, trim_threshold: int = 2 << 30) -> bool:
-    """Ask glibc's malloc to serve big arrays from the heap and not trim it; True if applied.
+def keep_freed_memory(mmap_threshold: int = 1 << 30, trim_threshold: int = 2 << 30,
+                      top_pad: int = 64 << 20) -> bool:
+    """Ask glibc's malloc to serve arrays below ``mmap_threshold`` bytes from the heap and to
+    keep up to ``trim_threshold`` bytes of it free instead of returning them; True if applied.
 
     A no-op (False) on other platforms or C libraries.
     """
@@ -71,5 +73,5 @@ def keep_freed_memory(mmap_threshold: int = 1 << 30, trim_threshold: int = 2 << 
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     ok = mallopt(M_MMAP_THRESHOLD, min(mmap_threshold, 2**31 - 1))
     ok &= mallopt(M_TRIM_THRESHOLD, min(trim_threshold, 2**31 - 1))
-    ok &= mallopt(M_TOP_PAD, 64 << 20)
+    ok &= mallopt(M_TOP_PAD, min(top_pad, 2**31 - 1))
     return bool(ok)
