@@ -24,9 +24,10 @@ Drawings = Annotated[CompareRequest, Body(openapi_examples=EXAMPLES)]
 @router.post("/predict", response_model=PredictResponse, responses=BODY_ERRORS,
              dependencies=[JsonBody], summary="Classify a drawing (data URL) or 28×28 pixels")
 async def predict(body: Drawing, registry: RegistryDep, settings: SettingsDep) -> dict:
-    """``async`` so that a fast model's prediction from pixels runs right here on the event
-    loop, the one place a thread round trip would cost more than the work (``inline_ms``);
-    images to decode and slower models go to the thread pool like every ``def`` route."""
+    # async so that a fast model's prediction from pixels runs right here on the event loop,
+    # the one place a thread round trip would cost more than the work (``inline_ms``); images
+    # to decode and slower models go to the thread pool like every ``def`` route. (A comment,
+    # not a docstring: FastAPI would publish a docstring as the operation's description.)
     started = time.perf_counter()
     model = registry.get(body.model)
     if body.pixels is not None and model.forward_ms < settings.inline_ms:
