@@ -138,6 +138,17 @@ def scatter_windows(cols: np.ndarray, x_shape: tuple[int, int, int, int], stride
     return img[:, :, pad : pad + h, pad : pad + w]
 
 
+def note_winner(winner: np.ndarray, candidate: np.ndarray, best: np.ndarray,
+                offset: int) -> None:
+    """Record in ``winner`` (uint8, in place) the window offset holding each maximum, before
+    ``best`` takes ``candidate`` into its running maximum. Offsets arrive in increasing order
+    and only a strictly greater value counts, so the first maximum wins (as argmax) and the
+    winner is the largest offset that beat the running maximum: one uint8 maximum, no masked
+    copy (np.copyto with where= measured 20× slower)."""
+    better = np.greater(candidate, best).view(np.uint8)
+    np.maximum(winner, better * np.uint8(offset), out=winner)
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     """Row-wise softmax, shifted by the row maximum so large logits cannot overflow.
 

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .functional import conv_output_size, pad_hw, strided_view
+from .functional import conv_output_size, note_winner, pad_hw, strided_view
 from .layers import Convolution, Layer, MaxPooling, Params, ReLU
 
 
@@ -128,11 +128,7 @@ class ConvReluPool:
         winner = np.zeros(pooled.shape, dtype=np.uint8)
         for offset in range(1, kk):
             view = y[:, :, offset]
-            # Strictly greater, so the first maximum wins (as in MaxPooling); a later offset
-            # that beats the running maximum is the larger number, so the winner is the
-            # largest offset that did (np.copyto with where= measured 20× slower).
-            better = np.greater(view, pooled).view(np.uint8)
-            np.maximum(winner, better * np.uint8(offset), out=winner)
+            note_winner(winner, view, pooled, offset)
             np.maximum(pooled, view, out=pooled)
         return self._finish(p, pooled, n, ph, pw), FusedCache(cols, winner, pooled, x.shape)
 

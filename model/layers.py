@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .functional import (conv_output_size, fold, pad_hw, scatter_windows, softmax, unfold,
-                         windows)
+from .functional import (conv_output_size, fold, note_winner, pad_hw, scatter_windows, softmax,
+                         unfold, windows)
 
 Params = dict[str, np.ndarray]
 Shape = tuple[int, ...]
@@ -172,10 +172,7 @@ class MaxPooling(Pooling):
         winner = np.zeros(out.shape, dtype=np.uint8) if train else None
         for offset, view in views:
             if train:
-                # Offsets only grow, so the winner is the largest offset whose value beat the
-                # running maximum: one uint8 maximum, no masked copy (as in the fused block).
-                better = np.greater(view, out).view(np.uint8)
-                np.maximum(winner, better * np.uint8(offset), out=winner)
+                note_winner(winner, view, out, offset)
             if owned:
                 np.maximum(out, view, out=out)
             else:

@@ -59,12 +59,12 @@ class Sequential:
             for i in range(len(self.layers) - 2)
             if fusable(self.layers[i][1], self.layers[i + 1][1], self.layers[i + 2][1],
                        in_shapes[i][0])}
-        # (parameter owner's name, layer or fused block) in order: the plain inference pass
-        self._inference_steps: list[tuple[str, Layer | ConvReluPool]] = []
+        # (parameter owner's name, layer or fused block) in order: the fused pass
+        self._fused_steps: list[tuple[str, Layer | ConvReluPool]] = []
         i = 0
         while i < len(self.layers):
             name, layer = self.layers[i]
-            self._inference_steps.append((name, self._fused.get(i, layer)))
+            self._fused_steps.append((name, self._fused.get(i, layer)))
             i += 3 if i in self._fused else 1
 
     # ----- parameters -----------------------------------------------------------------------
@@ -128,7 +128,7 @@ class Sequential:
         x = self._check_input(x)
         outputs: dict[str, np.ndarray] = {}
         if not keep:
-            for name, step in self._inference_steps:
+            for name, step in self._fused_steps:
                 x, _ = step.forward(self.layer_params(name), x)
             return x, outputs
         for name, layer in self.layers:
@@ -175,18 +175,13 @@ class Sequential:
         """
         x = self._check_input(x)
         caches: list[Any] = []
-        i = 0
-        while i < len(self.layers):
-            name, layer = self.layers[i]
-            block = self._fused.get(i) if fuse else None
-            if block is not None:
-                x, cache = block.forward(self.layer_params(name), x, train=True)
+        for name, step in (self._fused_steps if fuse else self.layers):
+            if isinstance(step, ConvReluPool):
+                x, cache = step.forward(self.layer_params(name), x, train=True)
                 caches += [cache, FOLDED, FOLDED]
-                i += 3
-                continue
-            x, cache = layer.forward(self.layer_params(name), x, train=True, rng=rng)
-            caches.append(cache)
-            i += 1
+            else:
+                x, cache = step.forward(self.layer_params(name), x, train=True, rng=rng)
+                caches.append(cache)
         return x, caches
 
     def backward(self, caches: list[Any], dout: np.ndarray, input_grad: bool = False,
