@@ -204,9 +204,23 @@ class CompareResponse(BaseModel):
     results: list[CompareResult]
 
 
+class LayerWindow(BaseModel):
+    """A sliding window: output size = (input + 2·padding − kernel) // stride + 1."""
+
+    kernel: int
+    stride: int
+    padding: int
+
+
 class LayerInfo(BaseModel):
     name: str
     kind: str
+    role: Literal["weighted", "pooling", "activation", "normalisation", "identity"] = Field(
+        description="What the layer does: learned weights, pooling, an elementwise activation, "
+                    "normalisation across channels, or nothing at inference (flatten, dropout)")
+    window: LayerWindow | None = Field(
+        description="Kernel, stride and padding of a sliding-window layer (conv, pooling); null "
+                    "for layers that see their whole input or one value at a time")
     hyperparams: dict[str, Any]
     output_shape: list[int]
     params: int

@@ -23,6 +23,15 @@ class Layer(ABC):
     """Base class: hyperparameters and parameter shapes; forward/backward are pure."""
 
     kind = "layer"
+    #: What the layer does to its input, for views that draw any layer without knowing its kind:
+    #: ``weighted`` (learned weights), ``pooling``, ``activation`` (elementwise), ``normalisation``
+    #: (across channels) or ``identity`` (no change at inference).
+    role = "identity"
+
+    def window(self) -> dict[str, int] | None:
+        """Spatial window geometry ``{"kernel", "stride", "padding"}`` of a sliding-window layer,
+        None for layers that see their whole input or one value at a time."""
+        return None
 
     def param_shapes(self, in_shape: Shape) -> dict[str, Shape]:
         """Local parameter names (``weight``, ``bias``) and shapes for a per-sample input shape."""
@@ -73,6 +82,7 @@ class Convolution(Layer):
     """
 
     kind = "conv"
+    role = "weighted"
 
     def __init__(self, out_channels: int, kernel_size: int, stride: int = 1, pad: int = 0,
                  weight_init: str | float = "he"):
@@ -85,6 +95,9 @@ class Convolution(Layer):
     def hyperparams(self):
         return {"out_channels": self.out_channels, "kernel_size": self.kernel_size,
                 "stride": self.stride, "pad": self.pad}
+
+    def window(self):
+        return {"kernel": self.kernel_size, "stride": self.stride, "padding": self.pad}
 
     def param_shapes(self, in_shape):
         k = self.kernel_size
@@ -140,6 +153,9 @@ class Pooling(Layer):
     def hyperparams(self):
         return {"pool_size": self.pool_size, "stride": self.stride, "pad": self.pad}
 
+    def window(self):
+        return {"kernel": self.pool_size, "stride": self.stride, "padding": self.pad}
+
     def output_shape(self, in_shape):
         c, h, w = in_shape
         k, s, p = self.pool_size, self.stride, self.pad
@@ -156,6 +172,7 @@ class MaxPooling(Pooling):
     """
 
     kind = "maxpool"
+    role = "pooling"
 
     def _offset_views(self, x):
         k, s = self.pool_size, self.stride
@@ -208,6 +225,7 @@ class AveragePooling(Pooling):
     """
 
     kind = "avgpool"
+    role = "pooling"
 
     def forward(self, p, x, train=False, rng=None):
         k = self.pool_size
@@ -231,6 +249,7 @@ class Affine(Layer):
     """
 
     kind = "affine"
+    role = "weighted"
 
     def __init__(self, out_features: int, weight_init: str | float = "he"):
         self.out_features = int(out_features)
@@ -269,6 +288,7 @@ class ReLU(Layer):
     """max(x, 0). Input: (N, *) -> Output: same shape."""
 
     kind = "relu"
+    role = "activation"
 
     def forward(self, p, x, train=False, rng=None):
         out = np.maximum(x, 0)
@@ -285,6 +305,7 @@ class Tanh(Layer):
     """
 
     kind = "tanh"
+    role = "activation"
 
     def __init__(self, scale: float = 1.0, slope: float = 1.0):
         self.scale = float(scale)
@@ -309,6 +330,7 @@ class Sigmoid(Layer):
     """
 
     kind = "sigmoid"
+    role = "activation"
 
     def forward(self, p, x, train=False, rng=None):
         y = 0.5 * (1 + np.tanh(0.5 * x))
@@ -323,6 +345,7 @@ class Flatten(Layer):
     """Input: (N, C, H, W) -> Output: (N, C*H*W)."""
 
     kind = "flatten"
+    role = "identity"
 
     def output_shape(self, in_shape):
         return (int(np.prod(in_shape)),)
@@ -343,6 +366,7 @@ class Dropout(Layer):
     """
 
     kind = "dropout"
+    role = "identity"
 
     def __init__(self, rate: float = 0.5):
         if not 0 <= rate < 1:
@@ -395,6 +419,7 @@ class LocalResponseNorm(Layer):
     """
 
     kind = "lrn"
+    role = "normalisation"
 
     def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0):
         if int(size) != size or size < 1 or size % 2 == 0:

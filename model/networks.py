@@ -102,11 +102,13 @@ class Sequential:
             value.flags.writeable = False
 
     def describe(self) -> list[dict[str, Any]]:
-        """Per layer: name, kind, hyperparameters, per-sample output shape, parameter count."""
+        """Per layer: name, kind, role, window geometry, hyperparameters, per-sample output shape,
+        parameter count."""
         rows = []
         for name, layer in self.layers:
             count = sum(v.size for v in self.layer_params(name).values())
-            rows.append({"name": name, "kind": layer.kind, "hyperparams": layer.hyperparams(),
+            rows.append({"name": name, "kind": layer.kind, "role": layer.role,
+                         "window": layer.window(), "hyperparams": layer.hyperparams(),
                          "output_shape": list(self.shapes[name]), "params": int(count)})
         return rows
 
