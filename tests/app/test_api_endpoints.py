@@ -56,7 +56,14 @@ def test_model_list(client, tiny_dir):
         assert sum(layer["params"] for layer in summary["layers"]) == net.param_count()
     conv = models["tiny"]["layers"][0]
     assert conv == {"name": "conv1", "kind": "conv", "output_shape": [4, 24, 24], "params": 104,
+                    "role": "weighted", "window": {"kernel": 5, "stride": 1, "padding": 0},
                     "hyperparams": {"out_channels": 4, "kernel_size": 5, "stride": 1, "pad": 0}}
+    roles = {layer["kind"]: (layer["role"], layer["window"] is not None)
+             for layer in models["tiny_alexnet"]["layers"]}
+    assert roles == {"conv": ("weighted", True), "relu": ("activation", False),
+                     "lrn": ("normalisation", False), "maxpool": ("pooling", True),
+                     "flatten": ("identity", False), "affine": ("weighted", False),
+                     "dropout": ("identity", False)}
     kinds = {layer["kind"] for layer in models["tiny_alexnet"]["layers"]}
     assert {"conv", "relu", "lrn", "maxpool", "affine", "dropout"} <= kinds
     assert "The book's SimpleConvNet" in models["tiny"]["description"]
