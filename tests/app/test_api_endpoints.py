@@ -62,7 +62,7 @@ def test_model_list(client, tiny_dir):
              for layer in models["tiny_alexnet"]["layers"]}
     assert roles == {"conv": ("weighted", True), "relu": ("activation", False),
                      "lrn": ("normalisation", False), "maxpool": ("pooling", True),
-                     "flatten": ("identity", False), "affine": ("weighted", False),
+                     "affine": ("weighted", False),
                      "dropout": ("identity", False)}
     kinds = {layer["kind"] for layer in models["tiny_alexnet"]["layers"]}
     assert {"conv", "relu", "lrn", "maxpool", "affine", "dropout"} <= kinds
