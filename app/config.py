@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.data import REPO_ROOT
+from model.resources import weights_dir
 from model.runtime import available_cores
 
 DEFAULT_MODEL = "simple_convnet"
@@ -70,7 +70,7 @@ class Settings:
     (≈0.2 ms measured on 2 cores). 0 sends every inference to the thread pool.
     """
 
-    weights_dir: Path = field(default_factory=lambda: REPO_ROOT / "weights")
+    weights_dir: Path = field(default_factory=weights_dir)
     default_model: str | None = None
     max_body_bytes: int = 2 * 1024 * 1024
     body_timeout_seconds: float = 30.0
@@ -92,9 +92,8 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
-        weights = env.get("CNNVIS_WEIGHTS_DIR", "").strip()
         return cls(
-            weights_dir=Path(weights).expanduser() if weights else REPO_ROOT / "weights",
+            weights_dir=weights_dir(env),
             default_model=env.get("CNNVIS_DEFAULT_MODEL", "").strip() or None,
             max_body_bytes=_positive_int(env, "CNNVIS_MAX_BODY_BYTES", 2 * 1024 * 1024),
             body_timeout_seconds=_number(env, "CNNVIS_BODY_TIMEOUT_SECONDS", 30.0, 0.01, 3600.0),

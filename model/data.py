@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .resources import shipped_dir
+
 DATA_ENV = "CNNVIS_DATA_DIR"
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_PATH = REPO_ROOT / "weights" / "mnist_sample.npz"
+SAMPLE_PATH = shipped_dir("weights") / "mnist_sample.npz"
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",

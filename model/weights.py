@@ -14,20 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from .data import REPO_ROOT, sha256_file
+from .data import sha256_file
 from .networks import Sequential, build
+from .resources import weights_dir as default_weights_dir
 
-WEIGHTS_ENV = "CNNVIS_WEIGHTS_DIR"
 INITIAL_PREFIX = "initial."
 FORMAT_VERSION = 1
 
 
 class WeightsError(ValueError):
     """A weights file or manifest is missing, corrupt or does not match its architecture."""
-
-
-def default_weights_dir() -> Path:
-    return Path(os.environ.get(WEIGHTS_ENV) or REPO_ROOT / "weights")
 
 
 def save(net: Sequential, directory: str | os.PathLike, name: str,

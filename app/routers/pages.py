@@ -6,12 +6,12 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from model.data import REPO_ROOT
+from model.resources import shipped_dir
 
 from .deps import RegistryDep
 
-TEMPLATES_DIR = REPO_ROOT / "templates"
-STATIC_DIR = REPO_ROOT / "static"
+TEMPLATES_DIR = shipped_dir("templates")
+STATIC_DIR = shipped_dir("static")
 PAGE = "index.html"
 
 router = APIRouter(include_in_schema=False)
