@@ -1,114 +1,141 @@
-"""Service settings from ``CNNVIS_*`` environment variables, with defaults and clear errors."""
+"""Service settings, each defined once (type, default, bounds, description) and read from
+``CNNVIS_*`` environment variables by pydantic-settings; a bad value is one clear error."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
+
+from annotated_types import Ge, Gt, Le
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, create_model
+from pydantic.dataclasses import dataclass
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode
 
 from model.resources import weights_dir
 from model.runtime import available_cores
+from model.weights import DEFAULT_MODEL
 
-DEFAULT_MODEL = "simple_convnet"
+ENV_PREFIX = "CNNVIS_"
+
+__all__ = ["DEFAULT_MODEL", "ENV_PREFIX", "Settings", "SettingsError", "available_cores"]
 
 
 class SettingsError(ValueError):
     """An environment variable has a value the service cannot use."""
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw.strip().replace("_", ""))
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not an integer") from None
-    if value <= 0:
-        raise SettingsError(f"{name}={raw!r} must be positive")
-    return value
-
-
-def _number(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a number") from None
-    if not lo <= value <= hi:
-        raise SettingsError(f"{name}={raw!r} must be between {lo:g} and {hi:g}")
-    return value
-
-
-def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+def _origins(value: Any) -> tuple[str, ...]:
     """Comma-separated origins such as ``https://example.org``; ``*`` alone allows any."""
-    raw = env.get(name, "")
-    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    parts = value.split(",") if isinstance(value, str) else value
+    origins = tuple(o.strip().rstrip("/") for o in parts if o.strip())
     for origin in origins:
         if origin != "*" and not origin.startswith(("http://", "https://")):
-            raise SettingsError(f"{name}={raw!r}: {origin!r} is not an origin such as "
-                                f"https://example.org")
+            raise ValueError(f"{origin!r} is not an origin such as https://example.org")
     return origins
 
 
-@dataclass(frozen=True)
+# NoDecode: the variable is a plain comma-separated list, not JSON.
+Origins = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_origins)]
+
+
+@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class Settings:
     """``default_model`` None means ``simple_convnet`` if loaded, else the first loaded model;
-    a name given explicitly must exist. ``min_self_test_accuracy`` is the share of the shipped
-    sample digits each model must classify correctly at startup.
+    a name given explicitly must exist.
 
-    Admission control (per worker process): at most ``max_inflight`` inference requests run at
-    once (default: the available cores), at most ``max_queue`` more wait, none longer than
-    ``max_wait_seconds``; the rest are answered 503 with ``Retry-After``. Each inference uses
-    ``blas_threads`` BLAS threads (0: leave BLAS as configured): parallelism comes from
-    concurrent requests, and multi-threaded BLAS on single images spins more than it computes.
-    A prediction from pixels on a model whose single-image forward (measured at startup) takes
-    less than ``inline_ms`` runs on the event loop: a worker-thread round trip costs more
-    (≈0.2 ms measured on 2 cores). 0 sends every inference to the thread pool.
+    Admission control is per worker process: parallelism comes from concurrent requests, each
+    with ``blas_threads`` BLAS threads, since multi-threaded BLAS on single images spins more
+    than it computes. A prediction from pixels on a model whose single-image forward (measured at
+    startup) takes less than ``inline_ms`` runs on the event loop, because a worker-thread round
+    trip costs more than that work.
     """
 
-    weights_dir: Path = field(default_factory=weights_dir)
-    default_model: str | None = None
-    max_body_bytes: int = 2 * 1024 * 1024
-    body_timeout_seconds: float = 30.0
-    max_image_pixels: int = 4_000_000
-    max_image_side: int = 4096
-    min_self_test_accuracy: float = 0.9
-    max_inflight: int = field(default_factory=available_cores)
-    max_queue: int = 64
-    max_wait_seconds: float = 1.0
-    blas_threads: int = 1
-    inline_ms: float = 0.25
-    max_json_items: int = 10_000
-    max_form_files: int = 1
-    max_form_fields: int = 4
-    max_form_field_bytes: int = 1024
-    max_response_bytes: int = 16 * 1024 * 1024
-    cors_origins: tuple[str, ...] = ()
+    weights_dir: Path = Field(
+        default_factory=weights_dir,
+        description="Directory of <name>.json/.npz weights (default: the shipped weights).")
+    default_model: str | None = Field(
+        None, description="Model answering requests that name none.")
+    max_body_bytes: int = Field(2 * 1024 * 1024, gt=0, description="Largest request body.")
+    body_timeout_seconds: float = Field(
+        30.0, ge=0.01, le=3600.0, description="Time for a whole request body to arrive.")
+    max_image_pixels: int = Field(4_000_000, gt=0, description="Most pixels in an uploaded image.")
+    max_image_side: int = Field(4096, gt=0, description="Longest side of an uploaded image.")
+    min_self_test_accuracy: float = Field(
+        0.9, ge=0.0, le=1.0,
+        description="Share of the shipped sample digits each model must classify correctly at "
+                    "startup.")
+    max_inflight: int = Field(
+        default_factory=available_cores, gt=0,
+        description="Inferences running at once (default: the available cores).")
+    max_queue: int = Field(64, gt=0, description="Inferences waiting for a slot; more get 503.")
+    max_wait_seconds: float = Field(
+        1.0, ge=0.001, le=60.0, description="Longest wait for a slot before 503.")
+    blas_threads: int = Field(
+        1, ge=0, le=256, description="BLAS threads per inference (0: leave BLAS as configured).")
+    inline_ms: float = Field(
+        0.25, ge=0.0, le=10.0,
+        description="Single-image forward time below which /api/predict runs on the event loop "
+                    "(0: always the thread pool).")
+    max_json_items: int = Field(10_000, gt=0, description="Values in a JSON body.")
+    max_form_files: int = Field(1, gt=0, description="Files in a multipart body.")
+    max_form_fields: int = Field(4, gt=0, description="Other fields in a multipart body.")
+    max_form_field_bytes: int = Field(1024, gt=0, description="Size of one multipart field.")
+    max_response_bytes: int = Field(16 * 1024 * 1024, gt=0, description="Largest answer.")
+    cors_origins: Origins = Field(
+        (), description="Comma-separated origins allowed by CORS (none: no CORS headers).")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``CNNVIS_<FIELD>`` variables in ``env`` (default: the process
+        environment); unset or blank variables keep their defaults."""
         env = os.environ if env is None else env
-        return cls(
-            weights_dir=weights_dir(env),
-            default_model=env.get("CNNVIS_DEFAULT_MODEL", "").strip() or None,
-            max_body_bytes=_positive_int(env, "CNNVIS_MAX_BODY_BYTES", 2 * 1024 * 1024),
-            body_timeout_seconds=_number(env, "CNNVIS_BODY_TIMEOUT_SECONDS", 30.0, 0.01, 3600.0),
-            max_image_pixels=_positive_int(env, "CNNVIS_MAX_IMAGE_PIXELS", 4_000_000),
-            max_image_side=_positive_int(env, "CNNVIS_MAX_IMAGE_SIDE", 4096),
-            min_self_test_accuracy=_number(env, "CNNVIS_MIN_SELF_TEST_ACCURACY", 0.9, 0.0, 1.0),
-            max_inflight=_positive_int(env, "CNNVIS_MAX_INFLIGHT", available_cores()),
-            max_queue=_positive_int(env, "CNNVIS_MAX_QUEUE", 64),
-            max_wait_seconds=_number(env, "CNNVIS_MAX_WAIT_SECONDS", 1.0, 0.001, 60.0),
-            blas_threads=int(_number(env, "CNNVIS_BLAS_THREADS", 1, 0, 256)),
-            inline_ms=_number(env, "CNNVIS_INLINE_MS", 0.25, 0.0, 10.0),
-            max_json_items=_positive_int(env, "CNNVIS_MAX_JSON_ITEMS", 10_000),
-            max_form_files=_positive_int(env, "CNNVIS_MAX_FORM_FILES", 1),
-            max_form_fields=_positive_int(env, "CNNVIS_MAX_FORM_FIELDS", 4),
-            max_form_field_bytes=_positive_int(env, "CNNVIS_MAX_FORM_FIELD_BYTES", 1024),
-            max_response_bytes=_positive_int(env, "CNNVIS_MAX_RESPONSE_BYTES", 16 * 1024 * 1024),
-            cors_origins=_origins(env, "CNNVIS_CORS_ORIGINS"),
-        )
+        values = _EnvMapping(env)()
+        # model.resources resolves the weights folder for the offline loader too.
+        values["weights_dir"] = weights_dir(env)
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise SettingsError(_describe(exc.errors()[0])) from None
+
+
+# pydantic-settings reads variables for a BaseSettings class: this one has Settings' fields.
+_Variables = create_model(
+    "_Variables", __base__=BaseSettings,
+    **{name: (info.annotation, info) for name, info in Settings.__pydantic_fields__.items()})
+
+
+class _EnvMapping(EnvSettingsSource):
+    """The ``CNNVIS_*`` variables of a given mapping, stripped; blank ones count as unset."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self._env = env
+        super().__init__(_Variables, env_prefix=ENV_PREFIX, env_ignore_empty=True)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        # Names in lower case, as the source looks them up (not case-sensitive).
+        return {k.lower(): v.strip() for k, v in self._env.items()
+                if k.upper().startswith(ENV_PREFIX) and v.strip()}
+
+
+def _describe(error: dict[str, Any]) -> str:
+    """``CNNVIS_NAME='value' <problem>`` from a pydantic validation error."""
+    field = str(error["loc"][0])
+    name = ENV_PREFIX + field.upper()
+    raw = error["input"]
+    kind = error["type"]
+    if kind.startswith("int_"):
+        return f"{name}={raw!r} is not an integer"
+    if kind.startswith("float_"):
+        return f"{name}={raw!r} is not a number"
+    if kind == "value_error":
+        return f"{name}={raw!r}: {error['ctx']['error']}"
+    bounds = Settings.__pydantic_fields__[field].metadata
+    if any(isinstance(b, Gt) and b.gt == 0 for b in bounds):
+        return f"{name}={raw!r} must be positive"
+    lo = next((b.ge for b in bounds if isinstance(b, Ge)), None)
+    hi = next((b.le for b in bounds if isinstance(b, Le)), None)
+    if lo is not None and hi is not None:
+        return f"{name}={raw!r} must be between {lo:g} and {hi:g}"
+    return f"{name}={raw!r}: {error['msg']}"

@@ -18,6 +18,8 @@ from .data import sha256_file
 from .networks import Sequential, build
 from .resources import weights_dir as default_weights_dir
 
+# The shipped weights served, evaluated and predicted with when none is named.
+DEFAULT_MODEL = "simple_convnet"
 INITIAL_PREFIX = "initial."
 FORMAT_VERSION = 1
 
