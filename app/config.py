@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,8 +37,22 @@ def _origins(value: Any) -> tuple[str, ...]:
     return origins
 
 
+def _addresses(value: Any) -> tuple[str, ...]:
+    """Comma-separated IP addresses or networks (``10.0.0.0/8``); ``*`` alone trusts any."""
+    parts = value.split(",") if isinstance(value, str) else value
+    addresses = tuple(a.strip() for a in parts if a.strip())
+    for address in addresses:
+        if address != "*":
+            try:
+                ipaddress.ip_network(address, strict=False)
+            except ValueError:
+                raise ValueError(f"{address!r} is not an IP address or network") from None
+    return addresses
+
+
 # NoDecode: the variable is a plain comma-separated list, not JSON.
 Origins = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_origins)]
+Addresses = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_addresses)]
 
 
 @dataclass(frozen=True, config=ConfigDict(extra="forbid"))
@@ -85,6 +100,34 @@ class Settings:
     max_response_bytes: int = Field(16 * 1024 * 1024, gt=0, description="Largest answer.")
     cors_origins: Origins = Field(
         (), description="Comma-separated origins allowed by CORS (none: no CORS headers).")
+    header_timeout_seconds: float = Field(
+        5.0, ge=0.1, le=60.0,
+        description="Time for a request head (request line and headers) to arrive, counted from "
+                    "the connection's start or the end of its previous answer; then the "
+                    "connection is closed (with 408 if a request had begun).")
+    keepalive_seconds: float = Field(
+        5.0, ge=0.1, le=300.0, description="Idle time after an answer before the connection is "
+                                           "closed.")
+    max_head_bytes: int = Field(
+        32 * 1024, ge=1024, le=1024 * 1024,
+        description="Request line and headers together; beyond: 431 and close.")
+    max_url_bytes: int = Field(
+        8 * 1024, ge=256, le=1024 * 1024, description="Request target; longer: 414 and close.")
+    address_share: float = Field(
+        0.5, gt=0.0, le=1.0,
+        description="Share of the connection limit one client address may hold; beyond: 503 "
+                    "and close.")
+    body_budget_bytes: int = Field(
+        64 * 1024 * 1024, gt=0,
+        description="Request body bytes the process holds at once; beyond: 503 + Retry-After "
+                    "before reading on.")
+    trim_idle_seconds: float = Field(
+        5.0, ge=0.0, le=3600.0,
+        description="Quiet time after which freed heap memory is returned to the system "
+                    "(0: never).")
+    forwarded_allow_ips: Addresses = Field(
+        (), description="Comma-separated addresses of proxies whose X-Forwarded-For and "
+                        "X-Forwarded-Proto are trusted (none: those headers are ignored).")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
