@@ -75,9 +75,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import tempfile
 
-    import uvicorn
-
     from app.config import Settings, available_cores
+    from app.server import serve
     from app.service import load_registry
 
     if args.weights_dir:
@@ -86,13 +85,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Admission control is per process: the workers share the cores between them.
         os.environ.setdefault("CNNVIS_MAX_INFLIGHT", str(max(1, available_cores() // args.workers)))
     # Load once up front so a bad weights file is one clear line, not a worker's traceback.
-    load_registry(Settings.from_env())
+    settings = Settings.from_env()
+    load_registry(settings)
     with tempfile.TemporaryDirectory(prefix="cnnvis-metrics-") as metrics_dir:
         if args.workers > 1:
             # Workers write their metrics here and /metrics sums them, whichever one answers.
             os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)
-        uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers,
-                    limit_concurrency=args.limit_concurrency)
+        serve(args.host, args.port, args.workers, args.limit_concurrency, settings)
     return 0
 
 
