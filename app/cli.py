@@ -7,9 +7,13 @@ import json
 import os
 import shlex
 import sys
+import typing
+from dataclasses import fields, replace
 from pathlib import Path
 
 from model.data import DATA_ENV, DatasetError
+from model.train import TrainConfig
+from model.weights import DEFAULT_MODEL
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
@@ -30,19 +34,36 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_config_options(p: argparse.ArgumentParser, config_class: type) -> None:
+    """One ``--flag-name`` per dataclass field: its type, default, help and choices."""
+    hints = typing.get_type_hints(config_class)
+    for f in fields(config_class):
+        kind = hints[f.name]
+        options = {"help": f.metadata.get("help"), "choices": f.metadata.get("choices")}
+        if kind is dict or typing.get_origin(kind) is dict:
+            options.update(type=json.loads, default="{}")  # parsed like a typed value
+        elif typing.get_origin(kind) is list:
+            options.update(type=typing.get_args(kind)[0], nargs="*", default=f.default_factory())
+        else:
+            optional = [t for t in typing.get_args(kind) if t is not type(None)]
+            options.update(type=optional[0] if optional else kind, default=f.default)
+        p.add_argument("--" + f.name.replace("_", "-"), **options)
+
+
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The config a parsed ``cnnvis train`` command line asks for (weights named after the
+    architecture unless ``--name`` says otherwise)."""
+    config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+    return replace(config, name=config.name or config.arch)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from model.runtime import keep_freed_memory
-    from model.train import TrainConfig, train
+    from model.train import train
 
     keep_freed_memory()
 
-    config = TrainConfig(
-        arch=args.arch, arch_config=json.loads(args.arch_config), epochs=args.epochs,
-        batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, lr_decay=args.lr_decay,
-        decay_epochs=args.decay_epochs, shift=args.shift, rotation=args.rotation, scale=args.scale,
-        elastic_alpha=args.elastic_alpha, elastic_sigma=args.elastic_sigma,
-        weight_decay=args.weight_decay, val_size=args.val_size, threads=args.threads,
-        seed=args.seed, name=args.name or args.arch, out_dir=args.out_dir, data_dir=args.data_dir)
+    config = train_config(args)
     command = "cnnvis " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     _, info = train(config, command=command, progress=not args.quiet)
     m = info["metrics"]
@@ -106,7 +127,9 @@ def _predict_local(paths: list[str], model_name: str | None, weights_dir: str | 
     from model.preprocess import PreprocessError, preprocess_image
     from model.weights import load_checked
 
-    name = model_name or os.environ.get("CNNVIS_DEFAULT_MODEL") or "simple_convnet"
+    from app.config import Settings
+
+    name = model_name or Settings.from_env().default_model or DEFAULT_MODEL
     net, manifest, _ = load_checked(name, weights_dir)
     for path in paths:
         try:
@@ -219,37 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("train", help="train a network on MNIST and write weights + manifest")
-    p.add_argument("--arch", default="simple_convnet")
-    p.add_argument("--arch-config", default="{}", help="JSON constructor arguments")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--optimizer", default="adam", choices=["sgd", "momentum", "adam"])
-    p.add_argument("--lr", type=float, default=0.001)
-    p.add_argument("--lr-decay", type=float, default=0.3)
-    p.add_argument("--decay-epochs", type=int, nargs="*", default=[],
-                   help="epochs (from 1) at which lr is multiplied by --lr-decay")
-    p.add_argument("--shift", type=int, default=0, help="random shift augmentation (pixels)")
-    p.add_argument("--rotation", type=float, default=0.0,
-                   help="random rotation augmentation, at most this many degrees")
-    p.add_argument("--scale", type=float, default=0.0,
-                   help="random scaling augmentation by a factor in [1 - scale, 1 + scale]")
-    p.add_argument("--elastic-alpha", type=float, default=0.0,
-                   help="elastic distortion strength in pixels (Simard et al. 2003; 0: off)")
-    p.add_argument("--elastic-sigma", type=float, default=4.0,
-                   help="elastic distortion smoothness in pixels")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty on weights")
-    p.add_argument("--val-size", type=int, default=5000)
-    p.add_argument("--threads", type=int, default=0,
-                   help="threads each batch is split over (default 0: the available cores)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--name", help="weights name (default: the architecture)")
-    p.add_argument("--out-dir", default="weights")
-    p.add_argument("--quiet", action="store_true")
-    _add_data_dir(p)
+    add_config_options(p, TrainConfig)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="score shipped weights on the 10k MNIST test set")
-    p.add_argument("model", nargs="?", default="simple_convnet", help="name or path")
+    p.add_argument("model", nargs="?", default=DEFAULT_MODEL, help="name or path")
     p.add_argument("--weights-dir")
     p.add_argument("--json", action="store_true")
     _add_data_dir(p)

@@ -9,42 +9,57 @@ from __future__ import annotations
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import MISSING, asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from .augment import random_distort, random_shift
-from .data import load_mnist, to_float
+from .data import DATA_ENV, load_mnist, to_float
 from .networks import Sequential, build
-from .optim import make_optimizer
+from .optim import OPTIMIZERS, make_optimizer
 from .runtime import available_cores
 from .weights import save
 
 
+def option(default: Any = MISSING, *, factory: Any = MISSING, help: str,
+           choices: tuple[str, ...] | None = None) -> Any:
+    """A config field with its help text (and allowed values): ``cnnvis train`` derives its
+    command-line flags from these."""
+    return field(default=default, default_factory=factory,
+                 metadata={"help": help, "choices": choices})
+
+
 @dataclass
 class TrainConfig:
-    arch: str = "simple_convnet"
-    arch_config: dict[str, Any] = field(default_factory=dict)
-    epochs: int = 20
-    batch_size: int = 100
-    optimizer: str = "adam"
-    lr: float = 0.001
-    lr_decay: float = 0.3          # multiply lr by this at each epoch in decay_epochs
-    decay_epochs: list[int] = field(default_factory=list)
-    shift: int = 0                 # random translation augmentation, in pixels
-    rotation: float = 0.0          # random rotation in [-rotation, rotation] degrees
-    scale: float = 0.0             # random scale factor in [1 - scale, 1 + scale]
-    elastic_alpha: float = 0.0     # elastic distortion strength in pixels (0: off)
-    elastic_sigma: float = 4.0     # elastic distortion smoothness in pixels
-    weight_decay: float = 0.0      # L2 penalty 0.5·wd·|W|² on every weight (not biases)
-    val_size: int = 5000           # held out from the 60k training images for model selection
-    threads: int = 0               # threads each batch is split over (0: the available cores)
-    seed: int = 0
-    name: str = ""
-    out_dir: str = "weights"
-    data_dir: str | None = None
+    arch: str = option("simple_convnet", help="architecture name in the registry")
+    arch_config: dict[str, Any] = option(factory=dict, help="JSON constructor arguments")
+    epochs: int = option(20, help="passes over the training split")
+    batch_size: int = option(100, help="images per gradient step")
+    optimizer: str = option("adam", help="update rule", choices=tuple(OPTIMIZERS))
+    lr: float = option(0.001, help="learning rate")
+    lr_decay: float = option(0.3, help="lr is multiplied by this at each of --decay-epochs")
+    decay_epochs: list[int] = option(
+        factory=list, help="epochs (from 1) at which lr is multiplied by --lr-decay")
+    shift: int = option(0, help="random shift augmentation (pixels)")
+    rotation: float = option(0.0, help="random rotation augmentation, at most this many degrees")
+    scale: float = option(
+        0.0, help="random scaling augmentation by a factor in [1 - scale, 1 + scale]")
+    elastic_alpha: float = option(
+        0.0, help="elastic distortion strength in pixels (Simard et al. 2003; 0: off)")
+    elastic_sigma: float = option(4.0, help="elastic distortion smoothness in pixels")
+    weight_decay: float = option(
+        0.0, help="L2 penalty 0.5·wd·|W|² on every weight (not biases)")
+    val_size: int = option(
+        5000, help="images held out from the 60k training images for model selection")
+    threads: int = option(
+        0, help="threads each batch is split over (default 0: the available cores)")
+    seed: int = option(0, help="seed of every random draw (split, init, batches, augmentation)")
+    name: str = option("", help="weights name (cnnvis train: the architecture; empty: nothing "
+                                  "is written)")
+    out_dir: str = option("weights", help="where <name>.npz/.json are written")
+    data_dir: str | None = option(None, help=f"MNIST directory (default: ${DATA_ENV})")
 
 
 def evaluate(net: Sequential, x: np.ndarray, labels: np.ndarray,
