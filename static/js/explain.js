@@ -1,11 +1,12 @@
 /* A unit's computation, step by step, from the shown activations and the layer's weights:
-   conv Σ w·x + b over its window (Saito ch. 7.2), the pool window and its winner, an affine
-   unit's largest contributions, then every merged activation. Pure functions. */
+   conv Σ w·x + b over its window (Saito ch. 7.2), the pool window and its winner, a dense
+   unit's largest contributions, then every merged activation. Chosen by each layer's role
+   (geometry.js); pure functions. */
 
-import { windowRange } from "./receptive.js";
-import { groupOutput, unitCoords } from "./netmodel.js";
+import { isConv, isDense, poolReduce, unitCoords, windowCell, windowOf } from "./geometry.js";
+import { groupOutput } from "./netmodel.js";
 
-const TOP_AFFINE = 10;
+const TOP_DENSE = 10;
 const TOP_CHANNELS = 6;
 
 /**
@@ -15,11 +16,11 @@ const TOP_CHANNELS = 6;
 export function explainUnit(groups, gi, index, layers, params, probabilities) {
   const group = groups[gi];
   const prev = gi > 0 ? groups[gi - 1] : null;
-  const head = layers.get(group.head.name);
+  const headOut = layers.get(group.head.name);
   const out = {
     coords: unitCoords(group, index),
     value: groupOutput(group, layers)?.values[index],
-    headValue: head?.values[index],
+    headValue: headOut?.values[index],
     chain: chainOf(group, index, layers),
     kind: group.kind,
   };
@@ -27,27 +28,31 @@ export function explainUnit(groups, gi, index, layers, params, probabilities) {
   if (!prev) return out;
   const x = groupOutput(prev, layers)?.values;
   if (!x) return out;
-  const h = group.head.hyperparams || {};
-  if (group.kind === "conv" && params) Object.assign(out, conv(group, prev, index, h, x, params));
-  if (group.kind === "maxpool" || group.kind === "avgpool") Object.assign(out, pool(group, prev, index, h, x));
-  if (group.kind === "affine" && params) Object.assign(out, affine(prev, index, x, params));
-  if (!["conv", "affine", "maxpool", "avgpool"].includes(group.kind)) out.inputValue = x[index];
+  const head = group.head;
+  if (isConv(head)) {
+    if (params) Object.assign(out, conv(group, prev, index, x, params));
+  } else if (isDense(head)) {
+    if (params) Object.assign(out, dense(prev, index, x, params));
+  } else if (head.role === "pooling") {
+    Object.assign(out, pool(group, prev, index, x));
+  } else {
+    out.inputValue = x[index];
+  }
   out.prevTitle = prev.title;
   return out;
 }
 
-/** The activations after the head, in order: [{name, kind, value}]. */
+/** The layers merged after the head, in order: [{name, kind, value}] (a reshape adds nothing). */
 function chainOf(group, index, layers) {
   return group.layers.slice(1)
-    .filter((l) => l.kind !== "flatten")
+    .filter((l) => l.role !== "identity" || l.output_shape.length === group.head.output_shape.length)
     .map((l) => ({ name: l.name, kind: l.kind, value: layers.get(l.name)?.values[index] }));
 }
 
-function conv(group, prev, index, h, x, params) {
-  const [C, H, W] = prev.shape;
-  const k = h.kernel_size;
-  const { channel: f, y: oy, x: ox } = unitCoords(group, index);
-  const { rows, cols } = windowRange(k, h.stride, h.pad, oy, ox, H, W);
+function conv(group, prev, index, x, params) {
+  const C = prev.shape[0];
+  const win = windowOf(group, prev, index);
+  const { k, channel: f } = win;
   const w = params.weight.values;
   const channels = [];
   let total = 0;
@@ -59,10 +64,10 @@ function conv(group, prev, index, h, x, params) {
       for (let kx = 0; kx < k; kx++) {
         const wv = w[((f * C + c) * k + ky) * k + kx];
         kernel[ky * k + kx] = wv;
-        const inside = rows[ky] >= 0 && cols[kx] >= 0;
-        const xv = inside ? x[c * H * W + rows[ky] * W + cols[kx]] : NaN;
+        const i = windowCell(win, prev, c, ky, kx);
+        const xv = i >= 0 ? x[i] : NaN;
         patch[ky * k + kx] = xv;
-        if (inside) sum += wv * xv;
+        if (i >= 0) sum += wv * xv;
       }
     }
     total += sum;
@@ -72,34 +77,36 @@ function conv(group, prev, index, h, x, params) {
   const ranked = channels.slice().sort((a, b) => Math.abs(b.sum) - Math.abs(a.sum));
   return {
     k, inChannels: C, channels: ranked.slice(0, TOP_CHANNELS), sum: total, bias, z: total + bias,
-    terms: C * k * k, rowStart: oy * h.stride - h.pad, colStart: ox * h.stride - h.pad,
+    terms: C * k * k, rowStart: win.rowStart, colStart: win.colStart,
   };
 }
 
-function pool(group, prev, index, h, x) {
-  const [, H, W] = prev.shape;
-  const k = h.pool_size;
-  const { channel: c, y: oy, x: ox } = unitCoords(group, index);
-  const { rows, cols } = windowRange(k, h.stride, h.pad, oy, ox, H, W);
+function pool(group, prev, index, x) {
+  const win = windowOf(group, prev, index);
+  const { k } = win;
   const cells = new Float32Array(k * k);
   let winner = -1;
   let best = -Infinity;
   let sum = 0;
   for (let ky = 0; ky < k; ky++) {
     for (let kx = 0; kx < k; kx++) {
-      const inside = rows[ky] >= 0 && cols[kx] >= 0;
-      const v = inside ? x[c * H * W + rows[ky] * W + cols[kx]] : NaN;
+      const i = windowCell(win, prev, win.channel, ky, kx);
+      const v = i >= 0 ? x[i] : NaN;
       cells[ky * k + kx] = v;
-      if (inside) {
+      if (i >= 0) {
         sum += v;
         if (v > best) { best = v; winner = ky * k + kx; }
       }
     }
   }
-  return { k, cells, winner: group.kind === "maxpool" ? winner : -1, pooled: group.kind === "maxpool" ? best : sum / (k * k), rowStart: oy * h.stride - h.pad, colStart: ox * h.stride - h.pad };
+  const max = poolReduce(group.head) === "max";
+  return {
+    k, cells, winner: max ? winner : -1, pooled: max ? best : sum / (k * k),
+    rowStart: win.rowStart, colStart: win.colStart,
+  };
 }
 
-function affine(prev, index, x, params) {
+function dense(prev, index, x, params) {
   const [d, outF] = params.weight.shape;
   const w = params.weight.values;
   const contrib = new Float32Array(d);
@@ -111,7 +118,7 @@ function affine(prev, index, x, params) {
     if (x[i] !== 0) active++;
   }
   const order = Array.from(contrib.keys()).sort((a, b) => Math.abs(contrib[b]) - Math.abs(contrib[a]));
-  const top = order.slice(0, TOP_AFFINE).map((i) => ({
+  const top = order.slice(0, TOP_DENSE).map((i) => ({
     i, x: x[i], w: w[i * outF + index], c: contrib[i], where: unitCoords(prev, i),
   }));
   const topSum = top.reduce((a, t) => a + t.c, 0);

@@ -4,6 +4,7 @@
 
 import { lutIndex, paintIndices } from "./colormap.js";
 import { fmt } from "./format.js";
+import { isConv } from "./geometry.js";
 
 const KERNEL_CSS = 44;
 const STATES = [
@@ -27,11 +28,11 @@ export class FiltersPanel {
 
   /** A new model: list its conv layers and show the first. */
   setModel(model) {
-    const convs = model.layers.filter((l) => l.kind === "conv");
+    const convs = model.layers.filter(isConv);
     this.dom.select.replaceChildren(...convs.map((l) => {
       const o = document.createElement("option");
       o.value = l.name;
-      o.textContent = `${l.name} (${l.hyperparams.out_channels} × ${l.hyperparams.kernel_size}×${l.hyperparams.kernel_size})`;
+      o.textContent = `${l.name} (${l.output_shape[0]} × ${l.window.kernel}×${l.window.kernel})`;
       return o;
     }));
     this.dom.select.disabled = convs.length === 0;

@@ -4,15 +4,17 @@
 import { css, inkOn } from "./colormap.js";
 import { el } from "./dom.js";
 import { fmt, pct } from "./format.js";
+import { poolReduce } from "./geometry.js";
 import { unitLabel } from "./netmodel.js";
 
-const ACT_NAME = { relu: "ReLU", tanh: "tanh", sigmoid: "sigmoid", lrn: "LRN", dropout: "dropout" };
+const ACT_NAME = { relu: "ReLU", tanh: "tanh", sigmoid: "sigmoid", lrn: "LRN", dropout: "dropout", flatten: "flatten" };
 const ACT_NOTE = {
   relu: "max(0, z)",
   tanh: "scaled tanh",
   sigmoid: "1 / (1 + e^−z)",
   lrn: "normalised by neighbouring channels",
   dropout: "identity at inference",
+  flatten: "the same values as one vector",
 };
 
 export class InspectPanel {
@@ -62,29 +64,27 @@ export class InspectPanel {
   }
 
   computation(group, ex) {
-    switch (group.kind) {
+    switch (group.head.role) {
       case "input": return [el("p", { className: "explain" },
         "One pixel of the 28×28 image the network saw: your drawing cropped, scaled to 20×20 " +
         "and centred by its centre of mass, as MNIST digits are. 0 is paper, 1 is ink.")];
-      case "conv": return this.conv(group, ex);
-      case "maxpool":
-      case "avgpool": return this.pool(group, ex);
-      case "affine": return this.affine(ex);
+      case "weighted": return group.head.window ? this.conv(group, ex) : this.dense(ex);
+      case "pooling": return this.pool(group, ex);
       default: return this.elementwise(group, ex);
     }
   }
 
   conv(group, ex) {
     if (!ex.channels) return [];
-    const h = group.head.hyperparams;
+    const { stride, padding } = group.head.window;
     const shown = ex.channels.find((c) => c.c === this.channel) || ex.channels[0];
     const k = ex.k;
     const products = shown.patch.map((x, i) => (Number.isNaN(x) ? NaN : x * shown.kernel[i]));
     const rows = `rows ${ex.rowStart}–${ex.rowStart + k - 1}, cols ${ex.colStart}–${ex.colStart + k - 1}`;
     const out = [
       el("p", { className: "explain" },
-        `A ${k}×${k} kernel slides over ${ex.prevTitle} with stride ${h.stride}` +
-        (h.pad ? ` and ${h.pad} pixel${h.pad > 1 ? "s" : ""} of zero padding` : "") +
+        `A ${k}×${k} kernel slides over ${ex.prevTitle} with stride ${stride}` +
+        (padding ? ` and ${padding} pixel${padding > 1 ? "s" : ""} of zero padding` : "") +
         `; this unit is the weighted sum of ${ex.terms} inputs plus a bias.`),
     ];
     if (ex.inChannels > 1) {
@@ -120,12 +120,12 @@ export class InspectPanel {
 
   pool(group, ex) {
     if (!ex.cells) return [];
-    const h = group.head.hyperparams;
-    const max = group.kind === "maxpool";
+    const { kernel, stride } = group.head.window;
+    const max = poolReduce(group.head) === "max";
     return [
       el("p", { className: "explain" },
-        `${max ? "Max" : "Average"} pooling: a ${h.pool_size}×${h.pool_size} window with stride ` +
-        `${h.stride} over the same map of ${ex.prevTitle}` + (max ? "; the largest input wins." : "; the mean passes on.")),
+        `${max ? "Max" : "Average"} pooling: a ${kernel}×${kernel} window with stride ` +
+        `${stride} over the same map of ${ex.prevTitle}` + (max ? "; the largest input wins." : "; the mean passes on.")),
       el("div", { className: "calc" },
         matrix(`window: rows ${ex.rowStart}–${ex.rowStart + ex.k - 1}, cols ${ex.colStart}–${ex.colStart + ex.k - 1}`,
           ex.cells, ex.k, ex.winner)),
@@ -135,7 +135,7 @@ export class InspectPanel {
     ];
   }
 
-  affine(ex) {
+  dense(ex) {
     if (!ex.top) return [];
     const maxAbs = Math.max(...ex.top.map((t) => Math.abs(t.c)), 1e-12);
     const where = (t) => (t.where.channel !== null

@@ -2,14 +2,14 @@
    units for vectors). In 3D the planes stand across the x axis, stacked in depth in forward
    order; flat, they lie side by side facing the camera. Pure geometry, no drawing. */
 
+import { clamp } from "./geometry.js";
+
 const INPUT_EXTENT = 100; // world size of the input image
 const MAP_MAX = 150;
 const VEC_TARGET = 54;
 const FLAT_GAP = 26;
 const LABEL_ROOM = 18;
 const ROW_GAP = 24;
-
-const clamp = (v, lo, hi) => Math.max(lo, Math.min(hi, v));
 
 /** Grid of one group in cells: channel tiling for maps, a column or square for vectors. */
 function grid(group) {

@@ -1,11 +1,13 @@
 /* From an architecture (the /api/models layer list) to display groups: one group per drawn layer,
-   an activation (ReLU, tanh, sigmoid, LRN) optionally merged into the layer before it; flatten and
-   dropout (identity at inference) always merged. Also per-map normalisation and unit naming. */
+   an activation or normalisation layer optionally merged into the layer before it, identity
+   layers (flatten, dropout at inference) always merged; decided by each layer's `role`. Also
+   per-map normalisation and unit naming. */
 
 import { lutIndex } from "./colormap.js";
+import { unitCoords } from "./geometry.js";
 
-const ACTIVATIONS = new Set(["relu", "tanh", "sigmoid", "lrn"]);
-const IDENTITY = new Set(["flatten", "dropout"]);
+/** Roles drawn on their own plane only when merging is off. */
+const MERGEABLE = new Set(["activation", "normalisation"]);
 
 /**
  * Group the layers for display.
@@ -13,12 +15,15 @@ const IDENTITY = new Set(["flatten", "dropout"]);
  * kind (head kind), title, count}. The values shown are the last member's output.
  */
 export function buildGroups(model, merge) {
-  const input = { name: "input", kind: "input", hyperparams: {}, output_shape: model.input_shape, params: 0 };
+  const input = {
+    name: "input", kind: "input", role: "input", window: null, hyperparams: {},
+    output_shape: model.input_shape, params: 0,
+  };
   const groups = [makeGroup(input)];
   for (const layer of model.layers) {
     const last = groups[groups.length - 1];
-    const mergeable = IDENTITY.has(layer.kind) ||
-      (merge && ACTIVATIONS.has(layer.kind) && last.kind !== "input");
+    const mergeable = layer.role === "identity" ||
+      (merge && MERGEABLE.has(layer.role) && last.kind !== "input");
     if (mergeable) {
       last.members.push(layer.name);
       last.layers.push(layer);
@@ -28,7 +33,7 @@ export function buildGroups(model, merge) {
   }
   groups.forEach((g, i) => {
     g.id = i;
-    g.title = g.members.filter((name, k) => k === 0 || !IDENTITY.has(g.layers[k].kind)).join(" · ");
+    g.title = g.members.filter((name, k) => k === 0 || g.layers[k].role !== "identity").join(" · ");
   });
   const lastGroup = groups[groups.length - 1];
   lastGroup.isOutput = lastGroup.count === 10;
@@ -66,19 +71,23 @@ export function groupOutput(group, layers) {
   return null;
 }
 
-/** Short description of a layer's hyperparameters: "5×5 /1", "2×2 max", "100". */
+/** Short description of a layer: "30 × 5×5", "max 2×2", "fully connected 100". */
 export function layerSummary(layer) {
-  const h = layer.hyperparams || {};
-  switch (layer.kind) {
-    case "conv": return `${h.out_channels} × ${h.kernel_size}×${h.kernel_size}` +
-      (h.stride > 1 ? ` stride ${h.stride}` : "") + (h.pad ? ` pad ${h.pad}` : "");
-    case "maxpool": return `max ${h.pool_size}×${h.pool_size}` + (h.stride !== h.pool_size ? ` stride ${h.stride}` : "");
-    case "avgpool": return `avg ${h.pool_size}×${h.pool_size}` + (h.stride !== h.pool_size ? ` stride ${h.stride}` : "");
-    case "affine": return `fully connected ${h.out_features}`;
-    case "input": return "28×28 pixels";
-    default: return layer.kind;
+  const w = layer.window;
+  if (layer.kind === "input") return "28×28 pixels";
+  if (layer.role === "weighted" && w) {
+    return `${layer.output_shape[0]} × ${w.kernel}×${w.kernel}` +
+      (w.stride > 1 ? ` stride ${w.stride}` : "") + (w.padding ? ` pad ${w.padding}` : "");
   }
+  if (layer.role === "weighted") return `fully connected ${layer.output_shape[0]}`;
+  if (layer.role === "pooling") {
+    return `${POOL_WORD[layer.kind] || layer.kind} ${w.kernel}×${w.kernel}` +
+      (w.stride !== w.kernel ? ` stride ${w.stride}` : "");
+  }
+  return layer.kind;
 }
+
+const POOL_WORD = { maxpool: "max", avgpool: "avg" };
 
 /** Per group: raw values of the shown layer and LUT indices, normalised per feature map. */
 export function displayValues(groups, layers) {
@@ -99,15 +108,6 @@ function normalise(values, group) {
     for (let i = start; i < start + per; i++) norm[i] = lutIndex(values[i] * inv);
   }
   return norm;
-}
-
-/** {channel, y, x} for maps or {channel: null, i} for vectors. */
-export function unitCoords(group, index) {
-  if (!group.isMaps) return { channel: null, y: null, x: null, i: index };
-  const [, h, w] = group.shape;
-  const channel = Math.floor(index / (h * w));
-  const r = index - channel * h * w;
-  return { channel, y: Math.floor(r / w), x: r % w, i: index };
 }
 
 /** "conv1 · relu1 map 12 (7, 9)" style label of a unit. */

@@ -1,7 +1,7 @@
 /* Layer weights for hover connections and the unit panel: fetched once per model and parameter,
    decoded, shared; a failed fetch is forgotten so the next hover retries. */
 
-import { neededParams } from "./receptive.js";
+import { neededParams } from "./geometry.js";
 
 export class ParamCache {
   /**

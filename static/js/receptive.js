@@ -1,75 +1,44 @@
 /* Which units of the previous group feed a unit, and with which weights: a conv unit sees a
    K×K window in every input channel (Saito ch. 7.2), a pool unit a window in its own channel,
-   an affine unit every input. Pure functions over decoded arrays. */
+   a dense unit every input, an across-channel normalisation its neighbouring maps. Chosen by
+   each layer's role (geometry.js); pure functions over decoded arrays. */
 
-/** Parameter names a group's head needs for its connections ([] if none). */
-export function neededParams(group) {
-  if (group.kind === "conv" || group.kind === "affine") {
-    return [`${group.head.name}.weight`, `${group.head.name}.bias`];
-  }
-  return [];
-}
-
-/**
- * Window geometry of a conv or pool unit: the input rows/cols it reads, -1 where it reads padding.
- * Returns {rows: Int32Array(K), cols: Int32Array(K)}.
- */
-export function windowRange(k, stride, pad, oy, ox, h, w) {
-  const rows = new Int32Array(k);
-  const cols = new Int32Array(k);
-  for (let j = 0; j < k; j++) {
-    const iy = oy * stride - pad + j;
-    const ix = ox * stride - pad + j;
-    rows[j] = iy >= 0 && iy < h ? iy : -1;
-    cols[j] = ix >= 0 && ix < w ? ix : -1;
-  }
-  return { rows, cols };
-}
-
-function unitPos(group, index) {
-  const [, h, w] = group.shape;
-  const c = Math.floor(index / (h * w));
-  const r = index - c * h * w;
-  return { c, oy: Math.floor(r / w), ox: r % w };
-}
+import { isConv, poolReduce, unitCoords, windowCell, windowOf } from "./geometry.js";
 
 /**
  * Incoming connections of unit `index` of `group` from `prev`.
- * `params` is {weight, bias} (decoded) for conv/affine heads, `prevValues` the previous group's
+ * `params` is {weight, bias} (decoded) for weighted heads, `prevValues` the previous group's
  * shown values (a max-pool winner gets weight 1, the rest of its window 0.25). Returns
  * {indices: Int32Array, weights: Float32Array} or null when the connections are unknown.
  */
 export function incoming(group, prev, index, params, prevValues) {
-  const h = group.head.hyperparams || {};
-  switch (group.kind) {
-    case "conv": return params ? convIncoming(group, prev, index, h, params.weight) : null;
-    case "maxpool":
-    case "avgpool": return poolIncoming(group, prev, index, h, prevValues);
-    case "affine": return params ? affineIncoming(group, prev, index, params.weight) : null;
-    case "lrn": return lrnIncoming(group, index, h);
-    case "relu":
-    case "tanh":
-    case "sigmoid":
-    case "flatten":
-    case "dropout":
+  const head = group.head;
+  switch (head.role) {
+    case "weighted":
+      if (!params) return null;
+      return isConv(head) ? convIncoming(group, prev, index, params.weight)
+        : denseIncoming(index, params.weight);
+    case "pooling": return poolIncoming(group, prev, index, prevValues);
+    case "normalisation": return acrossChannels(group, index, head.hyperparams?.size);
+    case "activation":
+    case "identity":
       return { indices: Int32Array.of(index), weights: Float32Array.of(1) };
     default: return null;
   }
 }
 
-function convIncoming(group, prev, index, h, weight) {
-  const [C, H, W] = prev.shape;
-  const k = h.kernel_size;
-  const { c: f, oy, ox } = unitPos(group, index);
-  const { rows, cols } = windowRange(k, h.stride, h.pad, oy, ox, H, W);
+function convIncoming(group, prev, index, weight) {
+  const C = prev.shape[0];
+  const win = windowOf(group, prev, index);
+  const { k, channel: f } = win;
   const indices = [];
   const weights = [];
   for (let c = 0; c < C; c++) {
     for (let ky = 0; ky < k; ky++) {
-      if (rows[ky] < 0) continue;
       for (let kx = 0; kx < k; kx++) {
-        if (cols[kx] < 0) continue;
-        indices.push(c * H * W + rows[ky] * W + cols[kx]);
+        const i = windowCell(win, prev, c, ky, kx);
+        if (i < 0) continue;
+        indices.push(i);
         weights.push(weight.values[((f * C + c) * k + ky) * k + kx]);
       }
     }
@@ -77,29 +46,28 @@ function convIncoming(group, prev, index, h, weight) {
   return { indices: Int32Array.from(indices), weights: Float32Array.from(weights) };
 }
 
-function poolIncoming(group, prev, index, h, prevValues) {
-  const [, H, W] = prev.shape;
-  const k = h.pool_size;
-  const { c, oy, ox } = unitPos(group, index);
-  const { rows, cols } = windowRange(k, h.stride, h.pad, oy, ox, H, W);
+function poolIncoming(group, prev, index, prevValues) {
+  const win = windowOf(group, prev, index);
+  const { k } = win;
   const indices = [];
   for (let ky = 0; ky < k; ky++) {
-    if (rows[ky] < 0) continue;
     for (let kx = 0; kx < k; kx++) {
-      if (cols[kx] >= 0) indices.push(c * H * W + rows[ky] * W + cols[kx]);
+      const i = windowCell(win, prev, win.channel, ky, kx);
+      if (i >= 0) indices.push(i);
     }
   }
+  const max = poolReduce(group.head) === "max";
   let winner = -1;
-  if (group.kind === "maxpool" && prevValues) {
+  if (max && prevValues) {
     let best = -Infinity;
     for (const i of indices) if (prevValues[i] > best) { best = prevValues[i]; winner = i; }
   }
   const weights = indices.map((i) =>
-    group.kind === "avgpool" ? 1 / (k * k) : (winner < 0 || i === winner ? 1 : 0.25));
+    !max ? 1 / (k * k) : (winner < 0 || i === winner ? 1 : 0.25));
   return { indices: Int32Array.from(indices), weights: Float32Array.from(weights) };
 }
 
-function affineIncoming(group, prev, index, weight) {
+function denseIncoming(index, weight) {
   const [d, out] = weight.shape;
   const indices = new Int32Array(d);
   const weights = new Float32Array(d);
@@ -110,10 +78,12 @@ function affineIncoming(group, prev, index, weight) {
   return { indices, weights };
 }
 
-function lrnIncoming(group, index, h) {
+/** The same position in the `size` nearest maps (LRN's neighbourhood); one-to-one without maps. */
+function acrossChannels(group, index, size) {
+  if (!group.isMaps || !size) return { indices: Int32Array.of(index), weights: Float32Array.of(1) };
   const [C, H, W] = group.shape;
-  const { c } = unitPos(group, index);
-  const half = Math.floor((h.size || 5) / 2);
+  const c = unitCoords(group, index).channel;
+  const half = Math.floor(size / 2);
   const indices = [];
   const weights = [];
   for (let j = Math.max(0, c - half); j <= Math.min(C - 1, c + half); j++) {
