@@ -18,11 +18,10 @@ async function request(path, options = {}) {
   let res;
   try {
     res = await fetch(path, options);
-  } catch (err) {
-    if (err.name === "AbortError") throw err;
+  } catch {
     throw new ApiError(0, "the server cannot be reached");
   }
-  let body = null;
+  let body;
   try {
     body = await res.json();
   } catch {
@@ -35,12 +34,11 @@ async function request(path, options = {}) {
   return body;
 }
 
-function postJson(path, body, signal) {
+function postJson(path, body) {
   return request(path, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body),
-    signal,
   });
 }
 
@@ -54,11 +52,11 @@ export const getSamples = () => request("/api/samples");
  * POST /api/activations: prediction plus every layer's output.
  * `input` is {image: dataURL} or {pixels: 28×28 nested array}.
  */
-export const activations = (model, input, signal) =>
-  postJson("/api/activations", { model, ...input }, signal);
+export const activations = (model, input) =>
+  postJson("/api/activations", { model, ...input });
 
 /** POST /api/compare: every served model's answer for one input. */
-export const compare = (input, signal) => postJson("/api/compare", { ...input }, signal);
+export const compare = (input) => postJson("/api/compare", { ...input });
 
 /** POST /api/predict/file: classify an uploaded image file. */
 export function predictFile(file, model) {
@@ -88,16 +86,16 @@ export const getMisclassified = (model) =>
  * POST /api/explain: a saliency, Grad-CAM or occlusion map. `options` holds `method` and its
  * fields (`layer`; `patch`, `stride`) and an optional `target`.
  */
-export const explain = (model, input, options, signal) =>
-  postJson("/api/explain", { model, ...input, ...options }, signal);
+export const explain = (model, input, options) =>
+  postJson("/api/explain", { model, ...input, ...options });
 
 /** POST /api/im2col: a conv layer as one matrix product, or a pooling layer's windows. */
-export const im2col = (model, input, layer, signal) =>
-  postJson("/api/im2col", { model, ...input, layer }, signal);
+export const im2col = (model, input, layer) =>
+  postJson("/api/im2col", { model, ...input, layer });
 
 /** POST /api/robustness: the drawing transformed ({dx, dy, angle, scale, thickness, target?}). */
-export const robustness = (model, input, transform, signal) =>
-  postJson("/api/robustness", { model, ...input, ...transform }, signal);
+export const robustness = (model, input, transform) =>
+  postJson("/api/robustness", { model, ...input, ...transform });
 
 /** POST /api/preprocess: each step from a drawn image (data URL) to the 28×28 input. */
-export const preprocess = (image, signal) => postJson("/api/preprocess", { image }, signal);
+export const preprocess = (image) => postJson("/api/preprocess", { image });
