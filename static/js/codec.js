@@ -1,7 +1,7 @@
 /* Decoders for the API's compact arrays: base64 uint8 with a per-layer [min, max] range,
    base64 little-endian float16 and float32. Pure functions; no fetching here. */
 
-export function base64ToBytes(b64) {
+function base64ToBytes(b64) {
   const bin = atob(b64);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
@@ -17,7 +17,7 @@ export function decodeLayer(layer) {
 }
 
 /** An EncodedArray {shape, min, max, encoding: "uint8", data} → {shape, min, max, values}. */
-export function decodeQuantised(payload, what = "array") {
+function decodeQuantised(payload, what = "array") {
   const q = base64ToBytes(payload.data);
   const n = product(payload.shape);
   if (q.length !== n) throw new Error(`${what}: ${q.length} bytes for shape ${payload.shape.join("×")}`);
@@ -28,7 +28,7 @@ export function decodeQuantised(payload, what = "array") {
 }
 
 /** A ByteArray {shape, encoding: "uint8", data} (raw bytes, no scaling) → {shape, values}. */
-export function decodeBytes(payload) {
+function decodeBytes(payload) {
   const values = base64ToBytes(payload.data);
   const n = product(payload.shape);
   if (values.length !== n) throw new Error(`byte array: ${values.length} bytes for shape ${payload.shape.join("×")}`);
@@ -65,7 +65,7 @@ export function decodeFloat16(payload) {
 }
 
 /** {shape, data: base64 little-endian float32} → {shape, values: Float32Array}. */
-export function decodeFloat32(payload) {
+function decodeFloat32(payload) {
   const bytes = base64ToBytes(payload.data);
   const n = product(payload.shape);
   if (bytes.length !== n * 4) throw new Error(`float32 array: ${bytes.length} bytes for ${n} values`);
@@ -88,4 +88,15 @@ export function decodeArray(payload) {
   if (payload.encoding === "float16") return decodeFloat16(payload);
   if (payload.encoding === "float32") return decodeFloat32(payload);
   throw new Error(`unknown encoding ${payload.encoding}`);
+}
+
+/** An answer with uint8 arrays anywhere among its object fields, decoded in place of them. */
+export function decodeTree(value) {
+  if (value && typeof value === "object" && !Array.isArray(value)) {
+    if (value.encoding === "uint8" && typeof value.data === "string") {
+      return "min" in value ? decodeQuantised(value) : decodeBytes(value);
+    }
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, decodeTree(v)]));
+  }
+  return value;
 }

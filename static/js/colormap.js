@@ -45,8 +45,8 @@ function build(n, stops = STOPS) {
 export const LUT = build(256);
 
 /** Attribution scales, 256 RGBA entries each over |value| in [0, 1]: for and against. */
-export const HEAT = build(256, HEAT_STOPS);
-export const AGAINST = build(256, AGAINST_STOPS);
+const HEAT = build(256, HEAT_STOPS);
+const AGAINST = build(256, AGAINST_STOPS);
 
 /**
  * Colour and opacity of an attribution value in [-1, 1] laid over an image: [r, g, b, a] in

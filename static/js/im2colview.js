@@ -4,12 +4,15 @@
    argmax winners. Hovering an output unit lights its row, its receptive field and its entry.
    Paints an /api/im2col answer; no arithmetic beyond the one dot product it spells out. */
 
+import * as api from "./api.js";
+import { decodeTree } from "./codec.js";
 import { el } from "./dom.js";
 import { fmt } from "./format.js";
+import { clamp } from "./geometry.js";
 import { layered } from "./marks.js";
 import { maxAbs, paintMask, paintSigned } from "./paint.js";
 
-const clamp = (v, lo, hi) => Math.max(lo, Math.min(hi, v));
+const WINDOW_WORD = { conv: "convolution", maxpool: "max pooling", avgpool: "average pooling" };
 const SCROLL_H = 560; // CSS height of the matrices' scroll box
 const TILES_CSS = 300; // about the CSS width of a grid of feature maps
 
@@ -17,7 +20,7 @@ const TILES_CSS = 300; // about the CSS width of a grid of feature maps
 const rowPx = (rows) => clamp(Math.floor(1200 / rows), 1, 8);
 const colPx = (cols, width) => clamp(Math.floor(width / cols), 2, 12);
 
-export class Im2colPanel {
+class Im2colPanel {
   /**
    * @param {{layer: HTMLSelectElement, body: HTMLElement}} dom
    * @param {{onLayer: (name) => void}} handlers
@@ -30,9 +33,9 @@ export class Im2colPanel {
 
   /** The layers this view can show: convolutions and pooling. */
   setModel(model, selected) {
-    const usable = model.layers.filter((l) => ["conv", "maxpool", "avgpool"].includes(l.kind));
+    const usable = model.layers.filter((l) => l.window !== null);
     this.dom.layer.replaceChildren(...usable.map((l) => el("option", { value: l.name },
-      `${l.name} (${l.kind === "conv" ? "convolution" : l.kind === "maxpool" ? "max pooling" : "average pooling"})`)));
+      `${l.name} (${WINDOW_WORD[l.kind] || l.kind})`)));
     this.dom.layer.disabled = usable.length === 0;
     if (selected) this.dom.layer.value = selected;
     return usable.map((l) => l.name);
@@ -376,3 +379,40 @@ function hoverCells(node, w, h, onCell) {
     onCell(x, y);
   });
 }
+
+export const im2colView = {
+  id: "im2col",
+  follows: ["model", "source"],
+  settings: () => ({ layer: null, hover: null, answer: null }),
+
+  create(ctx) {
+    return new Im2colPanel({ layer: document.getElementById("im-layer"), body: document.getElementById("im-body") }, {
+      onLayer: (name) => {
+        ctx.settings.layer = name;
+        ctx.refresh();
+      },
+    });
+  },
+
+  modelChanged(ctx, model) {
+    const s = ctx.settings;
+    const usable = ctx.painter.setModel(model, s.layer);
+    if (!usable.includes(s.layer)) s.layer = usable[0] || null;
+    ctx.painter.dom.layer.value = s.layer || "";
+    s.answer = null;
+  },
+
+  cleared(ctx) {
+    ctx.settings.answer = null;
+  },
+
+  request: (ctx) => ({ layer: ctx.settings.layer }),
+
+  ask: async (ctx, req) => decodeTree(await api.im2col(req.model, req.source, req.options.layer)),
+
+  apply(ctx, answer) {
+    ctx.settings.answer = answer;
+    ctx.settings.layer = answer.layer;
+    ctx.painter.show(answer);
+  },
+};

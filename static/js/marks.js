@@ -4,7 +4,7 @@
 
 const NS = "http://www.w3.org/2000/svg";
 
-export class Marks {
+class Marks {
   /** @param {number} width @param {number} height the canvas's size in data pixels */
   constructor(width, height) {
     this.svg = document.createElementNS(NS, "svg");

@@ -2,6 +2,8 @@
    made (LeCun et al.): crop to the ink, fit the longer side into 20 pixels, then place the digit
    so its centre of mass sits at the centre of the 28×28 frame. Paints an /api/preprocess answer. */
 
+import * as api from "./api.js";
+import { decodeTree } from "./codec.js";
 import { el } from "./dom.js";
 import { fmt } from "./format.js";
 import { layered } from "./marks.js";
@@ -9,7 +11,7 @@ import { paintGray } from "./paint.js";
 
 const STEP_CSS = 140;
 
-export class PrepPanel {
+class PrepPanel {
   /** @param {{body: HTMLElement, note: HTMLElement}} dom */
   constructor(dom) {
     this.dom = dom;
@@ -91,3 +93,25 @@ function figure(node, title, shape, note) {
 }
 
 const signed = (v) => (v > 0 ? `+${v}` : v < 0 ? `−${-v}` : "0");
+
+export const prepView = {
+  id: "prep",
+  /** The steps depend on the drawing alone, not on the model. */
+  follows: ["source"],
+  settings: () => ({ answer: null }),
+  create: () => new PrepPanel({ body: document.getElementById("prep-body"), note: document.getElementById("prep-note") }),
+
+  cleared(ctx) {
+    ctx.settings.answer = null;
+  },
+
+  async ask(ctx, req) {
+    req.described = ctx.hooks.describeSource(req.source);
+    return decodeTree(await api.preprocess(req.described.image));
+  },
+
+  apply(ctx, answer, req) {
+    ctx.settings.answer = answer;
+    ctx.painter.show(answer, req.described.note);
+  },
+};

@@ -2,7 +2,9 @@
    marked, the test-set confusion matrix (a cell filters the gallery) and the misclassified test
    digits (a click loads one onto the pad). Paints GET /api/models/{name} and its mistakes. */
 
+import * as api from "./api.js";
 import { lineChart } from "./chart.js";
+import { decodeSample } from "./codec.js";
 import { el } from "./dom.js";
 import { fmt, pct } from "./format.js";
 import { paintGray } from "./paint.js";
@@ -15,7 +17,7 @@ const SERIES = [
 const LOSS_KEYS = ["loss", "val_loss", "test_loss"];
 const ACC_KEYS = ["train_accuracy", "val_accuracy", "test_accuracy"];
 
-export class QualityPanel {
+class QualityPanel {
   /**
    * @param {{summary, loss, acc, legend, hover, confusion, gallery, galleryNote}} dom
    * @param {{onFilter: (cell | null) => void, onLoad: (digit) => void}} handlers cell is
@@ -189,3 +191,64 @@ function niceCeil(v) {
   const p = 10 ** Math.floor(Math.log10(v));
   return [1, 2, 5, 10].map((k) => k * p).find((c) => c >= v);
 }
+
+export const qualityView = {
+  id: "quality",
+  /** The training record belongs to the model, whatever is drawn. */
+  follows: ["model"],
+  /** filter: the confusion cell the gallery shows; message: why there is no gallery. */
+  settings: () => ({ filter: null, detail: null, mistakes: null, message: "" }),
+
+  create(ctx) {
+    const $ = (id) => document.getElementById(id);
+    const q = ctx.settings;
+    const painter = new QualityPanel({
+      summary: $("quality-summary"), loss: $("curve-loss"), acc: $("curve-acc"), legend: $("curve-legend"),
+      hover: $("curve-hover"), confusion: $("confusion-wrap"), gallery: $("mistakes"), galleryNote: $("mistakes-note"),
+    }, {
+      onFilter: (cell) => {
+        q.filter = cell;
+        painter.showMistakes(q.mistakes, cell, q.message);
+      },
+      onLoad: (d) => ctx.hooks.loadDigit(d.pixels,
+        `MNIST test digit #${d.index}: a ${d.label} that ${ctx.page.modelName} took for ${d.predicted} (p = ${(d.confidence * 100).toFixed(1)}%).`),
+    });
+    return painter;
+  },
+
+  shown: (ctx) => ctx.painter.paintCurves(),
+
+  modelChanged(ctx) {
+    Object.assign(ctx.settings, { filter: null, detail: null, mistakes: null });
+    ctx.painter.placeholder("Loading this model's training record…");
+  },
+
+  async ask(ctx, req) {
+    const detail = await api.getModel(req.model);
+    // Ask for the gallery only when the model has one, so a missing file logs no failed request.
+    const mistakes = detail.has_misclassified
+      ? await api.getMisclassified(req.model).catch((err) => {
+        if (err.status === 404) return { missing: err.message };
+        throw err;
+      })
+      : { missing: `run cnnvis misclassified ${req.model} to make one` };
+    return { detail, mistakes };
+  },
+
+  apply(ctx, { detail, mistakes }) {
+    const q = ctx.settings;
+    q.detail = detail;
+    ctx.painter.showDetail(detail);
+    if (mistakes.missing) {
+      q.mistakes = null;
+      q.message = `No gallery of mistakes ships with this model (${mistakes.missing}).`;
+    } else {
+      q.mistakes = {
+        test_size: mistakes.test_size,
+        digits: mistakes.digits.map((d) => ({ ...d, pixels: decodeSample(d) })),
+      };
+      q.message = "";
+    }
+    ctx.painter.showMistakes(q.mistakes, q.filter, q.message);
+  },
+};

@@ -3,7 +3,9 @@
    off as the digit slides sideways or up and down (one batched forward on the server). Paints
    /api/robustness answers and reports slider moves. */
 
+import * as api from "./api.js";
 import { lineChart } from "./chart.js";
+import { decodeTree } from "./codec.js";
 import { el } from "./dom.js";
 import { pct } from "./format.js";
 import { paintGray } from "./paint.js";
@@ -18,7 +20,7 @@ const PROBES = [
 const H_COLOR = "#f89c3a";
 const V_COLOR = "#5ab4f0";
 
-export class RobustPanel {
+class RobustPanel {
   /**
    * @param {{controls, target, reset, original, transformed, verdict, bars, curve, curveNote}} dom
    * @param {{onChange: (changes) => void}} handlers slider, target and reset changes
@@ -124,3 +126,56 @@ export class RobustPanel {
 function signed(v) {
   return v > 0 ? `+${v}` : v < 0 ? `−${-v}` : "0";
 }
+
+export const robustView = {
+  id: "robust",
+  follows: ["model", "source"],
+  settings: () => ({ dx: 0, dy: 0, angle: 0, scale: 1, thickness: 0, target: null, answer: null }),
+
+  create(ctx) {
+    const $ = (id) => document.getElementById(id);
+    const painter = new RobustPanel({
+      controls: $("probe-controls"), target: $("probe-target"), reset: $("probe-reset"),
+      original: $("probe-original"), transformed: $("probe-transformed"), verdict: $("probe-verdict"),
+      bars: $("probe-bars"), curve: $("probe-curve"), curveNote: $("probe-curve-note"),
+    }, {
+      onChange: (changes) => {
+        Object.assign(ctx.settings, changes);
+        painter.setOptions(ctx.settings);
+        ctx.refresh();
+      },
+    });
+    painter.setOptions(ctx.settings);
+    return painter;
+  },
+
+  shown: (ctx) => ctx.painter.paintCurve(),
+
+  modelChanged(ctx) {
+    ctx.settings.answer = null;
+  },
+
+  cleared(ctx) {
+    ctx.settings.answer = null;
+    ctx.painter.setOriginal(null);
+  },
+
+  predicted(ctx, result) {
+    ctx.painter.setOriginal(result.input);
+  },
+
+  request(ctx) {
+    const r = ctx.settings;
+    return {
+      dx: r.dx, dy: r.dy, angle: r.angle, scale: r.scale, thickness: r.thickness,
+      ...(r.target !== null ? { target: r.target } : {}),
+    };
+  },
+
+  ask: async (ctx, req) => decodeTree(await api.robustness(req.model, req.source, req.options)),
+
+  apply(ctx, answer) {
+    ctx.settings.answer = answer;
+    ctx.painter.show(answer);
+  },
+};

@@ -1,5 +1,5 @@
-/* The page's single state object and a tiny event bus; modules read state and announce changes
-   with emit(), main.js decides who reacts. */
+/* The page's single state object: what the page shows and was asked, read and written by the
+   modules main.js wires together (pad, predict, focus, models, teach). */
 
 export const state = {
   /** Model summaries from /api/models, by name. */
@@ -28,28 +28,12 @@ export const state = {
   /** Decoded parameters: "model/param" → Promise<{shape, values}>. */
   params: new Map(),
   samples: [],
-  /** The explain-and-teach views below the network (teach.js): the open tab, each view's
-      settings and its last decoded answer (for {model, source} it was asked about). */
+  /** Hint shown with the next answer (what was loaded onto the pad), or "". */
+  note: "",
+  /** The explain-and-teach section (teach.js): the open tab, whether it is on screen, and each
+      panel's settings and last answer under its id (created from its descriptor, panels.js). */
   teach: {
     tab: "why",
-    /** The views are on screen (scrolled into view). */
     visible: false,
-    /** engaged: the user has seen an explanation, so it follows the drawing onto the 3D view. */
-    why: { method: "saliency", layer: null, patch: 6, stride: 2, target: null, overlay: true, engaged: false, answer: null },
-    im2col: { layer: null, hover: null, answer: null },
-    prep: { answer: null },
-    quality: { filter: null, detail: null, mistakes: null },
-    robust: { dx: 0, dy: 0, angle: 0, scale: 1, thickness: 0, target: null, answer: null },
   },
 };
-
-const listeners = new Map();
-
-export function on(event, fn) {
-  if (!listeners.has(event)) listeners.set(event, new Set());
-  listeners.get(event).add(fn);
-}
-
-export function emit(event, payload) {
-  for (const fn of listeners.get(event) || []) fn(payload);
-}

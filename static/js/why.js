@@ -1,8 +1,10 @@
 /* "Why did it say that?": the controls (method, Grad-CAM layer, occlusion patch, target digit,
    3D overlay) and an /api/explain answer painted over the 28×28 input the network saw
-   (Simonyan et al. 2014; Selvaraju et al. 2017; Zeiler & Fergus 2014). Only renders and reports
-   the user's choices. */
+   (Simonyan et al. 2014; Selvaraju et al. 2017; Zeiler & Fergus 2014). The panel descriptor
+   (panels.js) decides what to ask; WhyPanel only renders and reports the user's choices. */
 
+import * as api from "./api.js";
+import { decodeTree } from "./codec.js";
 import { el } from "./dom.js";
 import { fmt, pct } from "./format.js";
 import { layered } from "./marks.js";
@@ -23,7 +25,7 @@ const METHOD_TEXT = {
     "probability. Magenta: hiding it made the target likelier.",
 };
 
-export class WhyPanel {
+class WhyPanel {
   /**
    * @param {{methods, layer, layerWrap, patch, stride, occWrap, overlay, targets, figures, text, legend}} dom
    * @param {{onOptions: (changes) => void}} handlers onOptions({method | layer | patch | stride |
@@ -183,3 +185,91 @@ export class WhyPanel {
       el("p", { className: "muted small" }, `${a.method}${a.layer ? ` on ${a.layer}` : ""} · ${range}`));
   }
 }
+
+/** The heat drawn for an explanation, in [-1, 1]: occlusion's probability drops are stretched
+    to their largest so small effects stay visible (the text keeps the real numbers). */
+function heatOf(answer) {
+  const values = answer.map.values;
+  if (answer.method !== "occlusion") return values;
+  const peak = maxAbs(values);
+  return peak > 0 ? values.map((v) => v / peak) : values;
+}
+
+const $ = (id) => document.getElementById(id);
+
+export const whyView = {
+  id: "why",
+  follows: ["model", "source"],
+  /** engaged: the user has seen an explanation, so it follows the drawing onto the 3D view. */
+  settings: () => ({
+    method: "saliency", layer: null, patch: 6, stride: 2, target: null, overlay: true, engaged: false, answer: null,
+  }),
+
+  create(ctx) {
+    const painter = new WhyPanel({
+      methods: $("why-methods"), layer: $("why-layer"), layerWrap: $("why-layer-wrap"),
+      patch: $("why-patch"), stride: $("why-stride"), occWrap: $("why-occ-wrap"),
+      overlay: $("why-3d"), targets: $("why-targets"), figures: $("why-figures"),
+      text: $("why-text"), legend: $("why-legend"),
+    }, { onOptions: (changes) => whyView.update(ctx, changes) });
+    painter.setOptions(ctx.settings);
+    return painter;
+  },
+
+  update(ctx, changes) {
+    const w = ctx.settings;
+    Object.assign(w, changes);
+    ctx.painter.setOptions(w);
+    ctx.hooks.setTarget(w.target);
+    if ("overlay" in changes) ctx.showOverlay();
+    ctx.refresh();
+  },
+
+  /** The heatmap also lives on the 3D view, once the user has met it. */
+  liveOffScreen: (ctx) => ctx.settings.overlay && ctx.settings.engaged,
+
+  overlay(ctx) {
+    const { overlay, answer: a } = ctx.settings;
+    if (!overlay || !a || a.model !== ctx.page.modelName || !ctx.page.source) return null;
+    const method = { saliency: "saliency", gradcam: `Grad-CAM (${a.layer})`, occlusion: "occlusion" }[a.method];
+    return { values: heatOf(a), caption: `input: ${method} heat for a ${a.target}` };
+  },
+
+  modelChanged(ctx, model) {
+    const w = ctx.settings;
+    ctx.painter.setModel(model);
+    if (w.layer && !model.layers.some((l) => l.name === w.layer)) w.layer = null;
+    ctx.painter.setOptions(w);
+    w.answer = null;
+  },
+
+  cleared(ctx) {
+    ctx.settings.answer = null;
+    ctx.painter.setProbabilities(null, null);
+  },
+
+  failed(ctx) {
+    ctx.settings.answer = null;
+  },
+
+  predicted(ctx, result) {
+    ctx.painter.setProbabilities(result.probabilities, result.label);
+  },
+
+  request(ctx) {
+    const w = ctx.settings;
+    const options = { method: w.method, ...(w.target !== null ? { target: w.target } : {}) };
+    if (w.method === "gradcam" && w.layer) options.layer = w.layer;
+    if (w.method === "occlusion") Object.assign(options, { patch: w.patch, stride: w.stride });
+    return options;
+  },
+
+  ask: async (ctx, req) => decodeTree(await api.explain(req.model, req.source, req.options)),
+
+  apply(ctx, answer) {
+    ctx.settings.answer = answer;
+    ctx.settings.engaged = true;
+    ctx.painter.show(answer, heatOf(answer), ctx.page.result ? ctx.page.result.input : null);
+    ctx.showOverlay();
+  },
+};

@@ -1,0 +1,122 @@
+/* Focus and inspection: the unit under the pointer (readout, highlight and its incoming
+   connections on the 3D view) and the clicked one (the unit panel's arithmetic), with the layer
+   weights both need fetched once per model and parameter. */
+
+import * as api from "./api.js";
+import { decodeArray } from "./codec.js";
+import { explainUnit } from "./explain.js";
+import { neededParams } from "./geometry.js";
+import { unitLabel } from "./netmodel.js";
+import { ParamCache } from "./params.js";
+import { incoming } from "./receptive.js";
+import { state } from "./state.js";
+
+const PREFETCH_LIMIT = 2_000_000; // parameters fetched eagerly for instant hover connections
+
+function sameUnit(a, b) {
+  return a && b && a.group === b.group && a.index === b.index;
+}
+
+export class Focus {
+  /** @param {{view, readout, inspect}} parts the 3D view, the hover readout, the unit panel */
+  constructor(parts) {
+    Object.assign(this, parts);
+    this.token = 0; // the latest refresh; older ones waiting for weights give up
+    this.prefetched = null;
+    this.params = new ParamCache(state.params, async (model, name) => decodeArray(await api.getParam(model, name)));
+    this.inspect.onRefresh = () => this.showInspect();
+  }
+
+  hover(unit, e) {
+    const changed = !sameUnit(unit, state.hover);
+    state.hover = unit;
+    if (unit) {
+      const group = state.groups[unit.group];
+      const value = state.display[unit.group]?.values[unit.index];
+      const extra = group.isOutput && state.result
+        ? `p = ${(state.result.probabilities[unit.index] * 100).toFixed(1)}%` : "click for the arithmetic";
+      this.readout.show(unitLabel(group, unit.index), state.result ? value : NaN, extra, e.clientX, e.clientY);
+    } else {
+      this.readout.hide();
+    }
+    if (changed) this.refresh();
+  }
+
+  /** Open the unit panel on `unit` (null closes it); `fromPanel` scrolls it into sight. */
+  select(unit, fromPanel = false) {
+    state.selected = unit;
+    if (!unit) {
+      this.inspect.hide();
+    } else {
+      this.showInspect();
+      if (fromPanel) this.inspect.dom.panel.scrollIntoView({ behavior: "smooth", block: "nearest" });
+    }
+    this.refresh();
+  }
+
+  /** Nothing hovered or selected (the groups are about to change). */
+  reset() {
+    state.hover = null;
+    state.selected = null;
+    this.inspect.hide();
+  }
+
+  loadParams(group) {
+    return this.params.forGroup(state.modelName, group);
+  }
+
+  /** Highlight the hovered (else selected) unit and draw its incoming connections. */
+  async refresh() {
+    const unit = state.hover || state.selected;
+    const token = ++this.token;
+    if (!unit || !state.groups[unit.group]) {
+      this.view.setFocus(null, null);
+      return;
+    }
+    const group = state.groups[unit.group];
+    const prev = state.groups[unit.group - 1];
+    if (!state.view.links || !prev) {
+      this.view.setFocus(unit, null);
+      return;
+    }
+    let params = null;
+    if (neededParams(group).length) {
+      const pending = this.loadParams(group);
+      if (!pending.settled) this.view.setFocus(unit, null);
+      params = await pending.promise.catch(() => null);
+      if (token !== this.token) return;
+    }
+    const prevValues = state.display[unit.group - 1]?.values;
+    this.view.setFocus(unit, incoming(group, prev, unit.index, params, prevValues));
+  }
+
+  async showInspect() {
+    const unit = state.selected;
+    const group = unit && state.groups[unit.group];
+    if (!group) return;
+    const layers = state.result ? state.result.layers : new Map();
+    const probs = state.result ? state.result.probabilities : null;
+    const explain = (params) => {
+      const ex = explainUnit(state.groups, unit.group, unit.index, layers, params, probs);
+      const norm = state.display[unit.group]?.norm[unit.index];
+      ex.shade = norm === undefined ? 0 : (norm - 127.5) / 127.5;
+      return ex;
+    };
+    let params = null;
+    if (neededParams(group).length) {
+      const pending = this.loadParams(group);
+      if (!pending.settled) this.inspect.show(group, unit.index, explain(null), true);
+      params = await pending.promise.catch(() => null);
+      if (!sameUnit(unit, state.selected)) return;
+    }
+    this.inspect.show(group, unit.index, explain(params), false);
+  }
+
+  /** Fetch a small model's weights ahead of the first hover, once per model. */
+  prefetch() {
+    const model = state.models.get(state.modelName);
+    if (!model || this.prefetched === model.name || model.param_count > PREFETCH_LIMIT) return;
+    this.prefetched = model.name;
+    this.params.prefetch(model.name, state.groups, () => state.modelName === model.name);
+  }
+}

@@ -1,0 +1,131 @@
+/* The pad and what feeds it: drawing (predictions throttled while a stroke is drawn, every model
+   compared when it ends), brush size, undo and clear, uploaded image files, and MNIST digits
+   loaded from the samples or elsewhere. */
+
+import * as api from "./api.js";
+import { DrawPad } from "./drawpad.js";
+import { state } from "./state.js";
+
+const $ = (id) => document.getElementById(id);
+const DRAW_THROTTLE_MS = 150;
+
+function readDataUrl(file) {
+  return new Promise((resolve) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result));
+    reader.onerror = () => resolve(null);
+    reader.readAsDataURL(file);
+  });
+}
+
+export class Pad {
+  /** @param {{prediction, result}} parts the prediction flow (predict.js) and the answer card */
+  constructor(parts) {
+    Object.assign(this, parts);
+    this.uploads = new WeakMap(); // source object of an upload → {image: data URL, name}
+    this.lastAsk = 0;
+    this.timer = 0;
+    this.pad = new DrawPad($("draw-canvas"), {
+      onDraw: () => this.drawing(),
+      onStroke: () => this.strokeDone(),
+      onChange: () => this.changed(),
+    });
+    $("brush-size").addEventListener("input", (e) => {
+      this.pad.size = Number(e.target.value);
+      document.documentElement.style.setProperty("--brush", `${this.pad.size}`);
+    });
+    $("clear").addEventListener("click", () => this.clear());
+    $("undo").addEventListener("click", () => this.undo());
+    $("upload").addEventListener("change", (e) => this.upload(e));
+  }
+
+  isBlank() {
+    return this.pad.isBlank();
+  }
+
+  /** While a stroke is drawn: ask at most every DRAW_THROTTLE_MS, and once more at its end. */
+  drawing() {
+    state.note = "";
+    $("pad-hint").hidden = true;
+    const now = performance.now();
+    clearTimeout(this.timer);
+    if (now - this.lastAsk >= DRAW_THROTTLE_MS) {
+      this.lastAsk = now;
+      this.prediction.ask({ image: this.pad.toDataURL() }, false);
+    } else {
+      this.timer = setTimeout(() => this.drawing(), DRAW_THROTTLE_MS - (now - this.lastAsk));
+    }
+  }
+
+  strokeDone() {
+    clearTimeout(this.timer);
+    this.lastAsk = performance.now();
+    this.prediction.ask({ image: this.pad.toDataURL() }, true);
+  }
+
+  changed() {
+    $("undo").disabled = !this.pad.canUndo();
+    $("pad-hint").hidden = !this.pad.isBlank();
+  }
+
+  clear() {
+    this.pad.clear();
+    clearTimeout(this.timer);
+    this.prediction.forget("draw a digit to start");
+    this.result.status("");
+  }
+
+  undo() {
+    if (!this.pad.canUndo()) return;
+    this.pad.undo();
+    state.note = "";
+    if (this.pad.isBlank()) this.prediction.forget("draw a digit to start");
+    else this.prediction.ask({ image: this.pad.toDataURL() }, true);
+  }
+
+  async upload(e) {
+    const file = e.target.files[0];
+    e.target.value = "";
+    if (!file) return;
+    this.result.status(`Reading ${file.name}…`);
+    try {
+      const answer = await api.predictFile(file, state.modelName);
+      this.pad.setPixels(answer.input.flat());
+      state.note = `${file.name}: cropped, scaled and centred like MNIST.`;
+      const source = { pixels: answer.input };
+      this.uploads.set(source, { image: await readDataUrl(file), name: file.name });
+      this.prediction.ask(source, true);
+    } catch (err) {
+      this.result.status(`Could not read ${file.name}: ${err.message}`, "error");
+    }
+  }
+
+  /** The image a source's preprocessing steps start from, and what to say about it. */
+  describe(source) {
+    if (source.image) return { image: source.image, note: "" };
+    const upload = this.uploads.get(source);
+    if (upload && upload.image) return { image: upload.image, note: `The steps the server applied to ${upload.name}.` };
+    return {
+      image: this.pad.toDataURL(),
+      note: "This digit came in as 28×28 pixels and goes to the network as it is. Below: what the " +
+        "same steps do to the pad's picture of it, as they would to a drawing.",
+    };
+  }
+
+  /** An MNIST test sample; the start-up one (`first`) gives way as soon as the user draws. */
+  loadSample(sample, first = false) {
+    this.loadPixels(sample.pixels, first
+      ? "This is an MNIST test digit: start drawing to replace it with your own."
+      : `MNIST test digit #${sample.index}, labelled ${sample.label}.`, first);
+  }
+
+  /** Put a 28×28 digit (Float32Array, ink = 1) on the pad and ask about it as it is. */
+  loadPixels(flat, text, replaceOnDraw = false) {
+    this.pad.setPixels(flat);
+    this.pad.replaceOnDraw = replaceOnDraw;
+    state.note = text;
+    const pixels = [];
+    for (let r = 0; r < 28; r++) pixels.push(Array.from(flat.subarray(r * 28, r * 28 + 28)));
+    this.prediction.ask({ pixels }, true);
+  }
+}

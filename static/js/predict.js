@@ -1,0 +1,113 @@
+/* The prediction flow: a drawing (or loaded digit) goes to /api/activations and, once a stroke
+   is finished, to /api/compare; one request in flight per kind, only the latest waiting input
+   is sent; answers fan out to the answer card, the 3D view, the flat maps and the panels. */
+
+import * as api from "./api.js";
+import { decodeLayer } from "./codec.js";
+import { latestOnly } from "./latest.js";
+import { displayValues } from "./netmodel.js";
+import { state } from "./state.js";
+
+export class Prediction {
+  /**
+   * @param {{result, compare, view, maps, teach, focus}} parts the answer card, the comparison
+   *   panel, the 3D view, the flat maps, the explain-and-teach section and focus (focus.js)
+   */
+  constructor(parts) {
+    Object.assign(this, parts);
+    this.busyCount = 0;
+    this.predict = latestOnly((source) => this.activations(source), (on) => {
+      this.busy(on);
+      this.result.busy(on);
+    });
+    this.compareAll = latestOnly((source) => this.compareWith(source), (on) => this.busy(on));
+  }
+
+  /** Count requests in flight; body[data-busy] tells the page (and its tests) when all are done. */
+  busy(on) {
+    this.busyCount += on ? 1 : -1;
+    document.body.dataset.busy = this.busyCount > 0 ? "1" : "0";
+  }
+
+  /** Predict for {image} or {pixels}; `withCompare` also asks every model. */
+  ask(source, withCompare) {
+    state.source = source;
+    this.predict(source);
+    if (withCompare) this.compareAll(source);
+    this.teach.setSource(source);
+  }
+
+  /** The pad is blank: forget the drawing and say what to do. */
+  forget(hint) {
+    state.source = null;
+    state.note = "";
+    this.teach.setSource(null);
+    this.clear(hint);
+  }
+
+  async activations(source) {
+    const model = state.modelName;
+    try {
+      const answer = await api.activations(model, source);
+      if (model === state.modelName && state.source) this.apply(answer);
+    } catch (err) {
+      if (state.source) this.showError(err);
+    }
+  }
+
+  async compareWith(source) {
+    try {
+      const answer = await api.compare(source);
+      if (state.source) {
+        state.compare = answer.results;
+        this.compare.show(answer.results, state.modelName);
+      }
+    } catch (err) {
+      if (state.source && err.status !== 422) this.compare.placeholder(`Comparison failed: ${err.message}`);
+    }
+  }
+
+  showError(err) {
+    if (err.status === 422 && /draw/i.test(err.message)) {
+      this.clear("the pad looks empty: draw a digit");
+      this.result.status("Draw a digit on the pad: strokes about as thick as the brush work best.", "hint");
+      return;
+    }
+    const text = err.status === 0
+      ? "The server cannot be reached. Is cnnvis still running?"
+      : `Could not classify this drawing: ${err.message}`;
+    this.result.status(text, "error");
+  }
+
+  apply(answer) {
+    const layers = new Map();
+    for (const l of answer.layers || []) layers.set(l.name, decodeLayer(l));
+    state.result = { label: answer.label, probabilities: answer.probabilities, input: answer.input, layers };
+    this.result.show(answer);
+    this.result.status(state.note, state.note ? "hint" : "");
+    this.pushValues();
+    this.view.setPredicted(answer.label);
+    this.teach.predicted(state.result);
+    this.focus.prefetch();
+  }
+
+  /** Recompute per-group values for the current groups and repaint everything that shows them. */
+  pushValues() {
+    const layers = state.result ? state.result.layers : new Map();
+    state.display = displayValues(state.groups, layers);
+    this.view.setValues(state.display);
+    this.maps.update(state.display);
+    this.focus.refresh();
+    if (state.selected) this.focus.showInspect();
+  }
+
+  /** No answer to show (blank pad, empty drawing, new model): `hint` says why. */
+  clear(hint) {
+    state.result = null;
+    this.result.empty(hint);
+    this.view.setPredicted(-1);
+    this.pushValues();
+    state.compare = null;
+    this.compare.placeholder("Draw a digit to ask every network.");
+  }
+}
