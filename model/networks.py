@@ -6,6 +6,8 @@ the structure (``conv1.weight``) and are the keys of the npz, the optimizer and 
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -258,12 +260,36 @@ ARCHITECTURES: dict[str, Callable[..., Sequential]] = {}
 ARCH_INFO: dict[str, str] = {}
 
 
+def _as_json(value: Any) -> Any:
+    """Tuples (shapes, channel widths) as lists, as the manifest's JSON stores them."""
+    if isinstance(value, (tuple, list)):
+        return [_as_json(v) for v in value]
+    return value
+
+
 def register(name: str, description: str):
-    """Decorator adding an architecture builder ``f(rng=None, **config) -> Sequential``."""
+    """Decorator adding an architecture builder ``f(rng=None, **config) -> Sequential``.
+
+    The built network records ``name`` as its ``arch`` and every constructor argument but
+    ``rng`` (defaults filled in, in signature order) as its ``config``: what the manifest stores
+    and :func:`build` takes back.
+    """
     def deco(fn):
-        ARCHITECTURES[name] = fn
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def builder(*args, **kwargs) -> Sequential:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            net = fn(*bound.args, **bound.kwargs)
+            net.arch = name
+            net.config = {key: _as_json(value) for key, value in bound.arguments.items()
+                          if key != "rng"}
+            return net
+
+        ARCHITECTURES[name] = builder
         ARCH_INFO[name] = description
-        return fn
+        return builder
     return deco
 
 
@@ -281,9 +307,6 @@ def simple_convnet(rng: np.random.Generator | None = None, input_shape: Shape = 
                    hidden_size: int = 100, output_size: int = 10,
                    weight_init: str | float = "he") -> Sequential:
     """conv1 (filter_num@filter_size) → relu1 → pool1 (2×2/2) → fc1 (hidden) → relu2 → fc2."""
-    config = {"input_shape": list(input_shape), "filter_num": filter_num, "filter_size": filter_size,
-              "pad": pad, "stride": stride, "hidden_size": hidden_size, "output_size": output_size,
-              "weight_init": weight_init}
     layers: list[tuple[str, Layer]] = [
         ("conv1", Convolution(filter_num, filter_size, stride, pad, weight_init)),
         ("relu1", ReLU()),
@@ -292,4 +315,4 @@ def simple_convnet(rng: np.random.Generator | None = None, input_shape: Shape = 
         ("relu2", ReLU()),
         ("fc2", Affine(output_size, weight_init)),
     ]
-    return Sequential(layers, tuple(input_shape), "simple_convnet", config, rng)
+    return Sequential(layers, tuple(input_shape), rng=rng)

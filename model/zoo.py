@@ -29,8 +29,6 @@ def lenet5(rng: np.random.Generator | None = None, input_shape: Shape = (1, 28, 
     plain averages (no trainable coefficient and bias), the output is affine + softmax instead
     of Euclidean RBF units.
     """
-    config = {"input_shape": list(input_shape), "c1": c1, "c3": c3, "c5": c5, "f6": f6,
-              "output_size": output_size, "weight_init": weight_init}
     layers: list[tuple[str, Layer]] = [
         ("conv1", Convolution(c1, 5, 1, 2, weight_init)),
         ("tanh1", Tanh(LECUN_SCALE, LECUN_SLOPE)),
@@ -44,7 +42,7 @@ def lenet5(rng: np.random.Generator | None = None, input_shape: Shape = (1, 28, 
         ("tanh4", Tanh(LECUN_SCALE, LECUN_SLOPE)),
         ("fc3", Affine(output_size, weight_init)),
     ]
-    return Sequential(layers, tuple(input_shape), "lenet5", config, rng)
+    return Sequential(layers, tuple(input_shape), rng=rng)
 
 
 @register("alexnet", "A small AlexNet (Krizhevsky et al. 2012): five 3×3 conv layers with ReLU, "
@@ -64,9 +62,6 @@ def alexnet(rng: np.random.Generator | None = None, input_shape: Shape = (1, 28,
     channels = [int(c) for c in channels]
     if len(channels) != 5:
         raise ValueError(f"alexnet needs five conv widths, got {channels}")
-    config = {"input_shape": list(input_shape), "channels": channels, "hidden_size": hidden_size,
-              "dropout": dropout, "lrn": lrn, "output_size": output_size,
-              "weight_init": weight_init}
     layers: list[tuple[str, Layer]] = []
     for i, width in enumerate(channels, start=1):
         layers += [(f"conv{i}", Convolution(width, 3, 1, 1, weight_init)), (f"relu{i}", ReLU())]
@@ -83,7 +78,7 @@ def alexnet(rng: np.random.Generator | None = None, input_shape: Shape = (1, 28,
         ("dropout2", Dropout(dropout)),
         ("fc3", Affine(output_size, weight_init)),
     ]
-    return Sequential(layers, tuple(input_shape), "alexnet", config, rng)
+    return Sequential(layers, tuple(input_shape), rng=rng)
 
 
 @register("deep_convnet", "The book's DeepConvNet (ch. 8.1): six 3×3 conv layers 16,16 / 32,32 / "
@@ -101,8 +96,6 @@ def deep_convnet(rng: np.random.Generator | None = None, input_shape: Shape = (1
     channels = [int(c) for c in channels]
     if len(channels) != 6:
         raise ValueError(f"deep_convnet needs six conv widths, got {channels}")
-    config = {"input_shape": list(input_shape), "channels": channels, "hidden_size": hidden_size,
-              "dropout": dropout, "output_size": output_size, "weight_init": weight_init}
     layers: list[tuple[str, Layer]] = []
     for i, width in enumerate(channels, start=1):
         layers += [(f"conv{i}", Convolution(width, 3, 1, 1, weight_init)), (f"relu{i}", ReLU())]
@@ -114,4 +107,4 @@ def deep_convnet(rng: np.random.Generator | None = None, input_shape: Shape = (1
         ("dropout1", Dropout(dropout)),
         ("fc2", Affine(output_size, weight_init)),
     ]
-    return Sequential(layers, tuple(input_shape), "deep_convnet", config, rng)
+    return Sequential(layers, tuple(input_shape), rng=rng)

@@ -1,6 +1,7 @@
 """The model zoo: LRN against a naive loop and numerical gradients, every architecture's loss
 gradient, build/forward/backward/round-trip for every registered name, the shipped weights."""
 
+import inspect
 import math
 
 import numpy as np
@@ -204,3 +205,17 @@ def test_allowed_misses():
     assert allowed_misses(100, 0.995) == 3
     assert allowed_misses(100, 0.99) == 4
     assert allowed_misses(100, 1.0) == 0
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_builder_arguments_are_recorded_as_the_config(arch):
+    """The registry records every constructor argument (defaults filled in, signature order,
+    tuples as JSON lists) without the builder writing its own config dict."""
+    default = build(arch)
+    assert default.arch == arch and "rng" not in default.config
+    assert list(default.config) == [p for p in inspect.signature(ARCHITECTURES[arch]).parameters
+                                    if p != "rng"]
+    assert default.config["input_shape"] == [1, 28, 28]
+    changed = build(arch, {"output_size": 7, "input_shape": (1, 20, 20)})
+    assert changed.config == {**default.config, "output_size": 7, "input_shape": [1, 20, 20]}
+    assert build(arch, changed.config).config == changed.config
