@@ -174,11 +174,22 @@ def _describe(error: dict[str, Any]) -> str:
         return f"{name}={raw!r} is not a number"
     if kind == "value_error":
         return f"{name}={raw!r}: {error['ctx']['error']}"
-    bounds = Settings.__pydantic_fields__[field].metadata
-    if any(isinstance(b, Gt) and b.gt == 0 for b in bounds):
-        return f"{name}={raw!r} must be positive"
-    lo = next((b.ge for b in bounds if isinstance(b, Ge)), None)
-    hi = next((b.le for b in bounds if isinstance(b, Le)), None)
-    if lo is not None and hi is not None:
-        return f"{name}={raw!r} must be between {lo:g} and {hi:g}"
-    return f"{name}={raw!r}: {error['msg']}"
+    return f"{name}={raw!r} {_range(Settings.__pydantic_fields__[field].metadata)}"
+
+
+def _range(bounds: list[Any]) -> str:
+    """A field's bounds in words: ``must be positive``, ``must be between 0 and 1``."""
+    def number(value: float) -> str:
+        return str(value) if isinstance(value, int) else f"{value:g}"
+
+    gt = next((b.gt for b in bounds if isinstance(b, Gt)), None)
+    ge = next((b.ge for b in bounds if isinstance(b, Ge)), None)
+    le = next((b.le for b in bounds if isinstance(b, Le)), None)
+    if gt is not None:
+        low = "must be positive" if gt == 0 else f"must be above {number(gt)}"
+        return low if le is None else f"{low} and at most {number(le)}"
+    if ge is not None and le is not None:
+        return f"must be between {number(ge)} and {number(le)}"
+    if ge is not None:
+        return f"must be at least {number(ge)}"
+    return f"must be at most {number(le)}"

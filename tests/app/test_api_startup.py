@@ -1,6 +1,7 @@
 """Startup: a missing, corrupt or mismatched weights file, or weights that fail the self-test,
 stop the app with one message naming the file and the problem; settings come from the env."""
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -28,7 +29,14 @@ def one_model(tmp_path):
 
 
 def test_a_valid_directory_starts(one_model):
-    start(one_model)
+    settings = Settings(weights_dir=one_model, min_self_test_accuracy=0.0)
+    with TestClient(create_app(settings)) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["status"] == "ready"
+        manifest = json.loads((one_model / "tiny.json").read_text())
+        assert ready.json()["models"] == [{"name": "tiny", "sha256": manifest["sha256"]}]
+        models = client.get("/api/models").json()
+        assert models["default"] == "tiny" and [m["name"] for m in models["models"]] == ["tiny"]
 
 
 def test_missing_directory(tmp_path):
@@ -143,6 +151,9 @@ def test_settings_from_the_environment(tmp_path):
     ("CNNVIS_MAX_IMAGE_SIDE", "0", "must be positive"),
     ("CNNVIS_MIN_SELF_TEST_ACCURACY", "95", "must be between 0 and 1"),
     ("CNNVIS_MIN_SELF_TEST_ACCURACY", "high", "is not a number"),
+    ("CNNVIS_BLAS_THREADS", "300", "must be between 0 and 256"),
+    ("CNNVIS_BLAS_THREADS", "1.5", "is not an integer"),
+    ("CNNVIS_INLINE_MS", "-1", "must be between 0 and 10"),
 ])
 def test_bad_settings_are_named(name, value, message):
     with pytest.raises(SettingsError, match=f"{name}='{value}' {message}"):
@@ -157,3 +168,23 @@ def test_read_only_weights_survive_serving(client, tiny_dir):
     for key, value in registry.models["tiny"].net.params.items():
         np.testing.assert_array_equal(value, before[key])
         assert not value.flags.writeable
+
+
+def test_settings_are_one_definition_each():
+    """Every field is read from its CNNVIS_ variable; blanks keep the default; values are
+    validated on construction too, and settings cannot change afterwards."""
+    defaults = Settings.from_env({})
+    for f in dataclasses.fields(Settings):
+        if f.name == "weights_dir":
+            continue
+        name = "CNNVIS_" + f.name.upper()
+        assert getattr(Settings.from_env({name: "  "}), f.name) == getattr(defaults, f.name)
+        assert Settings.__pydantic_fields__[f.name].description
+    assert Settings.from_env({"CNNVIS_MAX_BODY_BYTES": " 2_000_000 "}).max_body_bytes == 2_000_000
+    assert Settings.from_env({"CNNVIS_MAX_QUEUE": "7"}).max_queue == 7
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        defaults.max_queue = 3
+    with pytest.raises(ValueError, match="max_queue"):
+        Settings(max_queue=0)
+    with pytest.raises(ValueError, match="max_qeueu"):
+        Settings(max_qeueu=3)
