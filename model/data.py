@@ -168,12 +168,3 @@ def load_sample(path: Path = SAMPLE_PATH) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in ("images", "labels", "indices")}
 
-
-def make_sample(test_images: np.ndarray, test_labels: np.ndarray, per_class: int = 10,
-                seed: int = 0) -> dict[str, np.ndarray]:
-    """Pick ``per_class`` random test digits of each class (seeded), sorted by label."""
-    rng = np.random.default_rng(seed)
-    idx = np.concatenate([np.sort(rng.choice(np.flatnonzero(test_labels == c), per_class,
-                                             replace=False)) for c in range(10)])
-    return {"images": test_images[idx], "labels": test_labels[idx].astype(np.uint8),
-            "indices": idx.astype(np.int32)}

@@ -1,4 +1,4 @@
-"""Pure array functions behind the layers: im2col/col2im, output sizes, softmax, cross-entropy.
+"""Pure array functions behind the layers: im2col/unfold and their adjoint, output sizes, softmax.
 
 Reference: Saito, "Deep Learning from Scratch", ch. 7.4 (im2col turns convolution into one GEMM).
 """
@@ -103,23 +103,6 @@ def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0) -> np
     return win.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)  # copies once
 
 
-def col2im(col: np.ndarray, x_shape: tuple[int, int, int, int], kh: int, kw: int,
-           stride: int = 1, pad: int = 0) -> np.ndarray:
-    """The adjoint of :func:`im2col`: scatter rows back onto the image, summing overlaps.
-
-    Input: (N*OH*OW, C*KH*KW)
-    Output: (N, C, H, W) = ``x_shape``
-    The only Python loop runs over the KH*KW kernel offsets, each a strided slice-add.
-    """
-    n, c, h, w = x_shape
-    oh = conv_output_size(h, kh, stride, pad)
-    ow = conv_output_size(w, kw, stride, pad)
-    if col.shape != (n * oh * ow, c * kh * kw):
-        raise ValueError(f"col has shape {col.shape}, expected {(n * oh * ow, c * kh * kw)}")
-    cols = col.reshape(n, oh, ow, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)  # (N, C, KH, KW, OH, OW)
-    return scatter_windows(cols, (n, c, h, w), stride, pad)
-
-
 def scatter_windows(cols: np.ndarray, x_shape: tuple[int, int, int, int], stride: int,
                     pad: int) -> np.ndarray:
     """Sum per-window values back onto the (unpadded) image they were taken from.
@@ -158,9 +141,3 @@ def softmax(z: np.ndarray) -> np.ndarray:
     e /= e.sum(axis=-1, keepdims=True)
     return e
 
-
-def cross_entropy(probs: np.ndarray, labels: np.ndarray) -> float:
-    """Mean negative log-likelihood of integer ``labels`` (N,) under ``probs`` (N, K)."""
-    n = probs.shape[0]
-    picked = probs[np.arange(n), labels]
-    return float(-np.mean(np.log(picked + 1e-12)))

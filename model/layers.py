@@ -457,7 +457,3 @@ class LocalResponseNorm(Layer):
         dx = dout * inv - np.asarray(2 * self.alpha * self.beta, dtype=x.dtype) * x * inner
         return dx.astype(dout.dtype, copy=False), {}
 
-
-LAYER_KINDS = {cls.kind: cls for cls in (Convolution, MaxPooling, AveragePooling, Affine, ReLU,
-                                         Tanh, Sigmoid, Flatten, Dropout,
-                                         LocalResponseNorm)}

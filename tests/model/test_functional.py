@@ -1,9 +1,10 @@
-"""im2col/col2im and the convolution/pooling built on them, against naive loops."""
+"""im2col/unfold, fold (their adjoint) and the convolution/pooling built on them, against naive
+loops."""
 
 import numpy as np
 import pytest
 
-from model.functional import col2im, conv_output_size, im2col, softmax
+from model.functional import conv_output_size, fold, im2col, softmax, unfold
 from model.layers import AveragePooling, Convolution, MaxPooling
 
 
@@ -62,13 +63,13 @@ SHAPES = [  # (N, C, H, W, K, stride, pad)
 
 
 @pytest.mark.parametrize("n,c,h,w,k,s,p", SHAPES)
-def test_col2im_is_adjoint_of_im2col(n, c, h, w, k, s, p):
+def test_fold_is_adjoint_of_unfold(n, c, h, w, k, s, p):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, c, h, w))
-    col = im2col(x, k, k, s, p)
-    y = rng.standard_normal(col.shape)
-    lhs = np.sum(col * y)
-    rhs = np.sum(x * col2im(y, x.shape, k, k, s, p))
+    cols = unfold(x, k, k, s, p)
+    y = rng.standard_normal(cols.shape)
+    lhs = np.sum(cols * y)
+    rhs = np.sum(x * fold(y, x.shape, k, k, s, p))
     assert np.isclose(lhs, rhs, rtol=1e-12, atol=1e-10)
 
 
@@ -80,9 +81,9 @@ def test_im2col_row_layout():
     np.testing.assert_array_equal(col[1 * 4 + 1 * 2 + 0], x[1, :, 1:4, 0:3].ravel())
 
 
-def test_col2im_rejects_wrong_shape():
-    with pytest.raises(ValueError, match="col has shape"):
-        col2im(np.zeros((5, 9)), (1, 1, 4, 4), 3, 3)
+def test_fold_rejects_wrong_shape():
+    with pytest.raises(ValueError, match="cols has shape"):
+        fold(np.zeros((1, 5, 9)), (1, 1, 4, 4), 3, 3)
 
 
 @pytest.mark.parametrize("n,c,h,w,k,s,p", SHAPES)
