@@ -53,7 +53,7 @@ def windows(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0,
 def strided_view(x: np.ndarray, shape: tuple[int, ...], strides: tuple[int, ...]) -> np.ndarray:
     """A read-only view of ``x`` with the given shape and byte strides (no bounds check: the
     callers derive them from ``x``'s own shape). For a C-contiguous ``x`` the view is made by the
-    ndarray constructor, 6× cheaper than ``as_strided`` (which matters for single images)."""
+    ndarray constructor, which costs less than ``as_strided`` (that matters for single images)."""
     if x.flags.c_contiguous:
         view = np.ndarray(shape, x.dtype, x, 0, strides)
         view.flags.writeable = False
@@ -127,7 +127,7 @@ def note_winner(winner: np.ndarray, candidate: np.ndarray, best: np.ndarray,
     ``best`` takes ``candidate`` into its running maximum. Offsets arrive in increasing order
     and only a strictly greater value counts, so the first maximum wins (as argmax) and the
     winner is the largest offset that beat the running maximum: one uint8 maximum, no masked
-    copy (np.copyto with where= measured 20× slower)."""
+    copy (``np.copyto`` with ``where=`` is much slower)."""
     better = np.greater(candidate, best).view(np.uint8)
     np.maximum(winner, better * np.uint8(offset), out=winner)
 

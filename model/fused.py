@@ -21,8 +21,8 @@ from .layers import Convolution, Layer, MaxPooling, Params, ReLU
 def fusable(conv: Layer, relu: Layer, pool: Layer, in_channels: int = 1) -> bool:
     """True for convolution, ReLU, then max pooling whose windows tile (stride = size, no pad),
     on a single-channel input. With many input channels the pooled-column gather and its
-    scatter (inner runs of PW values at stride k) cost more than the plain unfold they replace:
-    deep_convnet's 16- and 32-channel blocks measured 1.3-1.4× slower fused."""
+    scatter (inner runs of PW values at stride k) cost more than the plain unfold they replace
+    (deep_convnet's 16- and 32-channel blocks are slower fused)."""
     return (in_channels == 1 and isinstance(conv, Convolution) and type(relu) is ReLU
             and isinstance(pool, MaxPooling) and pool.stride == pool.pool_size and pool.pad == 0)
 
@@ -45,7 +45,7 @@ def pooled_columns(x: np.ndarray, kh: int, kw: int, stride: int, pad: int, k: in
     Output: (C*KH*KW, N*k*k*PH*PW); column ``((n*k + dy)*k + dx)*PH*PW + i*PW + j`` holds the
     window of conv output ``(k*i + dy, k*j + dx)``, rows ordered (c, ky, kx).
 
-    Built in two copies, 1.5× faster than one: the entry for (ky, dy, i) reads input row
+    Built in two copies, faster than one: the entry for (ky, dy, i) reads input row
     ``a + stride*k*i`` with ``a = stride*dy + ky``, so only ``A = stride*(k-1) + KH`` distinct
     row phases exist (6 for a 5×5 kernel and 2×2 pool, against 5*2 = 10 (ky, dy) pairs), likewise
     for columns. The slow strided gather makes just those (A, B, N, C, PH, PW) planes; every

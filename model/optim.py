@@ -67,7 +67,7 @@ class Adam(Optimizer):
     def _update(self, key, p, g):
         m = self.m.setdefault(key, np.zeros_like(p))
         v = self.v.setdefault(key, np.zeros_like(p))
-        tmp = np.empty_like(p)  # one scratch array, every step in place: 2× faster than temporaries
+        tmp = np.empty_like(p)  # one scratch array, every step in place: no temporaries
         m *= self.beta1
         np.multiply(g, 1 - self.beta1, out=tmp)
         m += tmp

@@ -2,7 +2,8 @@
 thread count.
 
 glibc returns every large temporary (> 128 KB by default) to the OS with munmap, so each training
-step page-faults ~100 MB of fresh zeroed memory; keeping freed memory in the heap removes that.
+step page-faults all of its temporaries in again as fresh zeroed memory; keeping freed memory in the
+heap removes that.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def single_threaded_blas() -> Iterator[None]:
     """BLAS held to one thread inside the block, for code that brings its own threads.
 
     Process-wide (threadpoolctl), restored on exit. The controller finds the BLAS libraries
-    once (~0.2 ms); each limit then costs ~6 µs.
+    once, on first use; each limit after that is cheap next to a batch.
     """
     global _controller
     if _controller is None:
