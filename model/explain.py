@@ -13,6 +13,7 @@ import numpy as np
 
 from .augment import affine_warp
 from .functional import im2col, windows
+from .inputs import fit_input, round_input
 from .layers import Convolution, MaxPooling, Pooling
 from .networks import Sequential
 
@@ -205,28 +206,45 @@ def thicken(images: np.ndarray, amount: int) -> np.ndarray:
     return out
 
 
-def transform(x: np.ndarray, dx: float = 0.0, dy: float = 0.0, angle: float = 0.0,
-              scale: float = 1.0, thickness: int = 0) -> np.ndarray:
-    """Shift (pixels), rotate (degrees), scale and thicken one or many (N, 1, H, W) images."""
+def transform(x: np.ndarray, dx: float | np.ndarray = 0.0, dy: float | np.ndarray = 0.0,
+              angle: float = 0.0, scale: float = 1.0, thickness: int = 0) -> np.ndarray:
+    """Shift (pixels), rotate (degrees), scale and thicken one or many images; ``dx`` and ``dy``
+    are one shift for all or one per image.
+
+    Input: x (N, 1, H, W); dx, dy scalars or (N,) -> Output: (N, 1, H, W) float32 in [0, 1]
+    """
     x = np.asarray(x, dtype=np.float32)
     n = x.shape[0]
-    warped = affine_warp(x, np.full(n, angle), np.full(n, scale), np.tile([dy, dx], (n, 1)))
+    shift = np.stack([np.broadcast_to(dy, (n,)), np.broadcast_to(dx, (n,))], axis=1)  # (N, 2)
+    warped = affine_warp(x, np.full(n, angle), np.full(n, scale), shift)
     return np.clip(thicken(warped, thickness), 0.0, 1.0).astype(np.float32)
 
 
-def shift_curve(net: Sequential, x: np.ndarray, target: int | None = None,
-                max_shift: int = 8) -> dict[str, Any]:
-    """Target-class probability as the digit slides horizontally and vertically by
-    -max_shift..max_shift pixels, all shifted copies in one batched forward."""
-    x = _single(net, x)
+def probe_robustness(net: Sequential, digit: np.ndarray, dx: float = 0.0, dy: float = 0.0,
+                     angle: float = 0.0, scale: float = 1.0, thickness: int = 0,
+                     target: int | None = None, max_shift: int = 8) -> dict[str, Any]:
+    """Does the prediction survive a moved digit? The digit as given, transformed as asked, and
+    transformed with each horizontal shift of -max_shift..max_shift pixels in place of ``dx``
+    and each vertical one in place of ``dy``: every variant made in one batch, rounded as every
+    echoed input is, placed in the network's input and classified in one forward pass.
+
+    Input: digit (28, 28) float32 in [0, 1], ink = 1. Returns ``target`` (default: the digit's
+    own prediction), ``shifts`` (S,), ``original`` and ``probabilities`` (K,) of the digit as
+    given and as transformed, ``input`` (28, 28) the transformed digit the network saw, and per
+    shift the target's probability (``horizontal``, ``vertical``, (S,)) and the predicted digit
+    (``labels_horizontal``, ``labels_vertical``, (S,)).
+    """
     shifts = np.arange(-max_shift, max_shift + 1)
     n = len(shifts)
-    offsets = np.concatenate([np.stack([np.zeros(n), shifts], 1),    # horizontal: (dy, dx)
-                              np.stack([shifts, np.zeros(n)], 1)])   # vertical
-    batch = affine_warp(np.repeat(x, 2 * n, axis=0), np.zeros(2 * n), np.ones(2 * n), offsets)
-    probs = net.predict(batch.astype(np.float32))
-    base = net.predict(x)[0]
-    cls = _target(base[None], target)
-    return {"target": cls, "shifts": shifts, "horizontal": probs[:n, cls],
-            "vertical": probs[n:, cls], "labels_horizontal": probs[:n].argmax(axis=1),
-            "labels_vertical": probs[n:].argmax(axis=1)}
+    original = np.asarray(digit, dtype=np.float32)[None, None]  # (1, 1, 28, 28)
+    dxs = np.concatenate([[dx], shifts, np.full(n, dx)])  # as asked, horizontal, vertical
+    dys = np.concatenate([[dy], np.full(n, dy), shifts])
+    moved = transform(np.repeat(original, 1 + 2 * n, axis=0), dxs, dys, angle, scale, thickness)
+    batch = round_input(np.concatenate([original, moved])[:, 0])  # (2 + 2S, 28, 28)
+    probs = net.predict(fit_input(batch, net.input_shape))
+    cls = _target(probs[:1], target)
+    horizontal, vertical = probs[2:2 + n], probs[2 + n:]
+    return {"target": cls, "shifts": shifts, "original": probs[0], "probabilities": probs[1],
+            "input": batch[1], "horizontal": horizontal[:, cls], "vertical": vertical[:, cls],
+            "labels_horizontal": horizontal.argmax(axis=1),
+            "labels_vertical": vertical.argmax(axis=1)}

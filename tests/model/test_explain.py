@@ -6,8 +6,9 @@ import pytest
 
 from gradcheck import assert_close_grad, numerical_grad
 from model import build
-from model.explain import (conv_matrices, gradcam, occlusion, pool_matrices, saliency,
-                           shift_curve, thicken, transform)
+from model.explain import (conv_matrices, gradcam, occlusion, pool_matrices, probe_robustness,
+                           saliency, thicken, transform)
+from model.inputs import round_input
 from model.layers import Affine, Convolution, ReLU
 from model.networks import Sequential
 
@@ -121,9 +122,37 @@ def test_transform_identity_and_thickness(digit):
     np.testing.assert_allclose(moved[0, 0, :, 15:19], digit[0, 0, :, 12:16], atol=1e-6)
 
 
-def test_shift_curve_in_one_batch(net, digit):
-    result = shift_curve(net, digit, max_shift=4)
+def test_transform_takes_one_shift_per_image(digit):
+    batch = np.repeat(digit, 3, axis=0)
+    moved = transform(batch, np.array([0.0, 2.5, -3.0]), np.array([1.0, 0.0, -0.5]), 10, 0.9, 1)
+    for i, (dx, dy) in enumerate([(0.0, 1.0), (2.5, 0.0), (-3.0, -0.5)]):
+        assert np.array_equal(moved[i], transform(digit, dx, dy, 10, 0.9, 1)[0])
+
+
+@pytest.mark.parametrize("asked", [{}, {"dx": 3, "dy": -2.5, "angle": 20, "scale": 0.8,
+                                        "thickness": 1}])
+def test_robustness_probe_is_each_variant_classified(net, digit, asked):
+    result = probe_robustness(net, digit[0, 0], max_shift=4, **asked)
     assert list(result["shifts"]) == list(range(-4, 5))
-    assert result["horizontal"].shape == (9,) and result["vertical"].shape == (9,)
-    p0 = net.predict(digit)[0, result["target"]]
-    assert result["horizontal"][4] == pytest.approx(p0, rel=1e-5)
+    dx, dy = asked.get("dx", 0.0), asked.get("dy", 0.0)
+    rest = {k: v for k, v in asked.items() if k not in ("dx", "dy")}
+    seen = round_input(transform(digit, dx, dy, **rest)[0, 0])
+    assert np.array_equal(result["input"], seen)
+    p = net.predict(seen[None, None])[0]
+    np.testing.assert_allclose(result["probabilities"], p, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(result["original"], net.predict(digit)[0], rtol=1e-5, atol=1e-7)
+    assert result["target"] == int(result["original"].argmax())
+    cls = result["target"]
+    for i, shift in enumerate(result["shifts"]):
+        for key, (sx, sy) in (("horizontal", (shift, dy)), ("vertical", (dx, shift))):
+            moved = round_input(transform(digit, sx, sy, **rest))
+            p = net.predict(moved)[0]
+            assert result[key][i] == pytest.approx(p[cls], rel=1e-5, abs=1e-7)
+            assert result["labels_" + key][i] == p.argmax()
+
+
+def test_robustness_probe_tracks_the_target_asked(net, digit):
+    result = probe_robustness(net, digit[0, 0], target=7, max_shift=2)
+    assert result["target"] == 7 and result["horizontal"].shape == (5,)
+    with pytest.raises(ValueError, match="target class must be in 0..9"):
+        probe_robustness(net, digit[0, 0], target=10)
