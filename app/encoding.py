@@ -4,6 +4,7 @@ and float32 (little-endian, C order), and float32 values as the shortest JSON nu
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import numpy as np
 
@@ -48,6 +49,22 @@ def quantize_uint8(values: np.ndarray) -> tuple[float, float, bytes]:
     else:
         q = np.zeros(arr.shape, dtype=np.uint8)
     return lo, hi, np.ascontiguousarray(q).tobytes()
+
+
+def encode_array(values: np.ndarray) -> dict[str, Any]:
+    """An array as ``{shape, min, max, encoding: "uint8", data}``: :func:`quantize_uint8` in
+    base64, the form of every feature map, heat map and matrix in the answers."""
+    lo, hi, data = quantize_uint8(values)
+    return {"shape": list(np.shape(values)), "min": lo, "max": hi, "encoding": "uint8",
+            "data": b64(data)}
+
+
+def encode_bytes(values: np.ndarray) -> dict[str, Any]:
+    """Small non-negative integers (< 256) as ``{shape, encoding: "uint8", data}``, raw bytes
+    in base64, unscaled."""
+    arr = np.asarray(values)
+    return {"shape": list(arr.shape), "encoding": "uint8",
+            "data": b64(np.ascontiguousarray(arr, dtype=np.uint8).tobytes())}
 
 
 def dequantize_uint8(data: bytes, lo: float, hi: float, shape: tuple[int, ...]) -> np.ndarray:
