@@ -257,8 +257,12 @@ export class NetView {
     return Math.hypot(dx, dy) / 9 < 12;
   }
 
+  /** Draw on the next animation frame; canvas[data-still] is "1" once a frame has drawn the
+      latest state and nothing is left moving (the browser tests wait for it). */
   requestRender() {
-    if (!this.renderer || this.scheduled) return;
+    if (!this.renderer) return;
+    this.canvas.dataset.still = "0";
+    if (this.scheduled) return;
     this.scheduled = true;
     requestAnimationFrame((t) => this.frame(t));
   }
@@ -280,7 +284,11 @@ export class NetView {
     this.renderer.render({ viewProj, mix: this.mix, focus: this.dim, toEye, eye });
     this.labels.update(viewProj, this.cssSize[0], this.cssSize[1], this.mix);
     this.labels.container.classList.toggle("dense", this.digitsCrowded(viewProj));
-    if (moving) this.requestRender();
-    else this.last = 0;
+    if (moving) {
+      this.requestRender();
+    } else {
+      this.last = 0;
+      this.canvas.dataset.still = "1";
+    }
   }
 }

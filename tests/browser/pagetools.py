@@ -18,10 +18,16 @@ FOUR = [[(0.38, 0.18), (0.3, 0.52), (0.72, 0.52)], [(0.62, 0.3), (0.6, 0.84)]]
 
 
 def wait_idle(pg) -> None:
-    """Wait until no prediction is in flight and the view has had time to paint."""
+    """Wait until no prediction is in flight and the 3D view has drawn the latest state."""
     # Selector waits, not wait_for_function: the page's CSP forbids the eval that needs.
     pg.wait_for_selector("body[data-busy='0']", state="attached")
-    pg.wait_for_timeout(150)
+    wait_still(pg)
+
+
+def wait_still(pg) -> None:
+    """Wait until the 3D view has drawn its latest state and its camera and layout are at rest
+    (or the view is unavailable and says so)."""
+    pg.wait_for_selector("#network-view[data-still='1'], #view-message:not([hidden])", state="attached")
 
 
 def draw(pg, strokes, steps: int = 6, release: bool = True) -> None:

@@ -6,7 +6,7 @@ and the robustness sliders."""
 from __future__ import annotations
 
 import numpy as np
-from pagetools import SEVEN, changed_fraction, draw, predicted, snapshot, wait_idle
+from pagetools import SEVEN, changed_fraction, draw, predicted, snapshot, wait_idle, wait_still
 
 
 def open_tab(pg, name: str) -> None:
@@ -100,7 +100,7 @@ def test_why_heatmaps_follow_method_and_target(page):
 
     # The same heat lies on the 3D view's input layer.
     assert page.locator("#overlay-note").is_visible()
-    page.wait_for_timeout(200)
+    wait_still(page)
     view_after = snapshot(page.locator("#network-view"))
     assert greenish(view_after) > greenish(view_before) + 300, "no heat on the 3D input layer"
 

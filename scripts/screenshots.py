@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Write the README's picture of the page (docs/screenshot.png): a drawn 4, its prediction, and an
+active fc1 unit hovered with its incoming weights on the 3D view.
+
+Starts the app on a free port unless --url names a running one; drives Debian's Chromium with
+Playwright (the test extras), as the browser tests do.
+
+    .venv/bin/python scripts/screenshots.py [--url http://127.0.0.1:8000] [--out docs/screenshot.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("CNNVIS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+VIEWPORT = {"width": 1440, "height": 900}
+READY_TIMEOUT_S = 120
+# A 4 as two mouse strokes, in pad coordinates (0..1 across the drawing pad).
+FOUR = [[(0.38, 0.18), (0.3, 0.52), (0.72, 0.52)], [(0.62, 0.3), (0.6, 0.84)]]
+
+
+@contextlib.contextmanager
+def served(url: str | None):
+    """The URL of a running cnnvis: `url`, or a server started here for the duration."""
+    if url:
+        yield url.rstrip("/")
+        return
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
+                             "--port", str(port), "--log-level", "warning"], cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the app did not become ready")
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def settle(page) -> None:
+    """No request in flight and the 3D view at rest with its latest state drawn."""
+    page.wait_for_selector("body[data-busy='0']", state="attached")
+    page.wait_for_selector("#network-view[data-still='1']", state="attached")
+
+
+def draw(page, strokes) -> None:
+    box = page.locator("#draw-canvas").bounding_box()
+    for stroke in strokes:
+        points = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for p in points[1:]:
+            page.mouse.move(*p, steps=6)
+        page.mouse.up()
+
+
+def hover_active_unit(page, title: str) -> None:
+    """Move down from a layer's label until the readout names a unit with a non-zero value."""
+    label = page.locator(".layer-label", has=page.locator(".l-title", has_text=title)).first
+    box = label.bounding_box()
+    readout = page.locator("#hover-readout")
+    for dx in (0, -12, 12, -24, 24):
+        for dy in range(24, 160, 3):
+            page.mouse.move(box["x"] + box["width"] / 2 + dx, box["y"] + box["height"] + dy)
+            if readout.is_visible() and not readout.locator(".ro-value").inner_text().startswith("0.000"):
+                return
+    raise SystemExit(f"no active unit found below the {title} label")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="a running cnnvis (default: start one)")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
+    args = parser.parse_args()
+    with served(args.url) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport=VIEWPORT)
+        page.set_default_timeout(30_000)
+        page.goto(base + "/?model=simple_convnet")
+        page.wait_for_selector("#prediction[data-state=ok]")
+        settle(page)
+        page.click("#clear")
+        draw(page, FOUR)
+        page.wait_for_selector("#prediction[data-state=ok]")
+        settle(page)
+        predicted = page.locator("#prediction").inner_text().strip()
+        if predicted != "4":
+            raise SystemExit(f"the drawn 4 was read as {predicted}")
+        hover_active_unit(page, "fc1")
+        settle(page)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_bytes(page.screenshot())
+        browser.close()
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
