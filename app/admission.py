@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import time
 from collections import deque
 
@@ -15,9 +16,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .metrics import Metrics
 from .middleware import read_body, replay
 
-# The operations that run a network: every POST under /api/.
+# The operations that run a network: every POST under /api/. And the GETs that cost as much:
+# a layer's filters or a parameter array (rendered once, then served from app/weightcache.py
+# without a slot).
 INFERENCE_METHOD = "POST"
 INFERENCE_PREFIX = "/api/"
+COSTLY_GET = re.compile(r"^/api/models/[^/]+/(filters|filters\.png|params/[^/]+)$")
 # The queue's drain rate is measured over the last HANDOFFS slots passed from a finished request
 # to a waiting one (so only while saturated), if at least MIN_HANDOFFS of them are recent.
 HANDOFFS = 32
@@ -130,6 +134,13 @@ def retry_after(limiter: Limiter) -> int:
     return max(1, math.ceil(limiter.expected_wait(limiter.waiting + 1)))
 
 
+def costly(scope: Scope) -> bool:
+    """Whether the request runs a network or costs as much (see COSTLY_GET)."""
+    if scope["method"] == INFERENCE_METHOD:
+        return scope["path"].startswith(INFERENCE_PREFIX)
+    return scope["method"] in ("GET", "HEAD") and COSTLY_GET.match(scope["path"]) is not None
+
+
 class AdmissionControl:
     """Pure ASGI middleware around the inference operations.
 
@@ -146,8 +157,7 @@ class AdmissionControl:
         metrics.capacity.set(limiter.capacity)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != "http" or scope["method"] != INFERENCE_METHOD
-                or not scope["path"].startswith(INFERENCE_PREFIX)):
+        if scope["type"] != "http" or not costly(scope):
             await self.app(scope, receive, send)
             return
         body = await read_body(receive)

@@ -12,7 +12,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from model.preprocess import (BlankImageError, ImageTooLargeError, InvalidImageError,
                               PreprocessError, UnsupportedImageError)
 
+from .security import COMMON, PAGE_POLICY
 from .service import NotFoundError
+
+SECURITY_HEADERS = ((b"content-security-policy", PAGE_POLICY.encode()), *COMMON)
 
 PREPROCESS_STATUS = (
     (BlankImageError, 422),
@@ -21,10 +24,18 @@ PREPROCESS_STATUS = (
     (InvalidImageError, 400),
 )
 _WHOLE_BODY_TYPES = {"model_attributes_type", "dict_type", "model_type"}
+# Echoed request values (a path, a field name) are cut, so no answer repeats a long input.
+MAX_ECHO = 100
+MAX_DETAIL = 1000
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+    return JSONResponse({"detail": shorten(detail, MAX_DETAIL)}, status_code=status,
+                        headers=headers)
 
 
 def _message(error: dict[str, Any]) -> str:
@@ -67,13 +78,20 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail
+        path = shorten(request.url.path, MAX_ECHO)
         if exc.status_code == 404 and detail == "Not Found":
-            detail = f"no such page or endpoint: {request.url.path} (the API is listed at /docs)"
+            detail = f"no such page or endpoint: {path} (the API is listed at /docs)"
         elif exc.status_code == 405:
             allowed = (exc.headers or {}).get("Allow", "")
-            detail = (f"method {request.method} is not allowed on {request.url.path}"
+            detail = (f"method {shorten(request.method, MAX_ECHO)} is not allowed on {path}"
                       + (f"; allowed: {allowed}" if allowed else ""))
         return _error(exc.status_code, str(detail), headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette answers this outside every middleware, so the security headers come here.
+        headers = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+        return _error(500, "internal server error; the server log has the details", headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

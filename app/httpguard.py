@@ -17,6 +17,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from .metrics import CLIENT_LEFT_KEY
 from .security import COMMON, PAGE_POLICY
 
 logger = logging.getLogger("uvicorn.error")
@@ -143,12 +144,25 @@ class HttpGuard(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.stop_waiting()
+        self.client_left()
         if self.counted:
             self.counted = False
             self.shared.by_address[self.address] -= 1
             if self.shared.by_address[self.address] <= 0:
                 del self.shared.by_address[self.address]
         super().connection_lost(exc)
+
+    def eof_received(self) -> None:
+        """The client closed its side: the transport closes after this returns, so the answer
+        in progress can no longer be sent; say so now rather than when writing fails."""
+        self.client_left()
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+
+    def client_left(self) -> None:
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.scope[CLIENT_LEFT_KEY] = True  # type: ignore[typeddict-unknown-key]
 
     def evict_idle(self) -> bool:
         """Close the connection that has waited longest for a request head; False if none."""

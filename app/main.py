@@ -14,15 +14,18 @@ from threadpoolctl import threadpool_limits
 
 from model.runtime import keep_freed_memory
 
+from .accesslog import cap_access_log
 from .admission import AdmissionControl, Limiter
 from .config import Settings
 from .errors import install_error_handlers
 from .metrics import Metrics, RequestMetrics, RouteTemplates
-from .middleware import (BodySizeLimit, JsonItemLimit, ResponseSizeLimit,
-                         StartupFailureMessage)
+from .middleware import (BodyBudget, BodySizeLimit, JsonItemLimit, RelativeRedirects,
+                         RequestHeadCheck, ResponseSizeLimit, StartupFailureMessage)
 from .routers import docs, explain, health, metrics, models, pages, predict, samples
 from .security import SecurityHeaders
 from .service import StartupError, load_registry
+from .trim import IdleTrim
+from .weightcache import WeightAnswers
 
 SERVE_MMAP_THRESHOLD = 32 << 20  # bytes
 
@@ -86,20 +89,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def add_middleware(app: FastAPI, settings: Settings) -> None:
     """Each one added wraps those before it, so the order here is innermost first: admission
-    control right before the inference routes; size limits before anything parses; CORS only
-    when configured; security headers on every answer; metrics outermost, seeing every answer."""
+    control right before the inference routes, the weight-only answers' cache outside it; size
+    limits before anything parses; CORS only when configured; redirects made relative and
+    request heads checked; security headers on every answer; the idle memory trim; metrics
+    outermost, seeing every answer. uvicorn's access log gets its line length capped."""
     app.add_middleware(AdmissionControl, limiter=app.state.limiter, metrics=app.state.metrics)
+    app.add_middleware(WeightAnswers)
     app.add_middleware(JsonItemLimit, max_items=settings.max_json_items)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
-                       timeout=settings.body_timeout_seconds)
+                       timeout=settings.body_timeout_seconds,
+                       budget=BodyBudget(settings.body_budget_bytes))
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["Content-Type"],
                            expose_headers=["Retry-After"], max_age=600)
     app.add_middleware(ResponseSizeLimit, max_bytes=settings.max_response_bytes)
+    app.add_middleware(RelativeRedirects)
+    app.add_middleware(RequestHeadCheck, max_url_bytes=settings.max_url_bytes)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(IdleTrim, idle_seconds=settings.trim_idle_seconds)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics,
                        templates=RouteTemplates(app))
+    cap_access_log()
     app.add_middleware(StartupFailureMessage, state=app.state)
 
 

@@ -22,6 +22,9 @@ METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 disable_created_metrics()
 UNMATCHED = "unmatched"  # one label for every unknown path, so no client can grow the series
 CLIENT_LEFT = 499  # no answer was sent: the client went away first (nginx's convention)
+# Set in the request's scope by the guarded protocol (app/httpguard.py) when the connection is
+# lost before the answer is complete: uvicorn then drops what the app sends without a word.
+CLIENT_LEFT_KEY = "cnnvis.client_left"
 
 
 class Metrics:
@@ -88,8 +91,15 @@ class RouteTemplates:
                     UNMATCHED)
 
 
+def transport_closed(exc: BaseException) -> bool:
+    """Whether ``exc`` is uvloop refusing to write to a connection the client has closed (the
+    window before uvicorn hears of it)."""
+    return isinstance(exc, RuntimeError) and "unable to perform operation" in str(exc)
+
+
 class RequestMetrics:
-    """Pure ASGI middleware, outermost: counts and times every HTTP request, errors included."""
+    """Pure ASGI middleware, outermost: counts and times every HTTP request, errors included.
+    A client that went away before its answer was complete is one 499, not a traceback."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics, templates: RouteTemplates):
         self.app = app
@@ -102,12 +112,20 @@ class RequestMetrics:
             return
         started = time.perf_counter()
         status = CLIENT_LEFT
+        gone = False
 
         async def recording_send(message: Message) -> None:
-            nonlocal status
+            nonlocal status, gone
             if message["type"] == "http.response.start":
                 status = message["status"]
-            await send(message)
+            if gone:
+                return
+            try:
+                await send(message)
+            except RuntimeError as exc:
+                if not transport_closed(exc):
+                    raise
+                gone = True
 
         try:
             await self.app(scope, receive, recording_send)
@@ -115,6 +133,8 @@ class RequestMetrics:
             status = 500 if status == CLIENT_LEFT else status
             raise
         finally:
+            if gone or scope.get(CLIENT_LEFT_KEY):
+                status = CLIENT_LEFT
             method = scope["method"] if scope["method"] in METHODS else "other"
             route = self.templates.of(scope)
             self.metrics.requests.labels(method=method, route=route, status=str(status)).inc()

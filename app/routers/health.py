@@ -15,6 +15,12 @@ def healthz() -> dict:
     return {"status": "ok"}
 
 
+# HEAD on the probes, as load balancers send it: the GET's status and headers, no body.
+@router.head("/healthz", include_in_schema=False)
+def healthz_head() -> dict:
+    return healthz()
+
+
 @router.get("/readyz", response_model=Ready, responses=error_responses(503),
             summary="Every model is loaded and passed its self-test")
 def readyz(request: Request):
@@ -24,3 +30,8 @@ def readyz(request: Request):
                             status_code=503)
     return {"status": "ready",
             "models": [{"name": m.name, "sha256": m.sha256} for m in registry.models.values()]}
+
+
+@router.head("/readyz", include_in_schema=False)
+def readyz_head(request: Request):
+    return readyz(request)
