@@ -57,10 +57,7 @@ Addresses = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_addresses)]
 
 @dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class Settings:
-    """``default_model`` None means ``simple_convnet`` if loaded, else the first loaded model;
-    a name given explicitly must exist.
-
-    Admission control is per worker process: parallelism comes from concurrent requests, each
+    """Admission control is per worker process: parallelism comes from concurrent requests, each
     with ``blas_threads`` BLAS threads, since multi-threaded BLAS on single images spins more
     than it computes. A prediction from pixels on a model whose single-image forward (measured at
     startup) takes less than ``inline_ms`` runs on the event loop, because a worker-thread round
@@ -71,7 +68,8 @@ class Settings:
         default_factory=weights_dir,
         description="Directory of <name>.json/.npz weights (default: the shipped weights).")
     default_model: str | None = Field(
-        None, description="Model answering requests that name none.")
+        None, description=f"Model answering requests that name none (default: {DEFAULT_MODEL} "
+                          "if loaded, else the first loaded model); a name given must exist.")
     max_body_bytes: int = Field(2 * 1024 * 1024, gt=0, description="Largest request body.")
     body_timeout_seconds: float = Field(
         30.0, ge=0.01, le=3600.0, description="Time for a whole request body to arrive.")

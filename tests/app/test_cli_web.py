@@ -135,3 +135,17 @@ def test_serve_refuses_to_start_without_weights(capsys, tmp_path, monkeypatch):
     assert code == 2
     assert err.strip() == f"cnnvis: {tmp_path}: no weights found (expected <name>.json " \
                           f"manifests with their .npz; train with `cnnvis train`)"
+
+
+def test_a_bad_setting_is_one_clean_line(capsys, monkeypatch, images):
+    monkeypatch.setenv("CNNVIS_MAX_QUEUE", "many")
+    for args in (("serve", "--port", "1"), ("predict", images[0][0])):
+        code, _, err = run(capsys, *args)
+        assert code == 2
+        assert err.strip() == "cnnvis: CNNVIS_MAX_QUEUE='many' is not an integer"
+
+
+def test_local_predict_uses_the_configured_default_model(capsys, monkeypatch, images):
+    monkeypatch.setenv("CNNVIS_DEFAULT_MODEL", "lenet5")
+    code, out, _ = run(capsys, "predict", images[0][0], "--weights-dir", WEIGHTS, "--json")
+    assert code == 0 and json.loads(out)["model"] == "lenet5"
