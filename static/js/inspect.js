@@ -157,9 +157,9 @@ export class InspectPanel {
         ["= z", ex.z, ex.headValue],
       ]),
       ...this.chain(ex),
-      ex.probability !== undefined
-        ? el("div", { className: "eq" }, el("span", { className: "eq-op" }, "softmax →"), el("strong", {}, pct(ex.probability)))
-        : null,
+      ...(ex.probability !== undefined
+        ? [el("div", { className: "eq" }, el("span", { className: "eq-op" }, "softmax →"), el("strong", {}, pct(ex.probability)))]
+        : []),
       footnote(),
     ];
   }

@@ -23,6 +23,7 @@ export class MapsPanel {
     this.rows = groups.map((g, gi) => {
       const row = document.createElement("section");
       row.className = "maps-row";
+      row.dataset.members = g.members.join(" ");
       const head = document.createElement("header");
       head.className = "maps-head";
       const name = document.createElement("strong");

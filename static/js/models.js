@@ -83,7 +83,7 @@ export class Models {
       return el("button", {
         type: "button", className: `chip${hidden ? " off" : ""}`, "aria-pressed": String(!hidden),
         title: `${hidden ? "Show" : "Hide"} ${g.title}`,
-        dataset: { layer: g.head.name },
+        dataset: { layer: g.head.name, members: g.members.join(" ") },
         onclick: (e) => {
           const h = state.view.hidden;
           if (h.has(g.head.name)) h.delete(g.head.name);
