@@ -5,8 +5,8 @@
      when cells shrink); planes are drawn nearest first so hidden fragments are skipped;
    - vector layers (affine outputs) and the focused unit are boxes, instanced in chunks of
      CHUNK units with corners generated from gl_VertexID.
-   SwiftShader pays a fixed cost per instance and per vertex, so one instance per unit (or six
-   vertices per unit of a big map) would be ~10× slower. Unit positions follow layout.js: the
+   SwiftShader pays a fixed cost per instance and per vertex, which one instance per unit (or six
+   vertices per unit of a big map) would multiply. Unit positions follow layout.js: the
    shaders mirror its unitUV() from the same grid numbers.
    The input layer can carry an overlay (an attribution heatmap): a second per-unit RGBA texture
    blended over its colours, read only while drawing that layer. */
