@@ -383,7 +383,7 @@ function hoverCells(node, w, h, onCell) {
 export const im2colView = {
   id: "im2col",
   follows: ["model", "source"],
-  settings: () => ({ layer: null, hover: null, answer: null }),
+  settings: () => ({ layer: null }),
 
   create(ctx) {
     return new Im2colPanel({ layer: document.getElementById("im-layer"), body: document.getElementById("im-body") }, {
@@ -399,11 +399,6 @@ export const im2colView = {
     const usable = ctx.painter.setModel(model, s.layer);
     if (!usable.includes(s.layer)) s.layer = usable[0] || null;
     ctx.painter.dom.layer.value = s.layer || "";
-    s.answer = null;
-  },
-
-  cleared(ctx) {
-    ctx.settings.answer = null;
   },
 
   request: (ctx) => ({ layer: ctx.settings.layer }),
@@ -411,7 +406,6 @@ export const im2colView = {
   ask: async (ctx, req) => decodeTree(await api.im2col(req.model, req.source, req.options.layer)),
 
   apply(ctx, answer) {
-    ctx.settings.answer = answer;
     ctx.settings.layer = answer.layer;
     ctx.painter.show(answer);
   },

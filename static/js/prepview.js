@@ -98,12 +98,7 @@ export const prepView = {
   id: "prep",
   /** The steps depend on the drawing alone, not on the model. */
   follows: ["source"],
-  settings: () => ({ answer: null }),
   create: () => new PrepPanel({ body: document.getElementById("prep-body"), note: document.getElementById("prep-note") }),
-
-  cleared(ctx) {
-    ctx.settings.answer = null;
-  },
 
   async ask(ctx, req) {
     req.described = ctx.hooks.describeSource(req.source);
@@ -111,7 +106,6 @@ export const prepView = {
   },
 
   apply(ctx, answer, req) {
-    ctx.settings.answer = answer;
     ctx.painter.show(answer, req.described.note);
   },
 };

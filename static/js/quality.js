@@ -197,7 +197,7 @@ export const qualityView = {
   /** The training record belongs to the model, whatever is drawn. */
   follows: ["model"],
   /** filter: the confusion cell the gallery shows; message: why there is no gallery. */
-  settings: () => ({ filter: null, detail: null, mistakes: null, message: "" }),
+  settings: () => ({ filter: null, mistakes: null, message: "" }),
 
   create(ctx) {
     const $ = (id) => document.getElementById(id);
@@ -219,7 +219,7 @@ export const qualityView = {
   shown: (ctx) => ctx.painter.paintCurves(),
 
   modelChanged(ctx) {
-    Object.assign(ctx.settings, { filter: null, detail: null, mistakes: null });
+    Object.assign(ctx.settings, { filter: null, mistakes: null });
     ctx.painter.placeholder("Loading this model's training record…");
   },
 
@@ -237,7 +237,6 @@ export const qualityView = {
 
   apply(ctx, { detail, mistakes }) {
     const q = ctx.settings;
-    q.detail = detail;
     ctx.painter.showDetail(detail);
     if (mistakes.missing) {
       q.mistakes = null;

@@ -130,7 +130,7 @@ function signed(v) {
 export const robustView = {
   id: "robust",
   follows: ["model", "source"],
-  settings: () => ({ dx: 0, dy: 0, angle: 0, scale: 1, thickness: 0, target: null, answer: null }),
+  settings: () => ({ dx: 0, dy: 0, angle: 0, scale: 1, thickness: 0, target: null }),
 
   create(ctx) {
     const $ = (id) => document.getElementById(id);
@@ -151,12 +151,7 @@ export const robustView = {
 
   shown: (ctx) => ctx.painter.paintCurve(),
 
-  modelChanged(ctx) {
-    ctx.settings.answer = null;
-  },
-
   cleared(ctx) {
-    ctx.settings.answer = null;
     ctx.painter.setOriginal(null);
   },
 
@@ -175,7 +170,6 @@ export const robustView = {
   ask: async (ctx, req) => decodeTree(await api.robustness(req.model, req.source, req.options)),
 
   apply(ctx, answer) {
-    ctx.settings.answer = answer;
     ctx.painter.show(answer);
   },
 };
