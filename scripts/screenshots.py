@@ -53,9 +53,13 @@ def served(url: str | None):
                         break
             except (urllib.error.URLError, OSError):
                 pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the app did not become ready")
-            time.sleep(0.3)
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the app was not ready within {READY_TIMEOUT_S} s")
+            try:  # between two asks, watch for the app exiting
+                proc.wait(timeout=0.3)
+            except subprocess.TimeoutExpired:
+                continue
+            raise SystemExit(f"the app exited with status {proc.returncode} before it was ready")
         yield base
     finally:
         proc.terminate()

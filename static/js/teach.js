@@ -31,7 +31,7 @@ export class Teach {
         showOverlay: () => this.showOverlay(),
       };
       ctx.painter = d.create(ctx);
-      const run = latestOnly((req) => this.fetch(d, ctx, req), hooks.busy);
+      const run = latestOnly((req) => this.answer(d, ctx, req), hooks.busy);
       this.panels.set(d.id, { d, ctx, run });
     }
 
@@ -159,7 +159,8 @@ export class Teach {
     return now !== null && now.key === req.key;
   }
 
-  async fetch(d, ctx, req) {
+  /** Ask through the descriptor and apply the answer if the page still wants it. */
+  async answer(d, ctx, req) {
     try {
       const answer = await d.ask(ctx, req);
       if (this.current(d.id, req)) d.apply(ctx, answer, req);

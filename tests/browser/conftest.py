@@ -59,12 +59,14 @@ def server_url():
                     break
         except (urllib.error.URLError, OSError):
             pass
-        if proc.poll() is not None:
-            pytest.fail(f"the app exited with status {proc.returncode} before it was ready")
         if time.monotonic() > deadline:
             proc.terminate()
             pytest.fail(f"the app was not ready within {READY_TIMEOUT_S} s")
-        time.sleep(0.3)
+        try:  # between two asks, watch for the app exiting
+            proc.wait(timeout=0.3)
+        except subprocess.TimeoutExpired:
+            continue
+        pytest.fail(f"the app exited with status {proc.returncode} before it was ready")
     yield url
     proc.terminate()
     try:
