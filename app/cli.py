@@ -98,7 +98,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from app.config import Settings, available_cores
     from app.server import serve
-    from app.service import load_registry
+    from app.startup import load_registry
 
     if args.weights_dir:
         os.environ["CNNVIS_WEIGHTS_DIR"] = str(Path(args.weights_dir).resolve())
@@ -123,7 +123,7 @@ def _predict_local(paths: list[str], model_name: str | None, weights_dir: str | 
     """Yield ``(path, answer, error)`` per image, classified in this process."""
     import numpy as np
 
-    from app.service import fit_input
+    from model.inputs import fit_input
     from model.preprocess import PreprocessError, preprocess_image
     from model.weights import load_checked
 
@@ -200,7 +200,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_misclassified(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from app.service import fit_input
+    from model.inputs import fit_input
     from model.data import load_mnist, to_float
     from model.misclassified import errors_path, find_misclassified, save_misclassified
     from model.runtime import available_cores
@@ -292,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from app.config import SettingsError
-    from app.service import StartupError
+    from app.registry import StartupError
     from model.weights import WeightsError
 
     args = build_parser().parse_args(argv)

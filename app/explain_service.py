@@ -10,65 +10,36 @@ from typing import Any
 import numpy as np
 
 from model.explain import (conv_matrices, default_cam_layer, gradcam, occlusion, pool_matrices,
-                           saliency, transform)
+                           probe_robustness, saliency)
+from model.inputs import (Prepared, decode_data_url, drawing_window, elapsed_ms, fit_input,
+                          round_input)
 from model.layers import Convolution, MaxPooling, Pooling
 from model.misclassified import TEST_SET_SIZE
 from model.preprocess import (centre_of_mass, decode_image, preprocess_array, resize,
                               to_gray)
 
 from .config import Settings
-from .encoding import b64, float32_list, float32_value, quantize_uint8
-from .service import (INPUT_DECIMALS, LoadedModel, NotFoundError, Prepared, decode_data_url,
-                      fit_input)
+from .encoding import b64, encode_array, encode_bytes, float32_list, float32_value
+from .registry import LoadedModel, NotFoundError, name_list
 
 # The im2col answer's arrays together hold at most this many values: about 2 MB of base64 uint8.
 MAX_MATRIX_VALUES = 1_500_000
 # Pooling winners are sent as one byte per window, so a window has at most 256 positions.
 MAX_POOL_WINDOW = 16
 DISPLAY_SIDE = 140
-SHIFTS = np.arange(-8, 9)
-MNIST_SIDE = 28
 
 
 class TooLargeError(ValueError):
     """The answer asked for would be larger than this API returns; the message says why."""
 
 
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000.0, 3)
-
-
-def encode(values: np.ndarray) -> dict[str, Any]:
-    """An array as ``{shape, min, max, encoding: "uint8", data}`` (see app/encoding.py)."""
-    lo, hi, data = quantize_uint8(values)
-    return {"shape": list(np.shape(values)), "min": lo, "max": hi, "encoding": "uint8",
-            "data": b64(data)}
-
-
-def encode_bytes(values: np.ndarray) -> dict[str, Any]:
-    """Small non-negative integers (< 256) as raw bytes, unscaled."""
-    arr = np.asarray(values)
-    return {"shape": list(arr.shape), "encoding": "uint8",
-            "data": b64(np.ascontiguousarray(arr, dtype=np.uint8).tobytes())}
-
-
-def _names(names) -> str:
-    return ", ".join(names) if names else "(none)"
-
-
 def _input(model: LoadedModel, prepared: Prepared) -> np.ndarray:
     return fit_input(prepared.image[None], model.net.input_shape)  # (1, C, H, W)
 
 
-def _drawing_window(heat: np.ndarray) -> np.ndarray:
-    """The 28×28 part of an input-sized map that covers the drawing (fit_input's placement)."""
-    h, w = heat.shape
-    top, left = (h - MNIST_SIDE) // 2, (w - MNIST_SIDE) // 2
-    return heat[top:top + MNIST_SIDE, left:left + MNIST_SIDE]
-
-
 def _timing(prepared: Prepared, inference: float, started: float) -> dict[str, float]:
-    return {"preprocess": prepared.preprocess_ms, "inference": inference, "total": _ms(started)}
+    return {"preprocess": prepared.preprocess_ms, "inference": inference,
+            "total": elapsed_ms(started)}
 
 
 # ----- why did it say that? -------------------------------------------------------------------
@@ -86,7 +57,7 @@ def cam_layer(model: LoadedModel, layer: str | None) -> str:
         return default_cam_layer(model.net)
     if layer not in choices:
         raise NotFoundError(f"model {model.name!r} has no layer with feature maps called "
-                            f"{layer!r}; Grad-CAM layers: {_names(choices)}")
+                            f"{layer!r}; Grad-CAM layers: {name_list(choices)}")
     return layer
 
 
@@ -104,22 +75,22 @@ def explain(model: LoadedModel, prepared: Prepared, method: str, target: int | N
                               "channel_weights": None, "gradient": None, "map_range": [0.0, 1.0]}
     if method == "saliency":
         result = saliency(net, x, target)
-        answer["gradient"] = encode(_drawing_window(result["gradient"][0]))
+        answer["gradient"] = encode_array(drawing_window(result["gradient"][0]))
     elif method == "gradcam":
         result = gradcam(net, x, target, name)
-        answer.update(layer=name, coarse=encode(result["coarse"]),
+        answer.update(layer=name, coarse=encode_array(result["coarse"]),
                       channel_weights=float32_list(result["weights"]))
     elif method == "occlusion":
         result = occlusion(net, x, target, patch=patch, stride=stride)
-        answer.update(patch=patch, stride=stride, coarse=encode(result["grid"]),
+        answer.update(patch=patch, stride=stride, coarse=encode_array(result["grid"]),
                       map_range=[-1.0, 1.0])
     else:
         raise ValueError(f"unknown method {method!r}")
-    inference = _ms(begun)
+    inference = elapsed_ms(begun)
     return {"model": model.name, "label": int(np.argmax(probs)),
             "probabilities": float32_list(probs), "method": method, "target": target,
             "target_probability": float32_value(probs[target]),
-            "map": encode(_drawing_window(result["map"])), **answer,
+            "map": encode_array(drawing_window(result["map"])), **answer,
             "timing_ms": _timing(prepared, inference, started)}
 
 
@@ -154,7 +125,7 @@ def im2col_layer(model: LoadedModel, layer: str | None) -> str:
                      choices[0])
     if layer not in choices:
         raise NotFoundError(f"model {model.name!r} has no convolution or pooling layer "
-                            f"{layer!r}; convolution and pooling layers: {_names(choices)}")
+                            f"{layer!r}; convolution and pooling layers: {name_list(choices)}")
     found = dict(model.net.layers)[layer]
     if isinstance(found, Pooling) and found.pool_size > MAX_POOL_WINDOW:
         raise TooLargeError(f"{layer} pools {found.pool_size}×{found.pool_size} windows; the "
@@ -179,54 +150,45 @@ def im2col(model: LoadedModel, prepared: Prepared, layer: str | None,
     conv = pool = None
     if isinstance(found, Convolution):
         m = conv_matrices(model.net, x, name)
-        conv = {"cols": encode(m["cols"]), "weight": encode(m["weight"]),
-                "bias": encode(m["bias"]), "product": encode(m["product"])}
+        conv = {"cols": encode_array(m["cols"]), "weight": encode_array(m["weight"]),
+                "bias": encode_array(m["bias"]), "product": encode_array(m["product"])}
         kernel = m["kernel"]
     else:
         m = pool_matrices(model.net, x, name)
         winners = isinstance(found, MaxPooling)
-        pool = {"windows": encode(m["windows"]),
+        pool = {"windows": encode_array(m["windows"]),
                 "argmax": encode_bytes(m["argmax"]) if winners else None,
                 "winners": encode_bytes(m["winners"]) if winners else None}
         kernel = m["pool"]
-    inference = _ms(begun)
+    inference = elapsed_ms(begun)
     return {"model": model.name, "label": int(np.argmax(probs)),
             "probabilities": float32_list(probs), "layer": name, "kind": found.kind,
             "kernel": int(kernel), "stride": int(m["stride"]), "pad": int(m["pad"]),
-            "input": encode(m["input"]), "output": encode(m["output"]), "conv": conv,
-            "pool": pool, "timing_ms": _timing(prepared, inference, started)}
+            "input": encode_array(m["input"]), "output": encode_array(m["output"]),
+            "conv": conv, "pool": pool, "timing_ms": _timing(prepared, inference, started)}
 
 
 # ----- robustness probes ----------------------------------------------------------------------
 def robustness(model: LoadedModel, prepared: Prepared, target: int | None, dx: float, dy: float,
                angle: float, scale: float, thickness: int, started: float) -> dict[str, Any]:
-    """The drawing as drawn, transformed as asked, and transformed with each horizontal and each
-    vertical shift of -8..8 pixels: all in one batched forward pass."""
+    """The drawing as drawn, transformed as asked, and with each horizontal and each vertical
+    shift of -8..8 pixels: model/explain.py's probe, one batch in one forward pass."""
     begun = time.perf_counter()
-    original = prepared.image[None, None]  # (1, 1, 28, 28)
-    offsets = ([(dx, dy)] + [(float(s), dy) for s in SHIFTS] + [(dx, float(s)) for s in SHIFTS])
-    moved = [transform(original, sx, sy, angle, scale, thickness) for sx, sy in offsets]
-    batch = np.concatenate([original, *moved])[:, 0]  # (2 + 2 * 17, 28, 28)
-    # Rounded as every echoed input is, so `input` is exactly what the network saw.
-    batch = np.round(batch.astype(np.float64), INPUT_DECIMALS).astype(np.float32)
-    probs = model.net.predict(fit_input(batch, model.net.input_shape))
-    n = len(SHIFTS)
-    before, after = probs[0], probs[1]
-    horizontal, vertical = probs[2:2 + n], probs[2 + n:]
-    target = int(np.argmax(before)) if target is None else int(target)
-    inference = _ms(begun)
+    probe = probe_robustness(model.net, prepared.image, dx, dy, angle, scale, thickness, target)
+    inference = elapsed_ms(begun)
+    before, after, target = probe["original"], probe["probabilities"], probe["target"]
     return {"model": model.name, "label": int(np.argmax(after)),
-            "probabilities": float32_list(after), "input": float32_list(batch[1]),
+            "probabilities": float32_list(after), "input": float32_list(probe["input"]),
             "original_label": int(np.argmax(before)),
             "original_probabilities": float32_list(before), "target": target,
             "target_probability": float32_value(after[target]),
             "transform": {"dx": dx, "dy": dy, "angle": angle, "scale": scale,
                           "thickness": thickness},
-            "shift_curve": {"shifts": SHIFTS.tolist(),
-                            "horizontal": float32_list(horizontal[:, target]),
-                            "vertical": float32_list(vertical[:, target]),
-                            "labels_horizontal": horizontal.argmax(axis=1).tolist(),
-                            "labels_vertical": vertical.argmax(axis=1).tolist()},
+            "shift_curve": {"shifts": probe["shifts"].tolist(),
+                            "horizontal": float32_list(probe["horizontal"]),
+                            "vertical": float32_list(probe["vertical"]),
+                            "labels_horizontal": probe["labels_horizontal"].tolist(),
+                            "labels_vertical": probe["labels_vertical"].tolist()},
             "timing_ms": _timing(prepared, inference, started)}
 
 
@@ -245,10 +207,11 @@ def preprocess_steps(url: str, settings: Settings) -> dict[str, Any]:
     rgba = decode_image(decode_data_url(url), settings.max_image_pixels, settings.max_image_side)
     gray, polarity = to_gray(rgba)
     result = preprocess_array(gray, polarity)
-    image = np.round(result.image.astype(np.float64), INPUT_DECIMALS).astype(np.float32)
+    image = round_input(result.image)
     return {"polarity": result.polarity, "source_shape": list(result.source_shape),
-            "source": encode(thumbnail(gray)), "crop_box": list(result.crop_box),
-            "cropped": encode(thumbnail(result.cropped)), "fitted": encode(result.fitted),
+            "source": encode_array(thumbnail(gray)), "crop_box": list(result.crop_box),
+            "cropped": encode_array(thumbnail(result.cropped)),
+            "fitted": encode_array(result.fitted),
             "offset": list(result.offset),
             "centre_of_mass": [round(v, 4) for v in centre_of_mass(result.fitted)],
             "image": float32_list(image)}

@@ -23,7 +23,7 @@ from .middleware import (BodyBudget, BodySizeLimit, JsonItemLimit, RelativeRedir
                          RequestHeadCheck, ResponseSizeLimit, StartupFailureMessage)
 from .routers import docs, explain, health, metrics, models, pages, predict, samples
 from .security import SecurityHeaders
-from .service import StartupError, load_registry
+from .startup import StartupError, load_registry
 from .trim import IdleTrim
 from .weightcache import WeightAnswers
 

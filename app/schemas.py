@@ -10,8 +10,9 @@ import numpy as np
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag,
                       field_validator, model_validator)
 
-SIDE = 28
-PIXELS = SIDE * SIDE
+from model.preprocess import MNIST_SIDE
+
+PIXELS = MNIST_SIDE * MNIST_SIDE
 
 UINT8_ENCODING = (
     "`uint8`: `data` is base64 of one byte q per value in C (row-major) order; "
@@ -28,8 +29,8 @@ class Strict(BaseModel):
 
 
 Pixel = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-PixelRows = Annotated[list[Annotated[list[Pixel], Field(min_length=SIDE, max_length=SIDE)]],
-                      Field(min_length=SIDE, max_length=SIDE)]
+Row = Annotated[list[Pixel], Field(min_length=MNIST_SIDE, max_length=MNIST_SIDE)]
+PixelRows = Annotated[list[Row], Field(min_length=MNIST_SIDE, max_length=MNIST_SIDE)]
 PixelFlat = Annotated[list[Pixel], Field(min_length=PIXELS, max_length=PIXELS)]
 ModelName = Annotated[str | None, Field(
     default=None, min_length=1, max_length=100,
@@ -67,10 +68,10 @@ def check_pixels(value: Any) -> np.ndarray:
     if not isinstance(value, list):
         raise ValueError(f"{shape_hint}; got {type(value).__name__}")
     if value and all(isinstance(row, list) for row in value):
-        if len(value) != SIDE:
+        if len(value) != MNIST_SIDE:
             raise ValueError(f"{shape_hint}; got {len(value)} rows")
         for r, row in enumerate(value):
-            if len(row) != SIDE:
+            if len(row) != MNIST_SIDE:
                 raise ValueError(f"{shape_hint}; row {r} has {len(row)} values (ragged rows are "
                                  f"not accepted)")
         flat = list(chain.from_iterable(value))
@@ -92,7 +93,8 @@ def check_pixels(value: Any) -> np.ndarray:
             values.flags.writeable = False
             return values
     for i, v in enumerate(flat):
-        problem = _pixel_error(f"[{i // SIDE}][{i % SIDE}]" if nested else f"[{i}]", v)
+        row, col = divmod(i, MNIST_SIDE)
+        problem = _pixel_error(f"[{row}][{col}]" if nested else f"[{i}]", v)
         if problem:
             raise ValueError(problem)
     values = np.array([float(v) for v in flat])  # int or float subclasses that passed one by one

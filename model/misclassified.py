@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .preprocess import MNIST_SIDE
 from .weights import WeightsError, read_npz
 
 SUFFIX = ".errors.npz"
@@ -72,7 +73,7 @@ def load_misclassified(path: Path) -> dict[str, np.ndarray]:
             raise WeightsError(f"{path}: {key} has dtype {arrays[key].dtype}, expected "
                                f"{np.dtype(dtype).name}")
     m = len(arrays["labels"])
-    shapes = {"images": (m, 28, 28), "labels": (m,), "predicted": (m,),
+    shapes = {"images": (m, MNIST_SIDE, MNIST_SIDE), "labels": (m,), "predicted": (m,),
               "probabilities": (m, 10), "indices": (m,), "weights_sha256": ()}
     for key, shape in shapes.items():
         if arrays[key].shape != shape:

@@ -1,1 +1,1 @@
-"""One APIRouter per resource: health, models, predict, samples and the page."""
+"""One APIRouter per resource; each route is a thin plain ``def`` over a service module."""

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from ..config import Settings
-from ..service import Registry
+from ..registry import Registry
 
 
 async def get_registry(request: Request) -> Registry:

@@ -4,11 +4,11 @@ as matrices, robustness probes, the preprocessing steps, and each model's test-s
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException
 
-from .. import explain_service, service
+from .. import examples, explain_service, service
 from ..schemas import (ERROR_DESCRIPTIONS, ErrorResponse, ExplainRequest, ExplainResponse,
                        Im2colRequest, Im2colResponse, MisclassifiedResponse, PreprocessRequest,
                        PreprocessResponse, RobustnessRequest, RobustnessResponse,
@@ -21,24 +21,10 @@ IM2COL_ERRORS = {**BODY_ERRORS, 422: {
     "model": ErrorResponse,
     "description": ERROR_DESCRIPTIONS[422] + "; or the layer's matrices are larger than this "
                    f"endpoint returns ({explain_service.MAX_MATRIX_VALUES:,} values)"}}
-DRAWINGS = service.example_inputs()
-
-
-def _examples(**variants: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """OpenAPI examples: each variant's fields added to the shipped sample digit's pixels."""
-    pixels = DRAWINGS["pixels"]["value"]
-    return {key: {"summary": ", ".join(f"{k} = {v}" for k, v in fields.items()) or "defaults",
-                  "value": {**pixels, **fields}} for key, fields in variants.items()}
-
-
-Explanation = Annotated[ExplainRequest, Body(openapi_examples=_examples(
-    saliency={"method": "saliency"}, gradcam={"method": "gradcam", "target": 3},
-    occlusion={"method": "occlusion", "patch": 6, "stride": 2}))]
-Im2col = Annotated[Im2colRequest, Body(openapi_examples=_examples(
-    conv={"layer": "conv1"}, pool={"layer": "pool1"}))]
-Probe = Annotated[RobustnessRequest, Body(openapi_examples=_examples(
-    identity={}, moved={"dx": 3.0, "dy": -2.0, "angle": 15.0, "scale": 0.8, "thickness": 1}))]
-Drawing = Annotated[PreprocessRequest, Body(openapi_examples={"drawing": DRAWINGS["drawing"]})]
+Explanation = Annotated[ExplainRequest, Body(openapi_examples=examples.EXPLAIN)]
+Im2col = Annotated[Im2colRequest, Body(openapi_examples=examples.IM2COL)]
+Probe = Annotated[RobustnessRequest, Body(openapi_examples=examples.ROBUSTNESS)]
+Drawing = Annotated[PreprocessRequest, Body(openapi_examples=examples.IMAGE_ONLY)]
 
 
 @router.post("/explain", response_model=ExplainResponse, responses=BODY_ERRORS,

@@ -8,17 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, Body, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from .. import service
+from .. import examples, service
 from ..config import Settings
+from ..registry import LoadedModel
 from ..schemas import (ActivationsResponse, CompareRequest, CompareResponse, PredictRequest,
                        PredictResponse, error_responses)
 from .deps import JsonBody, MultipartBody, RegistryDep, SettingsDep
 
 router = APIRouter(prefix="/api", tags=["predict"])
 BODY_ERRORS = error_responses(400, 404, 413, 415, 422, 503)
-EXAMPLES = service.example_inputs()
-Drawing = Annotated[PredictRequest, Body(openapi_examples=EXAMPLES)]
-Drawings = Annotated[CompareRequest, Body(openapi_examples=EXAMPLES)]
+Drawing = Annotated[PredictRequest, Body(openapi_examples=examples.DRAWING)]
+Drawings = Annotated[CompareRequest, Body(openapi_examples=examples.DRAWING)]
 
 
 @router.post("/predict", response_model=PredictResponse, responses=BODY_ERRORS,
@@ -35,7 +35,7 @@ async def predict(body: Drawing, registry: RegistryDep, settings: SettingsDep) -
     return await run_in_threadpool(_predict, model, body, settings, started)
 
 
-def _predict(model: service.LoadedModel, body: PredictRequest, settings: Settings,
+def _predict(model: LoadedModel, body: PredictRequest, settings: Settings,
              started: float) -> dict:
     prepared = service.prepare(body.image, body.pixels, settings)
     return service.predict(model, prepared, started)

@@ -3,6 +3,8 @@
 import base64
 import io
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -237,3 +239,13 @@ def test_openapi_documents_every_error_status(client):
     assert {"200", "404", "422"} <= set(ops[("/api/models/{name}/filters", "get")]["responses"])
     layer_schema = spec["components"]["schemas"]["LayerActivation"]["properties"]["encoding"]
     assert "min + q * (max - min) / 255" in layer_schema["description"]
+
+
+def test_importing_the_app_reads_no_example_and_the_schema_builds_them_once():
+    code = ("import app.main, app.examples as e\n"
+            "assert e.drawing_examples.cache_info().currsize == 0\n"
+            "schema = app.main.app.openapi()\n"
+            "body = schema['paths']['/api/predict']['post']['requestBody']\n"
+            "assert set(body['content']['application/json']['examples']) == {'drawing', 'pixels'}\n"
+            "assert e.drawing_examples.cache_info().misses == 1\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)

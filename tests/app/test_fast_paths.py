@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from app import service
 from app.config import Settings
 from app.encoding import float32_list
-from app.schemas import PIXELS, SIDE, _pixel_error, check_pixels
+from app.schemas import PIXELS, _pixel_error, check_pixels
+from model.preprocess import MNIST_SIDE as SIDE
 
 PIXEL_VALUES = st.one_of(st.floats(0, 1), st.integers(0, 1), st.floats(allow_nan=True),
                          st.integers(-3, 3), st.just(10**400), st.booleans(), st.text(max_size=3), st.none())

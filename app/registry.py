@@ -1,0 +1,220 @@
+"""The loaded networks: each shipped model validated, frozen and self-tested on the sample digits
+at startup, with its manifest and misclassified gallery; read-only and shared by all threads."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model.data import SAMPLE_PATH, load_sample, to_float
+from model.inputs import fit_input
+from model.misclassified import errors_path, load_misclassified
+from model.networks import ARCH_INFO, Sequential
+from model.preprocess import MNIST_SIDE
+from model.weights import DEFAULT_MODEL, WeightsError, load_checked
+
+from .config import Settings
+
+
+class StartupError(RuntimeError):
+    """The service cannot start: the message names the file and the problem."""
+
+
+class NotFoundError(LookupError):
+    """An unknown model, layer or parameter; the message lists the valid names."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "not found"
+
+
+def name_list(names: Collection[str]) -> str:
+    """The valid names for a NotFoundError message: ``a, b, c`` or ``(none)``."""
+    return ", ".join(names) if names else "(none)"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """One validated, frozen network with its manifest; read-only, shared by all threads."""
+
+    name: str
+    net: Sequential
+    manifest: dict[str, Any]
+    initial: dict[str, np.ndarray]
+    path: Path
+    self_test_accuracy: float = 0.0
+    forward_ms: float = 0.0  # median single-image prediction time, measured at load
+    misclassified: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    misclassified_note: str = ""
+
+    @property
+    def sha256(self) -> str:
+        return str(self.manifest["sha256"])
+
+    @property
+    def test_accuracy(self) -> float | None:
+        value = (self.manifest.get("metrics") or {}).get("test_accuracy")
+        return float(value) if isinstance(value, (int, float)) else None
+
+    @property
+    def conv_layers(self) -> list[str]:
+        return [name for name, layer in self.net.layers if layer.kind == "conv"]
+
+    def summary(self) -> dict[str, Any]:
+        arch = str(self.manifest["arch"])
+        return {
+            "name": self.name, "arch": arch,
+            "description": str(self.manifest.get("description") or ARCH_INFO.get(arch, "")),
+            "param_count": self.net.param_count(), "test_accuracy": self.test_accuracy,
+            "input_shape": list(self.net.input_shape), "layers": self.net.describe(),
+            "has_misclassified": self.misclassified is not None,
+        }
+
+    def detail(self) -> dict[str, Any]:
+        training = self.manifest.get("training")
+        summary = None
+        if isinstance(training, dict):
+            summary = {
+                "config": {k: v for k, v in training.items()
+                           if k not in ("command", "duration_seconds", "selected_epoch")},
+                "command": training.get("command"), "duration": training.get("duration_seconds"),
+                "selected_epoch": training.get("selected_epoch"),
+            }
+        metrics = self.manifest.get("metrics") or {}
+        return {**self.summary(), "training": summary,
+                "history": self.manifest.get("history") or [],
+                "per_class_accuracy": metrics.get("per_class_accuracy"),
+                "confusion_matrix": metrics.get("confusion_matrix")}
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Every loaded model by name, the default one and the shipped sample digits."""
+
+    models: dict[str, LoadedModel]
+    default: str
+    samples: dict[str, np.ndarray] = field(repr=False)
+
+    def get(self, name: str | None) -> LoadedModel:
+        key = self.default if name is None else name
+        if key not in self.models:
+            raise NotFoundError(f"unknown model {key!r}; loaded models: {name_list(self.models)}")
+        return self.models[key]
+
+
+def find_manifests(directory: Path) -> list[Path]:
+    """The ``*.json`` files in ``directory`` that are weight manifests (they name an "arch")."""
+    if not directory.is_dir():
+        raise StartupError(f"{directory}: weights directory not found (set CNNVIS_WEIGHTS_DIR)")
+    found = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            content = json.loads(path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise StartupError(f"{path}: not valid JSON ({exc})") from None
+        if isinstance(content, dict) and "arch" in content:
+            found.append(path)
+    return found
+
+
+def self_test(net: Sequential, samples: dict[str, np.ndarray]) -> float:
+    """Accuracy on the shipped sample digits (already MNIST-formatted)."""
+    x = to_float(samples["images"])
+    probs = net.predict(fit_input(x[:, 0], net.input_shape))
+    return float(np.mean(probs.argmax(axis=1) == samples["labels"]))
+
+
+def single_image_ms(net: Sequential, samples: dict[str, np.ndarray], repeat: int = 15) -> float:
+    """Median milliseconds of one single-image prediction on this machine (after a warm-up)."""
+    x = fit_input(to_float(samples["images"][:1])[:, 0], net.input_shape)
+    net.predict(x)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        net.predict(x)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times) * 1000.0)
+
+
+def load_gallery(path: Path, sha256: str) -> tuple[dict[str, np.ndarray] | None, str]:
+    """The misclassified test digits stored beside a manifest, or None and why not. A corrupt
+    file stops startup; one made for other weights (retrained since) is only left unserved."""
+    errors = errors_path(path)
+    command = f"`cnnvis misclassified {path.stem} --data-dir DIR`"
+    if not errors.is_file():
+        return None, (f"model {path.stem!r} has no misclassified gallery ({errors.name}); make "
+                      f"it with {command}")
+    try:
+        gallery = load_misclassified(errors)
+    except WeightsError as exc:
+        raise StartupError(str(exc)) from None
+    if str(gallery["weights_sha256"]) != sha256:
+        return None, (f"{errors.name} was made for other weights than {path.stem!r} has now; "
+                      f"remake it with {command}")
+    for value in gallery.values():
+        value.flags.writeable = False
+    return gallery, ""
+
+
+Check = Callable[[LoadedModel], None]
+
+
+def load_model(path: Path, samples: dict[str, np.ndarray], min_accuracy: float,
+               check: Check | None = None) -> LoadedModel:
+    """Load, validate, freeze and self-test one network, then ``check`` it (a StartupError from
+    ``check`` stops startup too); StartupError names what is wrong."""
+    try:
+        net, manifest, initial = load_checked(path)
+    except WeightsError as exc:
+        raise StartupError(str(exc)) from None
+    shape = tuple(net.input_shape)
+    if len(shape) != 3 or shape[0] != 1 or shape[1] < MNIST_SIDE or shape[2] < MNIST_SIDE:
+        raise StartupError(f"{path}: input shape {shape} is not a single-channel image of at "
+                           f"least {MNIST_SIDE}×{MNIST_SIDE}; cnnvis serves MNIST networks")
+    if net.output_size != 10:
+        raise StartupError(f"{path}: the network has {net.output_size} outputs, expected 10 "
+                           f"(digits 0-9)")
+    net.freeze()
+    for value in initial.values():
+        value.flags.writeable = False
+    accuracy = self_test(net, samples)
+    if accuracy < min_accuracy:
+        raise StartupError(f"{path}: self-test failed: {accuracy:.0%} of the "
+                           f"{len(samples['labels'])} shipped sample digits classified correctly,"
+                           f" at least {min_accuracy:.0%} needed (wrong or untrained weights?)")
+    gallery, note = load_gallery(path, str(manifest["sha256"]))
+    model = LoadedModel(name=path.stem, net=net, manifest=manifest, initial=initial, path=path,
+                        self_test_accuracy=accuracy, forward_ms=single_image_ms(net, samples),
+                        misclassified=gallery, misclassified_note=note)
+    if check is not None:
+        check(model)
+    return model
+
+
+def load_models(settings: Settings, check: Check | None = None) -> Registry:
+    """Load every manifest in the weights directory (each one ``check``-ed as it loads), or
+    raise one StartupError."""
+    try:
+        samples = load_sample(SAMPLE_PATH)
+    except (OSError, KeyError, ValueError) as exc:
+        raise StartupError(f"{SAMPLE_PATH}: cannot read the sample digits ({exc})") from None
+    manifests = find_manifests(Path(settings.weights_dir))
+    if not manifests:
+        raise StartupError(f"{settings.weights_dir}: no weights found (expected <name>.json "
+                           f"manifests with their .npz; train with `cnnvis train`)")
+    models = {}
+    for path in manifests:
+        models[path.stem] = load_model(path, samples, settings.min_self_test_accuracy, check)
+    if settings.default_model is not None:
+        if settings.default_model not in models:
+            raise StartupError(f"CNNVIS_DEFAULT_MODEL={settings.default_model!r} is not among the "
+                               f"loaded models: {name_list(models)}")
+        default = settings.default_model
+    else:
+        default = DEFAULT_MODEL if DEFAULT_MODEL in models else next(iter(models))
+    return Registry(models=models, default=default, samples=samples)
