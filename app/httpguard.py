@@ -145,12 +145,22 @@ class HttpGuard(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.stop_waiting()
         self.client_left()
+        self.uncount()
+        super().connection_lost(exc)
+
+    def uncount(self) -> None:
         if self.counted:
             self.counted = False
             self.shared.by_address[self.address] -= 1
             if self.shared.by_address[self.address] <= 0:
                 del self.shared.by_address[self.address]
-        super().connection_lost(exc)
+
+    def handle_websocket_upgrade(self) -> None:
+        # The connection passes to a WebSocket protocol, which will not call connection_lost
+        # here (cnnvis serve turns WebSockets off; a plain uvicorn may not).
+        self.stop_waiting()
+        self.uncount()
+        super().handle_websocket_upgrade()
 
     def eof_received(self) -> None:
         """The client closed its side: the transport closes after this returns, so the answer

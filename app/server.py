@@ -1,5 +1,6 @@
 """``cnnvis serve``'s HTTP server: uvicorn with the guarded protocol (app/httpguard.py), the
-keep-alive time from the settings, and forwarded headers trusted only from listed proxies."""
+keep-alive time from the settings, no WebSockets (the app has none), and forwarded headers
+trusted only from listed proxies."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def uvicorn_options(settings: Settings) -> dict:
     """The uvicorn options that carry the service's HTTP-layer settings (also what to pass to
     ``uvicorn app.main:app`` by hand: ``--http app.httpguard:HttpGuard`` and the rest)."""
     trusted = list(settings.forwarded_allow_ips)
-    return {"http": PROTOCOL, "timeout_keep_alive": settings.keepalive_seconds,
+    return {"http": PROTOCOL, "ws": "none", "timeout_keep_alive": settings.keepalive_seconds,
             "proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
 
 
