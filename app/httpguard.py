@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import httptools
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from .metrics import CLIENT_LEFT_KEY
@@ -31,12 +31,12 @@ class GuardLimits:
     """``header_timeout`` seconds for a request head to arrive in full, counted from the
     connection's start or the end of its previous answer; ``max_head_bytes`` for the request
     line and headers together, ``max_url_bytes`` for the request target; one client address may
-    hold at most ``address_share`` of the connection limit."""
+    hold at most ``address_share`` of the connection limit. Defaults: app/config.py."""
 
-    header_timeout: float = 5.0
-    max_head_bytes: int = 32 * 1024
-    max_url_bytes: int = 8 * 1024
-    address_share: float = 0.5
+    header_timeout: float
+    max_head_bytes: int
+    max_url_bytes: int
+    address_share: float
 
     @classmethod
     def from_settings(cls, settings: Any) -> "GuardLimits":
@@ -57,8 +57,6 @@ class Refused(Exception):
 
 def answer_bytes(status: int, detail: str, extra: list[tuple[bytes, bytes]]) -> bytes:
     """A complete HTTP/1.1 answer: JSON ``{"detail": ...}``, the security headers, close."""
-    from uvicorn.protocols.http.httptools_impl import STATUS_LINE
-
     body = json.dumps({"detail": detail}).encode()
     headers = [*extra, (b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode()), (b"connection", b"close"),
