@@ -1,7 +1,6 @@
-"""uvicorn's httptools protocol with the limits it lacks (as nginx's client_header_timeout,
-large_client_header_buffers and limit_conn): a deadline for each request head, a cap on its
-size, idle connections given up first when the connection limit is reached, a per-address share,
-and JSON answers with the service's headers for everything said before the app is reached."""
+"""uvicorn's httptools protocol with the limits of nginx's client_header_timeout,
+large_client_header_buffers and limit_conn: a head deadline and size cap, idle connections closed
+first at the connection limit, a per-address share, and JSON for answers given before the app."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""The HTTP layer against one attacking client (issue 13), with real sockets against a real
-``cnnvis serve`` (uvicorn with app/httpguard.py) and, where the app alone must hold, a plain
-``uvicorn app.main:app``: idle and half-open connections, header floods, duplicate framing
-headers, the body budget and memory trim, costly GETs, Host reflection, log amplification, and
-answers the app never sees. Attackers bind to other loopback addresses (127.0.0.0/8 is all
-loopback on Linux), so the probes from 127.0.0.1 are another client."""
+"""Issue 13 over real sockets: one attacking client against ``cnnvis serve`` (uvicorn with
+app/httpguard.py) and, where the app alone must hold, a plain ``uvicorn app.main:app``. Attackers
+bind other loopback addresses (127.0.0.0/8), so probes from 127.0.0.1 are another client."""
 
 from __future__ import annotations
 
