@@ -123,11 +123,10 @@ def _predict_local(paths: list[str], model_name: str | None, weights_dir: str | 
     """Yield ``(path, answer, error)`` per image, classified in this process."""
     import numpy as np
 
+    from app.config import Settings
     from model.inputs import fit_input
     from model.preprocess import PreprocessError, preprocess_image
     from model.weights import load_checked
-
-    from app.config import Settings
 
     name = model_name or Settings.from_env().default_model or DEFAULT_MODEL
     net, manifest, _ = load_checked(name, weights_dir)
@@ -200,8 +199,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_misclassified(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from model.inputs import fit_input
     from model.data import load_mnist, to_float
+    from model.inputs import fit_input
     from model.misclassified import errors_path, find_misclassified, save_misclassified
     from model.runtime import available_cores
     from model.weights import default_weights_dir, load_checked

@@ -9,11 +9,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from model.preprocess import (BlankImageError, ImageTooLargeError, InvalidImageError,
-                              PreprocessError, UnsupportedImageError)
+from model.preprocess import (
+    BlankImageError,
+    ImageTooLargeError,
+    InvalidImageError,
+    PreprocessError,
+    UnsupportedImageError,
+)
 
+from .registry import NotFoundError
 from .security import COMMON, PAGE_POLICY
-from .service import NotFoundError
 
 SECURITY_HEADERS = ((b"content-security-policy", PAGE_POLICY.encode()), *COMMON)
 

@@ -9,14 +9,26 @@ from typing import Any
 
 import numpy as np
 
-from model.explain import (conv_matrices, default_cam_layer, gradcam, occlusion, pool_matrices,
-                           probe_robustness, saliency)
-from model.inputs import (Prepared, decode_data_url, drawing_window, elapsed_ms, fit_input,
-                          round_input)
+from model.explain import (
+    conv_matrices,
+    default_cam_layer,
+    gradcam,
+    occlusion,
+    pool_matrices,
+    probe_robustness,
+    saliency,
+)
+from model.inputs import (
+    Prepared,
+    decode_data_url,
+    drawing_window,
+    elapsed_ms,
+    fit_input,
+    round_input,
+)
 from model.layers import Convolution, MaxPooling, Pooling
 from model.misclassified import TEST_SET_SIZE
-from model.preprocess import (centre_of_mass, decode_image, preprocess_array, resize,
-                              to_gray)
+from model.preprocess import centre_of_mass, decode_image, preprocess_array, resize, to_gray
 
 from .config import Settings
 from .encoding import b64, encode_array, encode_bytes, float32_list, float32_value
@@ -228,5 +240,5 @@ def misclassified(model: LoadedModel) -> dict[str, Any]:
                "encoding": "uint8", "data": b64(np.ascontiguousarray(img).tobytes())}
               for img, label, pred, p, i in zip(found["images"], found["labels"],
                                                 found["predicted"], found["probabilities"],
-                                                found["indices"])]
+                                                found["indices"], strict=True)]
     return {"model": model.name, "test_size": TEST_SET_SIZE, "digits": digits}

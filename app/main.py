@@ -19,8 +19,15 @@ from .admission import AdmissionControl, Limiter
 from .config import Settings
 from .errors import install_error_handlers
 from .metrics import Metrics, RequestMetrics, RouteTemplates
-from .middleware import (BodyBudget, BodySizeLimit, JsonItemLimit, RelativeRedirects,
-                         RequestHeadCheck, ResponseSizeLimit, StartupFailureMessage)
+from .middleware import (
+    BodyBudget,
+    BodySizeLimit,
+    JsonItemLimit,
+    RelativeRedirects,
+    RequestHeadCheck,
+    ResponseSizeLimit,
+    StartupFailureMessage,
+)
 from .routers import docs, explain, health, metrics, models, pages, predict, samples
 from .security import SecurityHeaders
 from .startup import StartupError, load_registry

@@ -127,4 +127,4 @@ def samples(registry: Registry) -> list[dict[str, Any]]:
     s = registry.samples
     return [{"index": int(i), "label": int(label), "encoding": "uint8",
              "data": b64(np.ascontiguousarray(img, dtype=np.uint8).tobytes())}
-            for img, label, i in zip(s["images"], s["labels"], s["indices"])]
+            for img, label, i in zip(s["images"], s["labels"], s["indices"], strict=True)]

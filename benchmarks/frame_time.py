@@ -14,6 +14,7 @@ Usage: cnnvis bench frame_time [--seconds 6] [--model NAME] [--url URL] [--out D
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -97,7 +98,7 @@ def server(url: str | None):
 
 
 def summarise(stamps: list[float]) -> dict:
-    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
     gaps.sort()
     mean = statistics.fmean(gaps)
     return {"frames": len(gaps), "mean_ms": round(mean, 2), "median_ms": round(statistics.median(gaps), 2),

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from book_style import BookSimpleConvNet
 
 from model import build
@@ -145,7 +144,7 @@ def run(rounds: int) -> dict:
         for case, (fn, repeat) in cases.items():
             order = impls if r % 2 == 0 else impls[::-1]
             for impl in order:
-                samples[case][impl.name].append(time_block(lambda: fn(impl), repeat))
+                samples[case][impl.name].append(time_block(lambda fn=fn, impl=impl: fn(impl), repeat))
     medians = {case: {name: statistics.median(v) for name, v in per.items()}
                for case, per in samples.items()}
     medians["epoch_600_steps"] = {name: s * STEPS_PER_EPOCH
@@ -168,7 +167,7 @@ def zoo_steps(rng: np.random.Generator) -> dict:
     for arch in ZOO:
         net, opt = build(arch, rng=np.random.default_rng(0)), Adam(lr=0.001)
 
-        def step():
+        def step(net=net, opt=opt):
             _, grads, _ = net.loss_and_grads(x, t, rng=rng, threads=THREADS)
             opt.step(net.params, grads)
 

@@ -11,8 +11,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .preprocess import (BLANK_MESSAGE, MNIST_SIDE, BlankImageError, InvalidImageError,
-                         UnsupportedImageError, is_blank, preprocess_image)
+from .preprocess import (
+    BLANK_MESSAGE,
+    MNIST_SIDE,
+    BlankImageError,
+    InvalidImageError,
+    UnsupportedImageError,
+    is_blank,
+    preprocess_image,
+)
 
 # Finer than MNIST's 1/255 steps, and a decimal of at most 6 significant digits survives the
 # trip through float32: the rounded float64 values are the shortest JSON of the float32 image.

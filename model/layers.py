@@ -12,8 +12,16 @@ from typing import Any
 
 import numpy as np
 
-from .functional import (conv_output_size, fold, note_winner, pad_hw, scatter_windows, softmax,
-                         unfold, windows)
+from .functional import (
+    conv_output_size,
+    fold,
+    note_winner,
+    pad_hw,
+    scatter_windows,
+    softmax,
+    unfold,
+    windows,
+)
 
 Params = dict[str, np.ndarray]
 Shape = tuple[int, ...]

@@ -15,7 +15,7 @@ import numpy as np
 
 from .functional import softmax
 from .fused import ConvReluPool, FusedCache, fusable
-from .layers import (Affine, Convolution, Layer, MaxPooling, Params, ReLU, Shape, SoftmaxWithLoss)
+from .layers import Affine, Convolution, Layer, MaxPooling, Params, ReLU, Shape, SoftmaxWithLoss
 from .runtime import single_threaded_blas, thread_pool
 
 # In a fused forward_train's caches, the ReLU and pooling layers folded into the block before them.
@@ -242,11 +242,11 @@ class Sequential:
                 lambda i: self.loss_and_grads(x[parts[i]], labels[parts[i]], rngs[i]),
                 range(threads)))
         shares = [len(part) / len(x) for part in parts]
-        loss = sum(share * part_loss for share, (part_loss, _, _) in zip(shares, results))
+        loss = sum(share * part_loss for share, (part_loss, _, _) in zip(shares, results, strict=True))
         grads = {}
         for key, value in self.params.items():
             total = np.multiply(results[0][1][key], shares[0], dtype=value.dtype)
-            for share, (_, part_grads, _) in zip(shares[1:], results[1:]):
+            for share, (_, part_grads, _) in zip(shares[1:], results[1:], strict=True):
                 part = part_grads[key]
                 part *= share  # the part's own fresh array
                 total += part

@@ -6,8 +6,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layers import (Affine, AveragePooling, Convolution, Dropout, Layer, LocalResponseNorm,
-                     MaxPooling, ReLU, Shape, Tanh)
+from .layers import (
+    Affine,
+    AveragePooling,
+    Convolution,
+    Dropout,
+    Layer,
+    LocalResponseNorm,
+    MaxPooling,
+    ReLU,
+    Shape,
+    Tanh,
+)
 from .networks import Sequential, register
 
 LECUN_SCALE = 1.7159

@@ -9,10 +9,20 @@ from typing import Annotated
 from fastapi import APIRouter, Body, HTTPException
 
 from .. import examples, explain_service, service
-from ..schemas import (ERROR_DESCRIPTIONS, ErrorResponse, ExplainRequest, ExplainResponse,
-                       Im2colRequest, Im2colResponse, MisclassifiedResponse, PreprocessRequest,
-                       PreprocessResponse, RobustnessRequest, RobustnessResponse,
-                       error_responses)
+from ..schemas import (
+    ERROR_DESCRIPTIONS,
+    ErrorResponse,
+    ExplainRequest,
+    ExplainResponse,
+    Im2colRequest,
+    Im2colResponse,
+    MisclassifiedResponse,
+    PreprocessRequest,
+    PreprocessResponse,
+    RobustnessRequest,
+    RobustnessResponse,
+    error_responses,
+)
 from .deps import JsonBody, RegistryDep, SettingsDep
 
 router = APIRouter(prefix="/api", tags=["explain"])

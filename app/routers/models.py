@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from .. import service
-from ..schemas import (FiltersResponse, ModelDetail, ModelList, ParamResponse, error_responses)
+from ..schemas import FiltersResponse, ModelDetail, ModelList, ParamResponse, error_responses
 from .deps import RegistryDep
 
 router = APIRouter(prefix="/api/models", tags=["models"])

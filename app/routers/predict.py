@@ -11,8 +11,14 @@ from starlette.concurrency import run_in_threadpool
 from .. import examples, service
 from ..config import Settings
 from ..registry import LoadedModel
-from ..schemas import (ActivationsResponse, CompareRequest, CompareResponse, PredictRequest,
-                       PredictResponse, error_responses)
+from ..schemas import (
+    ActivationsResponse,
+    CompareRequest,
+    CompareResponse,
+    PredictRequest,
+    PredictResponse,
+    error_responses,
+)
 from .deps import JsonBody, MultipartBody, RegistryDep, SettingsDep
 
 router = APIRouter(prefix="/api", tags=["predict"])

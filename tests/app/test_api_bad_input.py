@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from drawings import data_url, drawing, encode, png_declaring, pixels
+from drawings import data_url, drawing, encode, pixels, png_declaring
 from fastapi.testclient import TestClient
 from PIL import Image
 

@@ -59,6 +59,6 @@ def test_concurrent_answers_equal_serial_answers(real_client, monkeypatch):
 
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
         concurrent = list(pool.map(call, range(len(calls))))
-    for index, (expected, got) in enumerate(zip(serial, concurrent)):
+    for index, (expected, got) in enumerate(zip(serial, concurrent, strict=True)):
         assert got == expected, calls[index][0]
     assert peak[0] > 1

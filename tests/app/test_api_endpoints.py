@@ -211,7 +211,7 @@ def test_samples(client):
     body = client.get("/api/samples").json()
     assert len(body["samples"]) == len(SAMPLE["labels"])
     for item, image, label, index in zip(body["samples"], SAMPLE["images"], SAMPLE["labels"],
-                                         SAMPLE["indices"]):
+                                         SAMPLE["indices"], strict=True):
         assert item["label"] == label and item["index"] == index and item["encoding"] == "uint8"
         np.testing.assert_array_equal(
             np.frombuffer(base64.b64decode(item["data"]), np.uint8).reshape(28, 28), image)

@@ -325,9 +325,11 @@ def test_every_answer_carries_the_security_headers(client, method, path):
     assert r.headers["referrer-policy"] == "no-referrer"
 
 
-def test_the_docs_page_gets_its_own_policy(client):
-    csp = client.get("/docs").headers["content-security-policy"]
-    assert "https://cdn.jsdelivr.net" in csp and "frame-ancestors 'none'" in csp
+def test_the_docs_pages_load_nothing_from_other_sites(client):
+    for path in ("/docs", "/redoc"):
+        csp = client.get(path).headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+        assert "http" not in csp, csp
 
 
 def test_no_cors_unless_configured(client, tiny_settings):

@@ -16,9 +16,15 @@ from PIL import Image
 
 from app import service
 from app.config import Settings
-from model.preprocess import (BlankImageError, ImageTooLargeError, InvalidImageError,
-                              PreprocessError, UnsupportedImageError, decode_image,
-                              preprocess_image)
+from model.preprocess import (
+    BlankImageError,
+    ImageTooLargeError,
+    InvalidImageError,
+    PreprocessError,
+    UnsupportedImageError,
+    decode_image,
+    preprocess_image,
+)
 
 DECLARED = (BlankImageError, ImageTooLargeError, InvalidImageError, UnsupportedImageError)
 LIMITS = {"max_pixels": 200_000, "max_side": 1024}

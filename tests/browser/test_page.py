@@ -7,8 +7,20 @@ import json
 import urllib.request
 
 import numpy as np
-from pagetools import (FOUR, ONE, SEVEN, ZERO, changed_fraction, draw, hover_unit_below,
-                       label_box, predicted, snapshot, wait_idle, wait_still)
+from pagetools import (
+    FOUR,
+    ONE,
+    SEVEN,
+    ZERO,
+    changed_fraction,
+    draw,
+    hover_unit_below,
+    label_box,
+    predicted,
+    snapshot,
+    wait_idle,
+    wait_still,
+)
 from PIL import Image, ImageDraw
 
 

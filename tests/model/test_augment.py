@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from model import load
-from model.augment import (affine_warp, elastic_field, gaussian_smooth, random_distort,
-                           random_shift)
+from model.augment import affine_warp, elastic_field, gaussian_smooth, random_distort, random_shift
 from model.data import load_sample, to_float
 from model.train import TrainConfig, add_weight_decay, augment_batch
 

@@ -3,11 +3,19 @@ im2col and pooling matrices against the layers' actual outputs."""
 
 import numpy as np
 import pytest
-
 from gradcheck import assert_close_grad, numerical_grad
+
 from model import build
-from model.explain import (conv_matrices, gradcam, occlusion, pool_matrices, probe_robustness,
-                           saliency, thicken, transform)
+from model.explain import (
+    conv_matrices,
+    gradcam,
+    occlusion,
+    pool_matrices,
+    probe_robustness,
+    saliency,
+    thicken,
+    transform,
+)
 from model.inputs import round_input
 from model.layers import Affine, Convolution, ReLU
 from model.networks import Sequential

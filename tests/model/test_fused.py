@@ -3,12 +3,17 @@ against naive loops) and against numerical gradients, in float64, over many geom
 
 import numpy as np
 import pytest
-
 from gradcheck import assert_close_grad, numerical_grad
+
 from model import build
-from model.fused import (ConvReluPool, fusable, pooled_columns, pooled_geometry,
-                         scatter_pooled_columns)
 from model.functional import unfold
+from model.fused import (
+    ConvReluPool,
+    fusable,
+    pooled_columns,
+    pooled_geometry,
+    scatter_pooled_columns,
+)
 from model.layers import Affine, AveragePooling, Convolution, MaxPooling, ReLU, Tanh
 from model.networks import FOLDED, Sequential
 

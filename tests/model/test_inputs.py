@@ -6,10 +6,8 @@ import base64
 import numpy as np
 import pytest
 
-from model.inputs import (DECIMALS, decode_data_url, drawing_window, fit_input, prepare,
-                          round_input)
-from model.preprocess import (MNIST_SIDE, BlankImageError, InvalidImageError,
-                              UnsupportedImageError)
+from model.inputs import DECIMALS, decode_data_url, drawing_window, fit_input, prepare, round_input
+from model.preprocess import MNIST_SIDE, BlankImageError, InvalidImageError, UnsupportedImageError
 
 
 @pytest.mark.parametrize("side", [28, 32, 33])
@@ -18,7 +16,7 @@ def test_drawing_window_undoes_fit_input(side):
     x = fit_input(digits, (1, side, side))
     assert x.shape == (3, 1, side, side) and x.dtype == np.float32
     assert x.sum() == pytest.approx(digits.sum(), rel=1e-6)  # nothing but zeros around
-    for digit, placed in zip(digits, x):
+    for digit, placed in zip(digits, x, strict=True):
         assert np.array_equal(drawing_window(placed[0]), digit)
 
 

@@ -2,10 +2,20 @@
 
 import numpy as np
 import pytest
-
 from gradcheck import assert_close_grad, numerical_grad
-from model.layers import (Affine, AveragePooling, Convolution, Dropout, Flatten, MaxPooling, ReLU,
-                          Sigmoid, SoftmaxWithLoss, Tanh)
+
+from model.layers import (
+    Affine,
+    AveragePooling,
+    Convolution,
+    Dropout,
+    Flatten,
+    MaxPooling,
+    ReLU,
+    Sigmoid,
+    SoftmaxWithLoss,
+    Tanh,
+)
 
 LAYERS = [
     ("conv", lambda: Convolution(3, 3, 1, 0), (2, 2, 6, 6)),

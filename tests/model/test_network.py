@@ -5,9 +5,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from gradcheck import assert_close_grad, numerical_grad
 from threadpoolctl import threadpool_info
 
-from gradcheck import assert_close_grad, numerical_grad
 from model import build
 from model.networks import ARCHITECTURES
 from model.optim import Adam
@@ -97,7 +97,7 @@ def test_concurrent_predict_equals_serial():
         t.start()
     for t in threads:
         t.join()
-    for (logits, outs), (s_logits, s_outs) in zip(results, serial):
+    for (logits, outs), (s_logits, s_outs) in zip(results, serial, strict=True):
         np.testing.assert_array_equal(logits, s_logits)
         for name in s_outs:
             np.testing.assert_array_equal(outs[name], s_outs[name])
@@ -112,7 +112,7 @@ def test_concurrent_fused_forward_equals_serial():
     serial = [net.forward(x)[0] for x in inputs]
     with ThreadPoolExecutor(8) as pool:
         for _ in range(3):
-            for got, want in zip(pool.map(lambda x: net.forward(x)[0], inputs), serial):
+            for got, want in zip(pool.map(lambda x: net.forward(x)[0], inputs), serial, strict=True):
                 np.testing.assert_array_equal(got, want)
 
 
@@ -148,7 +148,7 @@ def test_training_on_a_synthetic_task_reduces_loss():
                 rng=np.random.default_rng(1))
     opt = Adam(lr=0.01)
     first = net.loss(x, labels)
-    for step in range(30):
+    for _ in range(30):
         batch = rng.choice(n, 20, replace=False)
         _, grads, _ = net.loss_and_grads(x[batch], labels[batch])
         opt.step(net.params, grads)

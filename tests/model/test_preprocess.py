@@ -11,10 +11,22 @@ from PIL import Image, ImageDraw
 
 from model import load
 from model.data import REPO_ROOT, load_sample
-from model.preprocess import (BLANK_MESSAGE, BlankImageError, ImageTooLargeError,
-                              InvalidImageError, UnsupportedImageError, centre_of_mass,
-                              decode_image, fit_box, is_blank, preprocess_array, preprocess_image,
-                              resize, sniff_format, to_gray)
+from model.preprocess import (
+    BLANK_MESSAGE,
+    BlankImageError,
+    ImageTooLargeError,
+    InvalidImageError,
+    UnsupportedImageError,
+    centre_of_mass,
+    decode_image,
+    fit_box,
+    is_blank,
+    preprocess_array,
+    preprocess_image,
+    resize,
+    sniff_format,
+    to_gray,
+)
 
 SAMPLE = load_sample()
 # Two digits of each class (the sample is sorted by label, ten per class).
@@ -160,7 +172,7 @@ def test_smoothly_drawn_digits_agree_with_each_other_and_keep_their_label(net):
                                                      **variant)).image for img in images])
              for name, variant in SMOOTH_VARIANTS.items()}
     for name, outs in drawn.items():
-        for out, ref in zip(outs, drawn["large"]):
+        for out, ref in zip(outs, drawn["large"], strict=True):
             assert shift_tolerant_error(out, ref) < 0.05, name
         labels = net.predict(outs[:, None]).argmax(axis=1)
         np.testing.assert_array_equal(labels, clean, err_msg=name)

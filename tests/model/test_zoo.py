@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 import pytest
-
 from gradcheck import assert_close_grad, numerical_grad
+
 from model import build, load_checked, save
 from model.data import load_sample, to_float
 from model.layers import LocalResponseNorm
