@@ -30,7 +30,8 @@ def cmd_data(args: argparse.Namespace) -> int:
     report = data.verify(directory)
     arrays, _ = data.load_mnist(directory, check=False)
     for key, info in report.items():
-        print(f"ok  {key:13s} {tuple(arrays[key].shape)!s:18s} {info['path']}  sha256 {info['sha256'][:16]}…")
+        print(f"ok  {key:13s} {tuple(arrays[key].shape)!s:18s} {info['path']}  "
+              f"sha256 {info['sha256'][:16]}…")
     return 0
 
 
@@ -68,7 +69,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     _, info = train(config, command=command, progress=not args.quiet)
     m = info["metrics"]
     print(f"selected epoch {info['training']['selected_epoch']} (val {m['val_accuracy']:.4f}); "
-          f"test accuracy {m['test_accuracy']:.4f}; wrote {Path(args.out_dir) / config.name}.npz/.json")
+          f"test accuracy {m['test_accuracy']:.4f}; "
+          f"wrote {Path(args.out_dir) / config.name}.npz/.json")
     return 0
 
 
@@ -85,8 +87,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps({"model": manifest["name"], **result, "manifest_test_accuracy": recorded}))
     else:
         print(f"{manifest['name']}: test accuracy {result['accuracy']:.4f} "
-              f"(manifest: {recorded if recorded is None else f'{recorded:.4f}'}), loss {result['loss']:.4f}")
-        print("per class: " + " ".join(f"{c}:{a:.3f}" for c, a in enumerate(result["per_class_accuracy"])))
+              f"(manifest: {recorded if recorded is None else f'{recorded:.4f}'}), "
+              f"loss {result['loss']:.4f}")
+        print("per class: " + " ".join(f"{c}:{a:.3f}"
+                                       for c, a in enumerate(result["per_class_accuracy"])))
     if recorded is not None and abs(recorded - result["accuracy"]) > 1e-9:
         print("warning: differs from the manifest", file=sys.stderr)
         return 1
@@ -226,7 +230,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     script = REPO_ROOT / "benchmarks" / f"{args.suite}.py"
     if not script.is_file():
-        print(f"cnnvis: {script} not found (benchmarks run from a source checkout)", file=sys.stderr)
+        print(f"cnnvis: {script} not found (benchmarks run from a source checkout)",
+              file=sys.stderr)
         return 2
     return subprocess.call([sys.executable, str(script), *args.options])
 

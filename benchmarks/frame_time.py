@@ -58,8 +58,10 @@ VIEW_INFO = """() => {
 
 
 UNITS = """() => {
-  const text = [...document.querySelectorAll('#maps .maps-head .muted:not(.maps-range)')].map(e => e.textContent);
-  return text.reduce((sum, t) => sum + t.split(' ')[0].split('×').reduce((a, b) => a * Number(b), 1), 0);
+  const text = [...document.querySelectorAll('#maps .maps-head .muted:not(.maps-range)')]
+    .map(e => e.textContent);
+  return text.reduce(
+    (sum, t) => sum + t.split(' ')[0].split('×').reduce((a, b) => a * Number(b), 1), 0);
 }"""
 
 
@@ -101,7 +103,8 @@ def summarise(stamps: list[float]) -> dict:
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
     gaps.sort()
     mean = statistics.fmean(gaps)
-    return {"frames": len(gaps), "mean_ms": round(mean, 2), "median_ms": round(statistics.median(gaps), 2),
+    return {"frames": len(gaps), "mean_ms": round(mean, 2),
+            "median_ms": round(statistics.median(gaps), 2),
             "p95_ms": round(gaps[int(0.95 * (len(gaps) - 1))], 2), "max_ms": round(gaps[-1], 2),
             "fps": round(1000 / mean, 1)}
 
@@ -116,7 +119,8 @@ def orbit(page, seconds: float, drag: bool) -> dict:
         page.mouse.down()
     start = time.monotonic()
     while (t := time.monotonic() - start) < seconds:
-        page.mouse.move(cx + 220 * math.sin(2 * math.pi * t / 3), cy + 40 * math.sin(2 * math.pi * t / 5))
+        page.mouse.move(cx + 220 * math.sin(2 * math.pi * t / 3),
+                        cy + 40 * math.sin(2 * math.pi * t / 5))
         time.sleep(0.01)
     if drag:
         page.mouse.up()

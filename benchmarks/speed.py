@@ -144,7 +144,8 @@ def run(rounds: int) -> dict:
         for case, (fn, repeat) in cases.items():
             order = impls if r % 2 == 0 else impls[::-1]
             for impl in order:
-                samples[case][impl.name].append(time_block(lambda fn=fn, impl=impl: fn(impl), repeat))
+                samples[case][impl.name].append(time_block(lambda fn=fn, impl=impl: fn(impl),
+                                                           repeat))
     medians = {case: {name: statistics.median(v) for name, v in per.items()}
                for case, per in samples.items()}
     medians["epoch_600_steps"] = {name: s * STEPS_PER_EPOCH
@@ -210,7 +211,8 @@ def main(argv=None) -> int:
                      for arch, z in result["zoo"].items())
     env = result["environment"]
     md += (f"\n\nnumpy {env['numpy']}, torch {env.get('torch', 'not installed')}, "
-           f"{env['cpus']} CPUs, {', '.join(f'{k}={v}' for k, v in env['env'].items()) or 'no BLAS env'}; "
+           f"{env['cpus']} CPUs, "
+           f"{', '.join(f'{k}={v}' for k, v in env['env'].items()) or 'no BLAS env'}; "
            f"medians of {result['rounds']} interleaved rounds.\n")
     (out / "speed.md").write_text(md)
     print(md)

@@ -28,8 +28,10 @@ FILES = {
 }
 # Official checksums of the gzipped and of the raw IDX files.
 SHA256 = {
-    "train-images-idx3-ubyte.gz": "0b367032e93c5d0cea0925647cfdb18614af8ee15f83e6f2fc2ad904a6835971",
-    "train-labels-idx1-ubyte.gz": "1787548bbe0bff1ec2ecdc0ef292b02df999e2d1a6002d27500982c652b17203",
+    "train-images-idx3-ubyte.gz":
+        "0b367032e93c5d0cea0925647cfdb18614af8ee15f83e6f2fc2ad904a6835971",
+    "train-labels-idx1-ubyte.gz":
+        "1787548bbe0bff1ec2ecdc0ef292b02df999e2d1a6002d27500982c652b17203",
     "t10k-images-idx3-ubyte.gz": "1a1a05eab793c14bb050b398624a11b0ffd1a2953baed553b1b9bd079e2a20be",
     "t10k-labels-idx1-ubyte.gz": "b91679a0acfe4ba0e50a2437a903084cba1f5f92592b016a25a7dfd00455798b",
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -43,7 +45,8 @@ MIRRORS = (
 )
 HOW_TO_GET = (
     "Get the four official MNIST IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,"
-    " t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) with `cnnvis data --fetch --data-dir DIR`"
+    " t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) with"
+    " `cnnvis data --fetch --data-dir DIR`"
     f" or copy them there by hand, then pass --data-dir DIR or set {DATA_ENV}=DIR."
 )
 

@@ -122,7 +122,8 @@ class Sequential:
                              f", got {x.shape}")
         return x.astype(self.dtype, copy=False)
 
-    def forward(self, x: np.ndarray, keep: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def forward(self, x: np.ndarray,
+                keep: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Inference pass. Returns ``(logits, outputs)``; ``outputs`` maps every layer name to its
         output when ``keep`` is true (for the feature-map views), else it is empty and fusable
         conv → ReLU → max-pool triples run as one block (same values, faster).
@@ -188,7 +189,8 @@ class Sequential:
         return x, caches
 
     def backward(self, caches: list[Any], dout: np.ndarray, input_grad: bool = False,
-                 output_grads: dict[str, np.ndarray] | None = None) -> tuple[Params, np.ndarray | None]:
+                 output_grads: dict[str, np.ndarray] | None = None,
+                 ) -> tuple[Params, np.ndarray | None]:
         """Backpropagate ``dout`` (gradient w.r.t. the logits) through every layer.
 
         Returns ``(grads, dx)``: grads keyed like ``params``; dx is the input gradient when
@@ -242,7 +244,8 @@ class Sequential:
                 lambda i: self.loss_and_grads(x[parts[i]], labels[parts[i]], rngs[i]),
                 range(threads)))
         shares = [len(part) / len(x) for part in parts]
-        loss = sum(share * part_loss for share, (part_loss, _, _) in zip(shares, results, strict=True))
+        loss = sum(share * part_loss
+                   for share, (part_loss, _, _) in zip(shares, results, strict=True))
         grads = {}
         for key, value in self.params.items():
             total = np.multiply(results[0][1][key], shares[0], dtype=value.dtype)
@@ -296,11 +299,13 @@ def build(arch: str, config: dict[str, Any] | None = None,
           rng: np.random.Generator | None = None) -> Sequential:
     """Instantiate a registered architecture by name with constructor arguments ``config``."""
     if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCHITECTURES))}")
+        raise ValueError(f"unknown architecture {arch!r}; "
+                         f"known: {', '.join(sorted(ARCHITECTURES))}")
     return ARCHITECTURES[arch](rng=rng, **(config or {}))
 
 
-@register("simple_convnet", "The book's SimpleConvNet (ch. 7.5): conv-ReLU-maxpool-affine-ReLU-affine.")
+@register("simple_convnet", "The book's SimpleConvNet (ch. 7.5): "
+                            "conv-ReLU-maxpool-affine-ReLU-affine.")
 def simple_convnet(rng: np.random.Generator | None = None, input_shape: Shape = (1, 28, 28),
                    filter_num: int = 30, filter_size: int = 5, pad: int = 0, stride: int = 1,
                    hidden_size: int = 100, output_size: int = 10,

@@ -80,7 +80,8 @@ def evaluate(net: Sequential, x: np.ndarray, labels: np.ndarray,
             "confusion_matrix": confusion.tolist()}
 
 
-def split_train_val(n: int, val_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def split_train_val(n: int, val_size: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     order = rng.permutation(n)
     return np.sort(order[val_size:]), np.sort(order[:val_size])
 

@@ -100,7 +100,8 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
     except ValueError as exc:
         raise WeightsError(f"{path}: refused to load ({exc})") from None
     except (zipfile.BadZipFile, EOFError, OSError, KeyError) as exc:
-        raise WeightsError(f"{path}: truncated or corrupt npz ({type(exc).__name__}: {exc})") from None
+        raise WeightsError(f"{path}: truncated or corrupt npz "
+                           f"({type(exc).__name__}: {exc})") from None
 
 
 def load_checked(name_or_path: str | os.PathLike,
@@ -157,7 +158,8 @@ def load_checked(name_or_path: str | os.PathLike,
     return net, manifest, initial
 
 
-def load(name_or_path: str | os.PathLike, weights_dir: str | os.PathLike | None = None) -> Sequential:
+def load(name_or_path: str | os.PathLike,
+         weights_dir: str | os.PathLike | None = None) -> Sequential:
     """A trained network by name (``simple_convnet``, looked up in the weights directory) or by
     path to its ``.json``/``.npz``; ``net.predict(x)`` gives (N, 10) probabilities."""
     return load_checked(name_or_path, weights_dir)[0]

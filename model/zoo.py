@@ -26,7 +26,8 @@ POOL_AFTER = {1: 1, 2: 2, 5: 3}  # AlexNet pools after conv1, conv2 and conv5
 
 
 @register("lenet5", "LeNet-5 (LeCun et al. 1998) for 28×28: C1 6@5×5 pad 2, scaled tanh, "
-                    "average-pool subsampling, C3 16@5×5, C5 120, F6 84, 10 outputs; ~62k parameters.")
+                    "average-pool subsampling, C3 16@5×5, C5 120, F6 84, 10 outputs; "
+                    "~62k parameters.")
 def lenet5(rng: np.random.Generator | None = None, input_shape: Shape = (1, 28, 28),
            c1: int = 6, c3: int = 16, c5: int = 120, f6: int = 84, output_size: int = 10,
            weight_init: str | float = "xavier") -> Sequential:
@@ -92,7 +93,8 @@ def alexnet(rng: np.random.Generator | None = None, input_shape: Shape = (1, 28,
 
 
 @register("deep_convnet", "The book's DeepConvNet (ch. 8.1): six 3×3 conv layers 16,16 / 32,32 / "
-                          "64,64 with ReLU and 2×2 max pooling, affine 50, dropout 0.5, 10; He init.")
+                          "64,64 with ReLU and 2×2 max pooling, affine 50, dropout 0.5, 10; "
+                          "He init.")
 def deep_convnet(rng: np.random.Generator | None = None, input_shape: Shape = (1, 28, 28),
                  channels: tuple[int, ...] | list[int] = (16, 16, 32, 32, 64, 64),
                  hidden_size: int = 50, dropout: float = 0.5, output_size: int = 10,

@@ -5,7 +5,7 @@ active fc1 unit hovered with its incoming weights on the 3D view.
 Starts the app on a free port unless --url names a running one; drives Debian's Chromium with
 Playwright (the test extras), as the browser tests do.
 
-    .venv/bin/python scripts/screenshots.py [--url http://127.0.0.1:8000] [--out docs/screenshot.png]
+    .venv/bin/python scripts/screenshots.py [--url URL] [--out docs/screenshot.png]
 """
 
 from __future__ import annotations
@@ -91,7 +91,8 @@ def hover_active_unit(page, title: str) -> None:
     for dx in (0, -12, 12, -24, 24):
         for dy in range(24, 160, 3):
             page.mouse.move(box["x"] + box["width"] / 2 + dx, box["y"] + box["height"] + dy)
-            if readout.is_visible() and not readout.locator(".ro-value").inner_text().startswith("0.000"):
+            if (readout.is_visible()
+                    and not readout.locator(".ro-value").inner_text().startswith("0.000")):
                 return
     raise SystemExit(f"no active unit found below the {title} label")
 

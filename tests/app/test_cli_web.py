@@ -110,7 +110,8 @@ def test_predict_through_the_server_matches_local(capsys, images, server):
     for a, b in zip(local.splitlines(), remote.splitlines(), strict=True):
         a, b = json.loads(a), json.loads(b)
         assert (a["file"], a["label"], a["model"]) == (b["file"], b["label"], b["model"])
-        assert max(abs(x - y) for x, y in zip(a["probabilities"], b["probabilities"], strict=True)) < 1e-4
+        assert max(abs(x - y)
+                   for x, y in zip(a["probabilities"], b["probabilities"], strict=True)) < 1e-4
 
 
 def test_server_errors_reach_the_command_line(capsys, images, server):

@@ -15,7 +15,8 @@ from app.schemas import PIXELS, _pixel_error, check_pixels
 from model.preprocess import MNIST_SIDE as SIDE
 
 PIXEL_VALUES = st.one_of(st.floats(0, 1), st.integers(0, 1), st.floats(allow_nan=True),
-                         st.integers(-3, 3), st.just(10**400), st.booleans(), st.text(max_size=3), st.none())
+                         st.integers(-3, 3), st.just(10**400), st.booleans(), st.text(max_size=3),
+                         st.none())
 
 
 def reference_check(flat: list) -> list[float]:

@@ -27,7 +27,8 @@ def wait_idle(pg) -> None:
 def wait_still(pg) -> None:
     """Wait until the 3D view has drawn its latest state and its camera and layout are at rest
     (or the view is unavailable and says so)."""
-    pg.wait_for_selector("#network-view[data-still='1'], #view-message:not([hidden])", state="attached")
+    pg.wait_for_selector("#network-view[data-still='1'], #view-message:not([hidden])",
+                         state="attached")
 
 
 def draw(pg, strokes, steps: int = 6, release: bool = True) -> None:
@@ -72,7 +73,8 @@ def label_box(pg, title: str) -> dict:
     return label.bounding_box()
 
 
-def hover_unit_below(pg, title: str, max_px: int = 160, active: bool = False) -> tuple[float, float]:
+def hover_unit_below(pg, title: str, max_px: int = 160,
+                     active: bool = False) -> tuple[float, float]:
     """Move the mouse down from a layer's label until the hover readout names a unit (with a
     non-zero value when `active`)."""
     box = label_box(pg, title)

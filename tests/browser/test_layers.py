@@ -42,7 +42,8 @@ def test_every_layer_kind_is_drawn_and_inspectable(page, server_url, served, nam
     # Drawn: each layer belongs to exactly one group (a chip, a plane label in the view and a
     # row of maps); split out, activations and normalisations head their own group.
     chips = page.locator("#layer-chips .chip")
-    groups = [(chips.nth(i).get_attribute("data-layer"), chips.nth(i).get_attribute("data-members").split())
+    groups = [(chips.nth(i).get_attribute("data-layer"),
+               chips.nth(i).get_attribute("data-members").split())
               for i in range(chips.count())]
     titles = page.locator(".layer-label .l-title").all_text_contents()  # crowded labels hide
     assert titles == chips.all_inner_texts()

@@ -29,7 +29,8 @@ ROUND_TRIP = """async ({ model, mix }) => {
       const p = unitWorld(g, i, mix);
       // A slightly oblique ray at the unit from just in front of its plane (in 3D the planes
       // before it would rightly catch a ray from further away).
-      const origin = mix ? [p[0] + 0.01, p[1] + 0.02, p[2] + 500] : [p[0] - 5, p[1] + 0.002, p[2] + 0.001];
+      const origin = mix ? [p[0] + 0.01, p[1] + 0.02, p[2] + 500]
+                         : [p[0] - 5, p[1] + 0.002, p[2] + 0.001];
       const d = [p[0] - origin[0], p[1] - origin[1], p[2] - origin[2]];
       const n = Math.hypot(...d);
       const hit = pick(geoms, { origin, dir: d.map((v) => v / n) }, mix);

@@ -54,13 +54,15 @@ def test_drawn_digits_are_recognised(page):
 def test_prediction_updates_while_drawing(page):
     page.click("#clear")
     calls = []
-    page.on("request", lambda r: calls.append(r.url) if r.url.endswith("/api/activations") else None)
+    page.on("request",
+            lambda r: calls.append(r.url) if r.url.endswith("/api/activations") else None)
     box = page.locator("#draw-canvas").bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15)
     page.mouse.down()
     for k in range(1, 5):  # a slow stroke: each segment drawn waits for the prediction it causes
         with page.expect_request(lambda r: r.url.endswith("/api/activations")):
-            page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * (0.15 + 0.15 * k), steps=4)
+            page.mouse.move(box["x"] + box["width"] * 0.5,
+                            box["y"] + box["height"] * (0.15 + 0.15 * k), steps=4)
     during = len(calls)
     page.mouse.up()
     assert during >= 2, "no throttled predictions while the stroke was being drawn"
@@ -104,7 +106,8 @@ def test_blank_drawing_answer_is_a_hint_and_failures_are_errors(page, console_er
     assert page.locator("#status").get_attribute("data-kind") == "error"
     assert "boom" in page.locator("#status").inner_text()
     # The browser logs every failed request; those are the ones this test asked for.
-    console_errors[:] = [e for e in console_errors if "status of 422" not in e and "status of 500" not in e]
+    console_errors[:] = [e for e in console_errors
+                         if "status of 422" not in e and "status of 500" not in e]
 
 
 def test_network_view_reacts_to_drag(page):
@@ -186,7 +189,8 @@ def test_unit_panel_arithmetic_matches_the_server(page):
     assert predicted(page) == "7"
     checked = 0
     for title in ("conv1", "pool1", "fc1", "fc2"):
-        maps = page.locator(".maps-row", has=page.locator("strong", has_text=title)).locator("canvas.map")
+        maps = page.locator(".maps-row",
+                            has=page.locator("strong", has_text=title)).locator("canvas.map")
         for k in range(min(3, maps.count())):
             maps.nth(k * 7 % maps.count()).click()
             page.wait_for_selector("#inspect .server")
@@ -210,7 +214,8 @@ def test_flat_layout_and_hiding_a_layer(page):
     wait_still(page)
     assert "off" in chip.get_attribute("class")
     assert changed_fraction(flat, snapshot(view)) > 0.05
-    assert not page.locator(".layer-label", has=page.locator(".l-title", has_text="conv1")).is_visible()
+    assert not page.locator(".layer-label",
+                            has=page.locator(".l-title", has_text="conv1")).is_visible()
     page.click("#layout-3d")
     wait_still(page)
 

@@ -50,8 +50,10 @@ def greenish(shot: np.ndarray) -> int:
 def test_im2col_conv_and_pool_with_hover(page):
     open_tab(page, "im2col")
     page.wait_for_selector("#im2col-view[data-kind=conv]")
-    assert {"1 × 28 × 28", "576 × 25", "25 × 30", "576 × 30", "30 × 24 × 24"} <= set(shapes(page, "#im2col-view"))
-    for selector in ("#im-cols", "#im-weight", "#im-product", "#im-input .layered", "#im-output .layered >> nth=5"):
+    assert ({"1 × 28 × 28", "576 × 25", "25 × 30", "576 × 30", "30 × 24 × 24"}
+            <= set(shapes(page, "#im2col-view")))
+    for selector in ("#im-cols", "#im-weight", "#im-product", "#im-input .layered",
+                     "#im-output .layered >> nth=5"):
         not_blank(page, selector)
 
     # Output unit (map 5, row 9, col 14) is row 9·24 + 14 of cols and entry (row, 5) of the product.
@@ -63,7 +65,8 @@ def test_im2col_conv_and_pool_with_hover(page):
     cell = page.locator("#im-product rect.mark-cell")
     assert (cell.get_attribute("x"), cell.get_attribute("y")) == ("5", str(row))
     field = page.locator("#im-input rect.mark-box")
-    assert (field.get_attribute("x"), field.get_attribute("y"), field.get_attribute("width")) == ("14", "9", "5")
+    assert (field.get_attribute("x"), field.get_attribute("y"),
+            field.get_attribute("width")) == ("14", "9", "5")
     assert page.locator("#im-weight rect.mark-col").get_attribute("x") == "5"
     assert band.is_visible(), "the matrices did not scroll to the hovered row"
     readout = page.locator("#im-readout").inner_text()
@@ -108,7 +111,8 @@ def test_why_heatmaps_follow_method_and_target(page):
     page.wait_for_selector("#why-figures[data-target='3']")
     wait_idle(page)
     assert "Why not a 3?" in page.locator("#why-text").inner_text()
-    assert changed_fraction(heat7, snapshot(page.locator("#why-heat"))) > 0.2, "the target did not change the map"
+    assert changed_fraction(heat7, snapshot(page.locator("#why-heat"))) > 0.2, \
+        "the target did not change the map"
 
     # A probability bar asks about its digit.
     page.locator("#prob-bars li").nth(1).click()
@@ -167,7 +171,8 @@ def test_model_quality_and_loading_a_mistake(page):
     shown = page.locator("#mistakes .mistake")
     assert 0 < shown.count() < everything
     for k in range(shown.count()):
-        assert (shown.nth(k).get_attribute("data-label"), shown.nth(k).get_attribute("data-predicted")) == (label, wrong)
+        assert (shown.nth(k).get_attribute("data-label"),
+                shown.nth(k).get_attribute("data-predicted")) == (label, wrong)
     assert "show all" in page.locator("#mistakes-note").inner_text()
 
     shown.first.click()
@@ -195,7 +200,8 @@ def test_robustness_sliders_change_the_prediction(page):
     page.locator("#probe-scale").fill("0.5")
     page.locator("#probe-thickness").fill("2")
     wait_idle(page)
-    assert page.locator("#probe-label").inner_text() != "4", "a small, thick, rotated, shifted 4 is still a 4"
+    assert page.locator("#probe-label").inner_text() != "4", \
+        "a small, thick, rotated, shifted 4 is still a 4"
     page.click("#probe-reset")
     wait_idle(page)
     assert page.locator("#probe-label").inner_text() == "4"

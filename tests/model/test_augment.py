@@ -45,7 +45,8 @@ def test_quarter_turn_is_rot90_and_scaling_magnifies_about_the_centre():
 def test_half_pixel_shift_interpolates_bilinearly():
     x = batch(n=1, h=5, w=5)
     out = affine_warp(x, np.zeros(1), np.ones(1), np.array([[0.0, 0.5]]))
-    np.testing.assert_allclose(out[0, 0, :, 1:], 0.5 * (x[0, 0, :, :-1] + x[0, 0, :, 1:]), rtol=1e-6)
+    np.testing.assert_allclose(out[0, 0, :, 1:], 0.5 * (x[0, 0, :, :-1] + x[0, 0, :, 1:]),
+                               rtol=1e-6)
     np.testing.assert_allclose(out[0, 0, :, 0], 0.5 * x[0, 0, :, 0], rtol=1e-6)
 
 
@@ -80,7 +81,8 @@ def test_elastic_field_is_smooth_bounded_and_seeded():
     assert np.abs(field).max() <= 3.0
     rough = np.abs(np.diff(field, axis=-1)).mean()
     assert rough < 0.2 * np.abs(field).mean()
-    np.testing.assert_array_equal(field, elastic_field(4, 28, 28, 3.0, 4.0, np.random.default_rng(0)))
+    np.testing.assert_array_equal(field,
+                                  elastic_field(4, 28, 28, 3.0, 4.0, np.random.default_rng(0)))
 
 
 def test_gaussian_smooth_preserves_constant_interior():

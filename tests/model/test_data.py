@@ -11,7 +11,8 @@ from model.augment import random_shift
 
 
 def write_idx(path, array, compress):
-    header = struct.pack(">BBBB", 0, 0, 8, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    header = (struct.pack(">BBBB", 0, 0, 8, array.ndim)
+              + struct.pack(f">{array.ndim}I", *array.shape))
     raw = header + array.astype(np.uint8).tobytes()
     (gzip.open if compress else open)(path, "wb").write(raw)
 
@@ -45,7 +46,8 @@ def test_missing_directory_and_files_explained(tmp_path, monkeypatch):
 
 def test_checksum_is_verified(tmp_path, monkeypatch):
     for stem in data.FILES.values():
-        write_idx(tmp_path / f"{stem}.gz", np.zeros((2, 28, 28) if "images" in stem else 2, np.uint8), True)
+        write_idx(tmp_path / f"{stem}.gz",
+                  np.zeros((2, 28, 28) if "images" in stem else 2, np.uint8), True)
     with pytest.raises(data.DatasetError, match="has SHA-256 .* expected 0b3670"):
         data.load_mnist(tmp_path)
     monkeypatch.setenv(data.DATA_ENV, str(tmp_path))

@@ -112,7 +112,8 @@ def test_concurrent_fused_forward_equals_serial():
     serial = [net.forward(x)[0] for x in inputs]
     with ThreadPoolExecutor(8) as pool:
         for _ in range(3):
-            for got, want in zip(pool.map(lambda x: net.forward(x)[0], inputs), serial, strict=True):
+            for got, want in zip(pool.map(lambda x: net.forward(x)[0], inputs), serial,
+                                 strict=True):
                 np.testing.assert_array_equal(got, want)
 
 

@@ -120,7 +120,8 @@ def test_object_array_inside_npz_is_refused(saved):
 
 @pytest.mark.parametrize("mutate,message", [
     (lambda a: a.pop("fc2.bias"), "missing key\\(s\\) fc2.bias"),
-    (lambda a: a.update({"fc3.weight": np.zeros(3, np.float32)}), "unexpected key\\(s\\) fc3.weight"),
+    (lambda a: a.update({"fc3.weight": np.zeros(3, np.float32)}),
+     "unexpected key\\(s\\) fc3.weight"),
     (lambda a: a.update({"fc1.bias": np.zeros(9, np.float32)}),
      "fc1.bias has shape \\(9,\\), expected \\(8,\\)"),
     (lambda a: a.update({"fc1.bias": np.zeros(8, np.float64)}), "fc1.bias has dtype float64"),
