@@ -17,7 +17,8 @@ from model.weights import DEFAULT_MODEL
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", help=f"MNIST directory (default: ${DATA_ENV})")
+    p.add_argument("--data-dir", help=f"MNIST directory (default: ${DATA_ENV}, else the "
+                                      f"shipped datasets/mnist)")
 
 
 def cmd_data(args: argparse.Namespace) -> int:

@@ -1,6 +1,7 @@
 """MNIST (LeCun, Cortes & Burges) from the official IDX files, verified by SHA-256.
 
-The directory comes from ``--data-dir`` or ``CNNVIS_DATA_DIR``; files may be gzipped or raw.
+The directory comes from ``--data-dir`` or ``CNNVIS_DATA_DIR``, else the copy shipped in
+``datasets/mnist`` (the four official gzipped files); files may be gzipped or raw.
 Also mini-batching and the small labelled sample of test digits that the repository ships.
 """
 
@@ -19,6 +20,7 @@ from .resources import shipped_dir
 DATA_ENV = "CNNVIS_DATA_DIR"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PATH = shipped_dir("weights") / "mnist_sample.npz"
+SHIPPED_DATA = shipped_dir("datasets") / "mnist"
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -64,11 +66,9 @@ def sha256_file(path: Path) -> str:
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    """The explicit directory, else ``$CNNVIS_DATA_DIR``; a DatasetError if neither is given."""
-    chosen = data_dir if data_dir is not None else os.environ.get(DATA_ENV)
-    if not chosen:
-        raise DatasetError(f"No MNIST directory given. {HOW_TO_GET}")
-    return Path(chosen).expanduser()
+    """The explicit directory, else ``$CNNVIS_DATA_DIR``, else the shipped ``datasets/mnist``."""
+    chosen = data_dir if data_dir is not None else os.environ.get(DATA_ENV, "").strip()
+    return Path(chosen).expanduser() if chosen else SHIPPED_DATA
 
 
 def find_files(data_dir: Path) -> dict[str, Path]:

@@ -1,8 +1,10 @@
-"""Where the files that ship beside the code live: ``weights/``, ``static/`` and ``templates/``.
+"""Where the files that ship beside the code live: ``weights/``, ``datasets/`` (MNIST),
+``static/`` and ``templates/``.
 
 In a checkout (and an editable install) they are top-level folders of the repository; a built
-wheel carries them inside the packages (``model/weights``, ``app/static``, ``app/templates``, mapped
-by the wheel target in pyproject.toml). Paths are found beside this file, so no import of ``app``.
+wheel carries them inside the packages (``model/weights``, ``model/datasets``, ``app/static``,
+``app/templates``, mapped by the wheel target in pyproject.toml). Paths are found beside this
+file, so no import of ``app``.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ WEIGHTS_ENV = "CNNVIS_WEIGHTS_DIR"
 # The folder that holds the ``model`` and ``app`` packages: the checkout, or site-packages.
 _ROOT = Path(__file__).resolve().parent.parent
 # Each shipped folder and the package a wheel puts it in.
-_PACKAGE_OF = {"weights": "model", "static": "app", "templates": "app"}
+_PACKAGE_OF = {"weights": "model", "datasets": "model", "static": "app", "templates": "app"}
 
 
 def shipped_dir(name: str) -> Path:
-    """The installed ``weights``, ``static`` or ``templates`` folder (inside its package in a
+    """The installed ``weights``, ``datasets``, ``static`` or ``templates`` folder (inside its package in a
     wheel, at the top of the repository in a checkout)."""
     packaged = _ROOT / _PACKAGE_OF[name] / name
     return packaged if packaged.is_dir() else _ROOT / name

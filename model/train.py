@@ -59,7 +59,8 @@ class TrainConfig:
     name: str = option("", help="weights name (cnnvis train: the architecture; empty: nothing "
                                   "is written)")
     out_dir: str = option("weights", help="where <name>.npz/.json are written")
-    data_dir: str | None = option(None, help=f"MNIST directory (default: ${DATA_ENV})")
+    data_dir: str | None = option(
+        None, help=f"MNIST directory (default: ${DATA_ENV}, else the shipped datasets/mnist)")
 
 
 def evaluate(net: Sequential, x: np.ndarray, labels: np.ndarray,

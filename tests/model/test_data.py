@@ -2,6 +2,7 @@
 
 import gzip
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,10 +34,7 @@ def test_truncated_idx(tmp_path):
         data.read_idx(path)
 
 
-def test_missing_directory_and_files_explained(tmp_path, monkeypatch):
-    monkeypatch.delenv(data.DATA_ENV, raising=False)
-    with pytest.raises(data.DatasetError, match="No MNIST directory given.*CNNVIS_DATA_DIR"):
-        data.load_mnist()
+def test_missing_directory_and_files_explained(tmp_path):
     with pytest.raises(data.DatasetError, match="does not exist"):
         data.load_mnist(tmp_path / "nope")
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(3, np.uint8), True)
@@ -53,6 +51,19 @@ def test_checksum_is_verified(tmp_path, monkeypatch):
     monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
     arrays, _ = data.load_mnist(check=False)
     assert arrays["train_images"].shape == (2, 28, 28)
+
+
+def test_the_shipped_mnist_is_the_default_and_official(monkeypatch):
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    assert data.resolve_data_dir() == data.SHIPPED_DATA
+    monkeypatch.setenv(data.DATA_ENV, "  ")
+    assert data.resolve_data_dir() == data.SHIPPED_DATA
+    report = data.verify(data.SHIPPED_DATA)  # the four official gzipped files, checksummed
+    assert {Path(info["path"]).name for info in report.values()} == {
+        f"{stem}.gz" for stem in data.FILES.values()}
+    sums = dict(line.split()[::-1] for line in
+                (data.SHIPPED_DATA / "SHA256SUMS").read_text().splitlines())
+    assert sums == {name: data.SHA256[name] for name in sums} and len(sums) == 4
 
 
 def test_shipped_sample():
