@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, field, replace
 from typing import Any
 
@@ -53,6 +54,8 @@ class TrainConfig:
         0.0, help="L2 penalty 0.5·wd·|W|² on every weight (not biases)")
     val_size: int = option(
         5000, help="images held out from the 60k training images for model selection")
+    train_size: int = option(
+        0, help="train on this many images drawn from the training split (0: all of it)")
     threads: int = option(
         0, help="threads each batch is split over (default 0: the available cores)")
     seed: int = option(0, help="seed of every random draw (split, init, batches, augmentation)")
@@ -111,12 +114,20 @@ def add_weight_decay(params: dict[str, np.ndarray], grads: dict[str, np.ndarray]
                 grads[key] = grads[key] + weight_decay * value
 
 
+# ``hook(event, fields)``: "start" {net, steps_total, x_val, y_val}, then "step" {net, epoch,
+# step (from 1 over the run), loss, correct, seen} after every update, and "epoch" {row} after
+# each epoch's evaluation. A hook only reads (it must not draw from the trainer's generator).
+Hook = Callable[[str, dict[str, Any]], None]
+
+
 def train(config: TrainConfig, command: str = "", progress: bool = True,
           data: dict[str, np.ndarray] | None = None,
-          checksums: dict[str, Any] | None = None) -> tuple[Sequential, dict[str, Any]]:
+          checksums: dict[str, Any] | None = None,
+          hook: Hook | None = None) -> tuple[Sequential, dict[str, Any]]:
     """Train ``config.arch`` on MNIST (or on ``data`` with the same keys), return (net, info).
 
-    Writes ``<out_dir>/<name>.npz/.json`` when ``config.name`` is set.
+    Writes ``<out_dir>/<name>.npz/.json`` when ``config.name`` is set; ``hook`` sees progress
+    (the server's training runs stream it).
     """
     if config.threads <= 0:  # resolved here, so the manifest records the count used
         config = replace(config, threads=available_cores())
@@ -124,6 +135,8 @@ def train(config: TrainConfig, command: str = "", progress: bool = True,
         data, checksums = load_mnist(config.data_dir)
     rng = np.random.default_rng(config.seed)
     train_idx, val_idx = split_train_val(len(data["train_labels"]), config.val_size, rng)
+    if 0 < config.train_size < len(train_idx):  # no draw otherwise: full-split runs unchanged
+        train_idx = np.sort(rng.choice(train_idx, size=config.train_size, replace=False))
     x_all = to_float(data["train_images"])
     y_all = data["train_labels"].astype(np.int64)
     x_train, y_train = x_all[train_idx], y_all[train_idx]
@@ -138,6 +151,9 @@ def train(config: TrainConfig, command: str = "", progress: bool = True,
     history: list[dict[str, Any]] = []
     best = {"val_accuracy": -1.0, "epoch": 0, "params": None}
     steps_per_epoch = max(len(x_train) // config.batch_size, 1)
+    if hook is not None:
+        hook("start", {"net": net, "steps_total": steps_per_epoch * config.epochs,
+                       "x_val": x_val, "y_val": y_val})
     started = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
         optimizer.lr = lr_at(config, epoch)
@@ -154,8 +170,13 @@ def train(config: TrainConfig, command: str = "", progress: bool = True,
             add_weight_decay(net.params, grads, config.weight_decay)
             optimizer.step(net.params, grads)
             loss_sum += loss * len(batch)
-            correct += int((logits.argmax(axis=1) == yb).sum())
+            hits = int((logits.argmax(axis=1) == yb).sum())
+            correct += hits
             seen += len(batch)
+            if hook is not None:
+                hook("step", {"net": net, "epoch": epoch,
+                              "step": (epoch - 1) * steps_per_epoch + step + 1, "loss": loss,
+                              "correct": hits, "seen": len(batch)})
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
         epoch_seconds = time.perf_counter() - epoch_start
@@ -170,6 +191,8 @@ def train(config: TrainConfig, command: str = "", progress: bool = True,
                "test_loss": round(test_eval["loss"], 6),
                "seconds": round(epoch_seconds, 2)}
         history.append(row)
+        if hook is not None:
+            hook("epoch", {"row": row})
         if progress:
             tqdm.write(" ".join(f"{k}={v}" for k, v in row.items()))
         if val_eval["accuracy"] > best["val_accuracy"]:
