@@ -69,3 +69,4 @@ EXPLAIN = with_pixels(saliency={"method": "saliency"}, gradcam={"method": "gradc
 IM2COL = with_pixels(conv={"layer": "conv1"}, pool={"layer": "pool1"})
 ROBUSTNESS = with_pixels(identity={}, moved={"dx": 3.0, "dy": -2.0, "angle": 15.0,
                                              "scale": 0.8, "thickness": 1})
+UNIT = with_pixels(conv={"layer": "conv1", "index": 300}, dense={"layer": "fc1", "index": 7})

@@ -1,6 +1,6 @@
 """The "explain and teach" answers without web types: attributions from the network's own backward
 pass (Simonyan 2014, Selvaraju 2017, Zeiler & Fergus 2014), the im2col and pooling matrices of
-one input (Saito ch. 7.4), robustness probes, the preprocessing steps and the test-set mistakes."""
+one input (Saito ch. 7.4), one unit exactly, robustness probes, preprocessing and mistakes."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from model.explain import (
     probe_robustness,
     saliency,
 )
+from model.functional import pad_hw
 from model.inputs import (
     Prepared,
     decode_data_url,
@@ -26,7 +27,7 @@ from model.inputs import (
     fit_input,
     round_input,
 )
-from model.layers import Convolution, MaxPooling, Pooling
+from model.layers import Affine, Convolution, MaxPooling, Pooling
 from model.misclassified import TEST_SET_SIZE
 from model.preprocess import centre_of_mass, decode_image, preprocess_array, resize, to_gray
 
@@ -178,6 +179,94 @@ def im2col(model: LoadedModel, prepared: Prepared, layer: str | None,
             "kernel": int(kernel), "stride": int(m["stride"]), "pad": int(m["pad"]),
             "input": encode_array(m["input"]), "output": encode_array(m["output"]),
             "conv": conv, "pool": pool, "timing_ms": _timing(prepared, inference, started)}
+
+
+# ----- one unit, exactly ------------------------------------------------------------------------
+# Layers whose output keeps the unit's place: the activations merged after a layer on the page.
+ELEMENTWISE_ROLES = ("activation", "normalisation", "identity")
+
+
+def _unit_window(layer: Convolution | Pooling, prev: np.ndarray, coords: tuple[int, ...]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The window an output unit at (·, oy, ox) reads from its input (C, H, W): values (C, K, K)
+    with padding as 0, and a mask (K, K) of the cells outside the map (the padding)."""
+    k = layer.kernel_size if isinstance(layer, Convolution) else layer.pool_size
+    _, oy, ox = coords
+    _, h, w = prev.shape
+    rows = oy * layer.stride - layer.pad + np.arange(k)
+    cols = ox * layer.stride - layer.pad + np.arange(k)
+    outside = ~(((rows >= 0) & (rows < h))[:, None] & ((cols >= 0) & (cols < w))[None, :])
+    y0, x0 = oy * layer.stride, ox * layer.stride
+    padded = pad_hw(prev[None], layer.pad)[0]  # (C, H + 2·pad, W + 2·pad), zeros outside
+    return padded[:, y0:y0 + k, x0:x0 + k], outside
+
+
+def unit(model: LoadedModel, prepared: Prepared, layer: str, index: int,
+         started: float) -> dict[str, Any]:
+    """What one unit of one layer reads and computes for this drawing, in float32 from the
+    layer-by-layer pass (Saito ch. 7.2): a conv unit's window and kernel, a dense unit's whole
+    input and weight column, a pooling window, or an activation's input; Σ w·x, the bias, the
+    layer's own output for the unit, and the unit's value after each activation that follows."""
+    net = model.net
+    names = [name for name, _ in net.layers]
+    if layer not in names:
+        raise NotFoundError(f"model {model.name!r} has no layer {layer!r}; layers: "
+                            f"{name_list(names)}")
+    at = names.index(layer)
+    found = net.layers[at][1]
+    shape = net.shapes[layer]
+    size = int(np.prod(shape))
+    if index >= size:
+        raise NotFoundError(f"layer {layer!r} has {size} units (0-{size - 1}); there is no unit "
+                            f"{index}")
+    begun = time.perf_counter()
+    x = _input(model, prepared)
+    logits, outputs = net.forward(x, keep=True)
+    inference = elapsed_ms(begun)
+    reads = names[at - 1] if at else "input"
+    prev = (outputs[reads] if at else x)[0]  # the layer's input for this one image
+    coords = tuple(int(i) for i in np.unravel_index(index, shape))
+    output = outputs[layer][0].reshape(-1)[index]
+    params = net.layer_params(layer)
+    answer: dict[str, Any] = {
+        "model": model.name, "label": int(np.argmax(logits[0])),
+        "layer": layer, "kind": found.kind, "role": found.role, "index": index,
+        "coords": list(coords), "reads": reads, "input_shape": [], "inputs": [],
+        "padding": None, "weights": None, "sum": None, "bias": None, "winner": None,
+        "output": float32_value(output)}
+    if isinstance(found, (Convolution, Pooling)):
+        window, outside = _unit_window(found, prev, coords)
+        answer["padding"] = outside.ravel().tolist()
+        if isinstance(found, Convolution):
+            kernel = params["weight"][coords[0]]  # (C, K, K)
+            total = np.dot(window.ravel(), kernel.ravel())  # float32, as the layer's matmul
+            answer.update(inputs=window.ravel(), input_shape=list(window.shape),
+                          weights=float32_list(kernel.ravel()), sum=float32_value(total),
+                          bias=float32_value(params["bias"][coords[0]]))
+        else:
+            cells = window[coords[0]]  # (K, K): the same map of the input
+            answer.update(inputs=cells.ravel(), input_shape=list(cells.shape))
+            if isinstance(found, MaxPooling):
+                ranked = np.where(outside, -np.inf, cells).ravel()
+                answer["winner"] = int(np.argmax(ranked))
+    elif isinstance(found, Affine):
+        flat = prev.reshape(-1)
+        column = params["weight"][:, index]
+        answer.update(inputs=flat, input_shape=[int(flat.size)], weights=float32_list(column),
+                      sum=float32_value(np.dot(flat, column)),
+                      bias=float32_value(params["bias"][index]))
+    else:
+        answer.update(inputs=prev.reshape(-1)[index:index + 1], input_shape=[1])
+    answer["inputs"] = float32_list(np.asarray(answer["inputs"]))
+    after = []
+    for name, following in net.layers[at + 1:]:
+        values = outputs[name][0].reshape(-1)
+        if following.role not in ELEMENTWISE_ROLES or values.size != size:
+            break
+        after.append({"name": name, "kind": following.kind, "value": float32_value(values[index])})
+    answer["after"] = after
+    answer["timing_ms"] = _timing(prepared, inference, started)
+    return answer
 
 
 # ----- robustness probes ----------------------------------------------------------------------

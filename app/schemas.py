@@ -416,6 +416,15 @@ class RobustnessRequest(DrawingInput):
                                                "thinned (< 0, erosions) this many times")
 
 
+class UnitRequest(DrawingInput):
+    model: ModelName
+    layer: str = Field(min_length=1, max_length=100,
+                       description="Any layer of the model (see GET /api/models), e.g. `conv1`, "
+                                   "`pool1`, `fc1` or `relu1`.")
+    index: WholeNumber = Field(ge=0, description="The unit: its flat index in the layer's output "
+                                                 "(C, H, W) or (F,), row-major.")
+
+
 class PreprocessRequest(Strict):
     image: DataUrl = Field(json_schema_extra=_data_url)
 
@@ -542,6 +551,43 @@ class RobustnessResponse(BaseModel):
     target_probability: float = Field(description="of the transformed digit")
     transform: Transform
     shift_curve: ShiftCurve
+    timing_ms: Timing
+
+
+class UnitAfter(BaseModel):
+    name: str
+    kind: str
+    value: float = Field(description="the unit's value after this layer (float32)")
+
+
+class UnitResponse(BaseModel):
+    """One unit's computation in float32, from the same layer-by-layer pass as
+    /api/activations but without its 8-bit transport: ``sum + bias`` is ``output`` for a
+    weighted layer (up to float32 rounding)."""
+
+    model: str
+    label: int = Field(ge=0, le=9, description="the prediction for the drawing")
+    layer: str
+    kind: str = Field(description="`conv`, `affine`, `maxpool`, `avgpool`, `relu`...")
+    role: str = Field(description="`weighted`, `pooling`, `activation`, `normalisation` or "
+                                  "`identity`")
+    index: int
+    coords: list[int] = Field(description="the unit's place in the layer's output: "
+                                          "[channel, row, col] or [unit]")
+    reads: str = Field(description="the layer whose output this layer reads (`input`: the image)")
+    input_shape: list[int] = Field(description="(C, K, K) for a conv unit's window, (K, K) for a "
+                                               "pooling window, (D,) for a dense unit (the whole "
+                                               "input), (1,) for an activation")
+    inputs: list[float] = Field(description="the values read, row-major (padding as 0)")
+    padding: list[bool] | None = Field(description="per window cell (K·K): outside the map")
+    weights: list[float] | None = Field(description="the unit's weights, shaped as `inputs` "
+                                                    "(weighted layers)")
+    sum: float | None = Field(description="Σ weights·inputs in float32 (weighted layers)")
+    bias: float | None = Field(description="the unit's bias (weighted layers)")
+    winner: int | None = Field(description="the window cell a max-pooling unit takes")
+    output: float = Field(description="the layer's output for this unit: z for a weighted layer")
+    after: list[UnitAfter] = Field(description="the unit after each activation, normalisation "
+                                               "or reshape that directly follows the layer")
     timing_ms: Timing
 
 

@@ -1,5 +1,6 @@
 """Explain and teach: why the network decided (saliency, Grad-CAM, occlusion), im2col and pooling
-as matrices, robustness probes, the preprocessing steps, and each model's test-set mistakes."""
+as matrices, one unit's exact arithmetic, robustness probes, the preprocessing steps, and each
+model's test-set mistakes."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from ..schemas import (
     PreprocessResponse,
     RobustnessRequest,
     RobustnessResponse,
+    UnitRequest,
+    UnitResponse,
     error_responses,
 )
 from .deps import JsonBody, RegistryDep, SettingsDep
@@ -35,6 +38,7 @@ Explanation = Annotated[ExplainRequest, Body(openapi_examples=examples.EXPLAIN)]
 Im2col = Annotated[Im2colRequest, Body(openapi_examples=examples.IM2COL)]
 Probe = Annotated[RobustnessRequest, Body(openapi_examples=examples.ROBUSTNESS)]
 Drawing = Annotated[PreprocessRequest, Body(openapi_examples=examples.IMAGE_ONLY)]
+Unit = Annotated[UnitRequest, Body(openapi_examples=examples.UNIT)]
 
 
 @router.post("/explain", response_model=ExplainResponse, responses=BODY_ERRORS,
@@ -62,6 +66,16 @@ def im2col(body: Im2col, registry: RegistryDep, settings: SettingsDep) -> dict:
         raise HTTPException(422, str(exc)) from None
     prepared = service.prepare(body.image, body.pixels, settings)
     return explain_service.im2col(model, prepared, body.layer, started)
+
+
+@router.post("/unit", response_model=UnitResponse, responses=BODY_ERRORS,
+             dependencies=[JsonBody],
+             summary="One unit's exact inputs, weights, sum and output for a drawing")
+def unit(body: Unit, registry: RegistryDep, settings: SettingsDep) -> dict:
+    started = time.perf_counter()
+    model = registry.get(body.model)
+    prepared = service.prepare(body.image, body.pixels, settings)
+    return explain_service.unit(model, prepared, body.layer, body.index, started)
 
 
 @router.post("/robustness", response_model=RobustnessResponse, responses=BODY_ERRORS,

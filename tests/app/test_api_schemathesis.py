@@ -24,7 +24,8 @@ CONTENT_REASONS = (
     "Too many fields", "Part exceeded maximum size",
 )
 DRAWING_OPERATIONS = {"/api/predict", "/api/predict/file", "/api/activations", "/api/compare",
-                      "/api/explain", "/api/im2col", "/api/robustness", "/api/preprocess"}
+                      "/api/explain", "/api/im2col", "/api/robustness", "/api/preprocess",
+                      "/api/unit"}
 
 
 def rejected_only_for_content(ctx, response, case):
