@@ -93,9 +93,62 @@ export const explain = (model, input, options) =>
 export const im2col = (model, input, layer) =>
   postJson("/api/im2col", { model, ...input, layer });
 
+/**
+ * POST /api/unit: one unit's exact inputs, weights, Σ w·x, bias and output (float32) for
+ * `layer` and the flat `index` of the unit in its output.
+ */
+export const unit = (model, input, layer, index) =>
+  postJson("/api/unit", { model, ...input, layer, index });
+
 /** POST /api/robustness: the drawing transformed ({dx, dy, angle, scale, thickness, target?}). */
 export const robustness = (model, input, transform) =>
   postJson("/api/robustness", { model, ...input, ...transform });
 
 /** POST /api/preprocess: each step from a drawn image (data URL) to the 28×28 input. */
 export const preprocess = (image) => postJson("/api/preprocess", { image });
+
+// ----- training runs (issue 15) -----------------------------------------------------------------
+
+const runPath = (id) => `/api/runs/${encodeURIComponent(id)}`;
+
+/** GET /api/runs → {runs: [...]} newest first (the run object: app/routers/runs.py). */
+export const listRuns = () => request("/api/runs");
+
+/** GET /api/runs/{id} → the run. */
+export const getRun = (id) => request(runPath(id));
+
+/** POST /api/runs: start training `config` ({arch, epochs, optimizer, lr, train_size, augment, …}) → the run (202). */
+export const startRun = (config) => postJson("/api/runs", config);
+
+/** DELETE /api/runs/{id}: cancel a queued or running run; delete a finished one with its model. */
+export const deleteRun = (id) => request(runPath(id), { method: "DELETE" });
+
+/** POST /api/runs/{id}/activations: /api/activations under the weights kept at (or before) `step`. */
+export const runActivations = (id, step, input) =>
+  postJson(`${runPath(id)}/activations`, { ...input, step });
+
+const RUN_EVENTS = ["progress", "snapshot", "epoch"];
+const RUN_ENDS = ["done", "failed", "cancelled"];
+
+/**
+ * Follow GET /api/runs/{id}/events (Server-Sent Events). `on` maps event names (progress,
+ * snapshot, epoch, and the final done, failed or cancelled) to handlers of the event's JSON; the
+ * stream closes after the final event. The browser reconnects by itself with Last-Event-ID, so a
+ * dropped connection loses nothing; `onLost(message)` says when it has given up. Returns close().
+ */
+export function runEvents(id, on, onLost) {
+  const source = new EventSource(`${runPath(id)}/events`);
+  for (const name of RUN_EVENTS) {
+    source.addEventListener(name, (e) => on[name]?.(JSON.parse(e.data)));
+  }
+  for (const name of RUN_ENDS) {
+    source.addEventListener(name, (e) => {
+      source.close();
+      on[name]?.(JSON.parse(e.data));
+    });
+  }
+  source.addEventListener("error", () => {
+    if (source.readyState === EventSource.CLOSED) onLost("the run's event stream could not be opened");
+  });
+  return () => source.close();
+}

@@ -117,3 +117,25 @@ export class Models {
     this.setLayout(state.view.layout === "flat" ? "3d" : "flat");
   }
 }
+
+/** Networks that appeared since the page loaded (a finished training run) join the picker; the
+    shown one stays. `summaries`: /api/models' list. */
+export function addToPicker(summaries) {
+  const select = $("model-select");
+  for (const m of summaries) {
+    if (state.models.has(m.name)) continue;
+    state.models.set(m.name, m);
+    select.append(el("option", { value: m.name }, m.name));
+  }
+}
+
+/** A deleted run's network leaves the picker; if it was shown, the first network is. */
+export function dropFromPicker(name) {
+  const select = $("model-select");
+  state.models.delete(name);
+  select.querySelector(`option[value="${CSS.escape(name)}"]`)?.remove();
+  if (state.modelName === name && select.options.length) {
+    select.value = select.options[0].value;
+    select.dispatchEvent(new Event("change"));
+  }
+}

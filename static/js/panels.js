@@ -19,6 +19,7 @@ import { im2colView } from "./im2colview.js";
 import { prepView } from "./prepview.js";
 import { qualityView } from "./quality.js";
 import { robustView } from "./robust.js";
+import { trainView } from "./train.js";
 import { whyView } from "./why.js";
 
-export const PANELS = [whyView, im2colView, prepView, qualityView, robustView];
+export const PANELS = [whyView, im2colView, prepView, qualityView, robustView, trainView];

@@ -1,0 +1,288 @@
+/* The Train view's painter: the settings form, the queue and progress line, live loss and
+   accuracy curves against the step, the first conv layer's filters at the random start and now
+   (Saito ch. 7.6, watched as they form), the run's own 3D view and answer for the drawing on the
+   pad, the timeline over the snapshots and the list of runs. Only paints; train.js decides. */
+
+import { lineChart } from "./chart.js";
+import { LUT, lutIndex } from "./colormap.js";
+import { el } from "./dom.js";
+import { fmt, pct } from "./format.js";
+import { NetView } from "./netview.js";
+
+const KERNEL_CSS = 40; // about this many CSS pixels per kernel side
+const LOSS_COLOR = "#f89c3a";
+const BATCH_COLOR = "#f89c3a";
+const VAL_COLOR = "#5ab4f0";
+const OPTIMIZERS = [["adam", "Adam"], ["momentum", "Momentum"], ["sgd", "SGD"]];
+
+const $ = (id) => document.getElementById(id);
+
+/** "2 min 05 s", "42 s" */
+export function duration(seconds) {
+  if (!Number.isFinite(seconds)) return "–";
+  const s = Math.max(0, Math.round(seconds));
+  return s >= 60 ? `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s` : `${s} s`;
+}
+
+export class TrainPainter {
+  /**
+   * @param {{start, stop, pick, remove, use, seek, replay}} on what the user asked: start(config),
+   *   stop(), pick(run id), remove(run id), use(model name), seek(snapshot index), replay()
+   */
+  constructor(on) {
+    this.on = on;
+    this.dom = Object.fromEntries(["train-form", "train-arch", "train-epochs", "train-optimizer",
+      "train-lr", "train-size", "train-augment", "train-start", "train-stop", "train-state",
+      "train-bar", "train-numbers", "train-loss", "train-acc", "train-start-filters",
+      "train-now-filters", "train-now-caption", "train-stage", "train-net", "train-labels",
+      "train-answer", "train-timeline", "train-replay", "train-time", "train-runs", "train-runs-note",
+      "train-use", "train-watch"].map((id) => [id.slice(6), $(id)]));
+    const d = this.dom;
+    d.optimizer.replaceChildren(...OPTIMIZERS.map(([v, t]) => el("option", { value: v }, t)));
+    d.form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      on.start(this.config());
+    });
+    d.stop.addEventListener("click", () => on.stop());
+    d.timeline.addEventListener("input", () => on.seek(Number(d.timeline.value)));
+    d.replay.addEventListener("click", () => on.replay());
+    d.use.addEventListener("click", () => on.use(d.use.dataset.model));
+    this.view = new NetView({
+      canvas: d.net, body: d.stage, labels: d.labels,
+      onHover: (unit) => this.view.setFocus(unit, null), onClick: () => {}, onError: (m) => this.placeholder(m),
+    });
+    this.placeholder("Start a run, or pick one below, to see it read your drawing.");
+  }
+
+  // ----- the form -----------------------------------------------------------------------------
+
+  /** The architectures to offer ([{arch, description}]), keeping the choice (first: `preferred`). */
+  setArchs(archs, preferred) {
+    const sel = this.dom.arch;
+    const keep = sel.value || preferred;
+    sel.replaceChildren(...archs.map((a) => el("option", { value: a.arch, title: a.description || "" }, a.arch)));
+    if (archs.some((a) => a.arch === keep)) sel.value = keep;
+  }
+
+  config() {
+    const d = this.dom;
+    return {
+      arch: d.arch.value, epochs: Number(d.epochs.value), optimizer: d.optimizer.value,
+      lr: Number(d.lr.value), train_size: Number(d.size.value), augment: d.augment.checked,
+    };
+  }
+
+  /** Show the run's progress, curves, filters and view (a run is watched), or only the form. */
+  watching(on) {
+    this.dom.watch.hidden = !on;
+  }
+
+  /** Start while nothing of ours trains; Stop while the watched run is queued or running. */
+  setBusy(active) {
+    this.dom.start.disabled = active;
+    this.dom.stop.disabled = !active;
+  }
+
+  // ----- progress -----------------------------------------------------------------------------
+
+  /** One line of what the run is doing; `kind` "error" or "" colours it. */
+  state(text, kind = "") {
+    this.dom.state.textContent = text;
+    this.dom.state.dataset.kind = kind;
+  }
+
+  /** The progress bar and its numbers: {step, steps_total, epoch, epochs, loss, …} or null. */
+  progress(run, last) {
+    const p = run.progress || {};
+    const total = (last && last.steps_total) || p.steps_total || 0;
+    const step = run.status === "done" ? total : (last ? last.step : p.step || 0);
+    this.dom.bar.max = Math.max(1, total);
+    this.dom.bar.value = step;
+    const epochs = run.config?.epochs ?? p.epochs;
+    const parts = [`step ${step.toLocaleString("en")} of ${total.toLocaleString("en")}`,
+      `epoch ${Math.max(1, (last && last.epoch) || p.epoch || 1)} of ${epochs}`];
+    if (last && run.status === "running") {
+      parts.push(`loss ${fmt(last.loss)}`, `batch ${pct(last.batch_accuracy)} right`,
+        `${Math.round(last.images_per_second).toLocaleString("en")} images/s`,
+        `ETA ${duration(last.eta_seconds)}`);
+    }
+    this.dom.numbers.textContent = parts.join(" · ");
+  }
+
+  // ----- curves ---------------------------------------------------------------------------------
+
+  /** Loss and accuracy against the step (trainrun.curves); `at` marks the shown snapshot. */
+  curves(c, at) {
+    if (!this.dom.loss.clientWidth) return;
+    const x = c.x;
+    const markers = at != null ? [{ x: at, label: `step ${at}` }] : [];
+    const xTicks = ticks(x[x.length - 1]);
+    const losses = c.loss.filter((v) => v !== null);
+    const lossMax = niceCeil(Math.max(...losses, 0.1));
+    lineChart(this.dom.loss, {
+      x, xTicks, series: [{ values: c.loss, color: LOSS_COLOR }], yMin: 0, yMax: lossMax,
+      yTicks: [0, lossMax / 2, lossMax], yFormat: fmt, markers,
+    });
+    lineChart(this.dom.acc, {
+      x, xTicks, series: [{ values: c.batch, color: BATCH_COLOR, width: 1.2 },
+        { values: c.val, color: VAL_COLOR, width: 2.2 }],
+      yMin: 0, yMax: 1, yTicks: [0, 0.25, 0.5, 0.75, 1], yFormat: (v) => `${Math.round(v * 100)}%`, markers,
+    });
+    this.dom.loss.dataset.points = String(losses.length);
+  }
+
+  // ----- filters --------------------------------------------------------------------------------
+
+  /** The first conv layer's filters at the start and at snapshot `snap` ({step, shape, values, …}). */
+  filters(start, snap) {
+    paintKernels(this.dom["start-filters"], start);
+    paintKernels(this.dom["now-filters"], snap);
+    this.dom["now-filters"].dataset.step = String(snap.step);
+    const acc = snap.valAccuracy != null ? ` · ${pct(snap.valAccuracy)} of ${snap.valSize} validation digits right` : "";
+    this.dom["now-caption"].textContent = `step ${snap.step}${acc}`;
+  }
+
+  clearFilters() {
+    for (const key of ["start-filters", "now-filters"]) {
+      const cv = this.dom[key];
+      cv.getContext("2d").clearRect(0, 0, cv.width, cv.height);
+      delete cv.dataset.step;
+    }
+    this.dom["now-caption"].textContent = "";
+  }
+
+  // ----- the run's 3D view and answer ----------------------------------------------------------
+
+  /** A new architecture for the run's 3D view (display groups from netmodel.buildGroups). */
+  setGroups(groups) {
+    this.groups = groups;
+    this.view.setGroups(groups, new Set());
+    this.view.setLayout("3d");
+  }
+
+  /** Shown when there is no answer to show (see panels.js). */
+  placeholder(text) {
+    this.dom.answer.replaceChildren(el("p", { className: "muted small" }, text));
+    this.dom.answer.dataset.state = "empty";
+    this.view.setPredicted(-1);
+  }
+
+  /** The answer at a snapshot: {label, probabilities, step}; `display` per-group values. */
+  answer(a, display) {
+    this.view.setValues(display);
+    this.view.setPredicted(a.label);
+    const bars = a.probabilities.map((p, d) => el("span", { className: `mini-bar${d === a.label ? " win" : ""}`, title: `${d}: ${pct(p)}` },
+      el("b", {}, el("i", { style: { transform: `scaleY(${p})` } })), el("small", {}, String(d))));
+    this.dom.answer.replaceChildren(
+      el("div", { className: "train-verdict" },
+        el("span", { className: "verdict-digit", id: "train-digit" }, String(a.label)),
+        el("span", { className: "small" }, `${pct(a.probabilities[a.label])} sure`, el("br"),
+          el("span", { className: "muted" }, `weights of step ${a.step}`))),
+      el("div", { className: "mini-bars", "aria-label": "Probability of each digit" }, bars));
+    this.dom.answer.dataset.state = "ok";
+    this.dom.answer.dataset.step = String(a.step);
+  }
+
+  /** Redraw what follows the page's size. */
+  resized() {
+    this.view.resize();
+  }
+
+  // ----- timeline -------------------------------------------------------------------------------
+
+  /** The slider over `count` snapshots at `index`; `playing` relabels the button. */
+  timeline(count, index, step, playing) {
+    const t = this.dom.timeline;
+    t.max = String(Math.max(0, count - 1));
+    t.value = String(index);
+    t.disabled = count < 2;
+    t.setAttribute("aria-valuetext", `step ${step}`);
+    this.dom.replay.disabled = count < 2;
+    this.dom.replay.textContent = playing ? "Pause" : "Replay";
+    this.dom.time.textContent = count ? `snapshot ${index + 1} of ${count} · step ${step}` : "";
+  }
+
+  /** Offer to open the finished run's model in the page, or hide the offer. */
+  offerModel(name) {
+    this.dom.use.hidden = !name;
+    this.dom.use.dataset.model = name || "";
+  }
+
+  // ----- the list of runs ---------------------------------------------------------------------
+
+  /** Every run (newest first); `current` is the watched one's id. */
+  runs(runs, current) {
+    this.dom["runs-note"].textContent = runs.length ? "" : "No runs yet: your runs stay here across reloads.";
+    this.dom.runs.replaceChildren(...runs.map((r) => {
+      const c = r.config || {};
+      const acc = r.result && r.result.test_accuracy != null ? `${pct(r.result.test_accuracy)} test` : "";
+      const where = r.status === "queued" ? `queued · ${r.position === 0 ? "next" : `${r.position} ahead`}` : r.status;
+      return el("li", { className: `run-row${r.id === current ? " current" : ""}`, dataset: { id: r.id, status: r.status } },
+        el("button", { type: "button", className: "run-pick", title: "Watch this run", onclick: () => this.on.pick(r.id) },
+          el("span", { className: `run-status ${r.status}` }, where),
+          el("span", { className: "run-arch" }, c.arch),
+          el("span", { className: "muted small" },
+            `${c.epochs} epoch${c.epochs === 1 ? "" : "s"} · ${c.optimizer} ${c.lr} · ` +
+            `${Number(c.train_size).toLocaleString("en")} images${c.augment ? " · shifted" : ""}`),
+          el("span", { className: "run-acc" }, acc),
+          el("span", { className: "muted small" }, new Date(r.created).toLocaleString())),
+        el("button", {
+          type: "button", className: "icon-btn", "aria-label": r.status === "queued" || r.status === "running" ? "Stop this run" : "Delete this run and its model",
+          title: r.status === "queued" || r.status === "running" ? "Stop" : "Delete (and its model)",
+          onclick: () => this.on.remove(r.id),
+        }, "×"));
+    }));
+  }
+}
+
+/** Kernels (channel 0 of [F, C, KH, KW]) in a grid on one canvas at data resolution, a dark gap
+    between them, each scaled to its own largest weight (as filters.js does). */
+function paintKernels(canvas, snap) {
+  const [F, C, KH, KW] = snap.shape;
+  const cols = Math.min(F, Math.ceil(Math.sqrt(F * 1.6)));
+  const rows = Math.ceil(F / cols);
+  const W = cols * (KW + 1) - 1;
+  const H = rows * (KH + 1) - 1;
+  if (canvas.width !== W) canvas.width = W;
+  if (canvas.height !== H) canvas.height = H;
+  const zoom = Math.max(2, Math.floor(KERNEL_CSS / Math.max(KH, KW)));
+  canvas.style.width = `${W * zoom}px`;
+  canvas.style.maxWidth = "100%";
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(W, H);
+  const px = img.data;
+  for (let f = 0; f < F; f++) {
+    const base = f * C * KH * KW;
+    let own = 0;
+    for (let k = 0; k < KH * KW; k++) own = Math.max(own, Math.abs(snap.values[base + k]));
+    const ox = (f % cols) * (KW + 1);
+    const oy = Math.floor(f / cols) * (KH + 1);
+    for (let y = 0; y < KH; y++) {
+      for (let x = 0; x < KW; x++) {
+        const i = lutIndex(own > 0 ? snap.values[base + y * KW + x] / own : 0) * 4;
+        const o = ((oy + y) * W + ox + x) * 4;
+        px[o] = LUT[i];
+        px[o + 1] = LUT[i + 1];
+        px[o + 2] = LUT[i + 2];
+        px[o + 3] = 255;
+      }
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+/** About five round step ticks from 0 to `last`. */
+function ticks(last) {
+  if (!last) return [0];
+  const raw = last / 5;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+  const out = [];
+  for (let t = 0; t <= last; t += step) out.push(t);
+  return out;
+}
+
+function niceCeil(v) {
+  const mag = 10 ** Math.floor(Math.log10(v));
+  return [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10].map((m) => m * mag).find((m) => m >= v);
+}

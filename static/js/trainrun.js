@@ -1,0 +1,67 @@
+/* A training run as the page follows it: the run object (app/routers/runs.py) and what its event
+   stream has said so far, folded one event at a time: progress points for the curves, the first
+   conv layer's snapshots for the filters and the timeline, the per-epoch history. Pure data. */
+
+import { decodeArray } from "./codec.js";
+
+export const ENDS = ["done", "failed", "cancelled"];
+
+/** Still to train (waiting in the queue or training now)? */
+export const isActive = (run) => run.status === "queued" || run.status === "running";
+
+/** A fresh record for `run`; its event stream starts from the beginning. */
+export function newRecord(run) {
+  return { run, progress: [], snapshots: [], epochs: [...(run.history || [])], last: null };
+}
+
+/** Fold one event (`name`, its JSON) into the record. */
+export function fold(rec, name, data) {
+  if (name === "progress") {
+    rec.progress.push(data);
+    rec.last = data;
+    if (rec.run.status === "queued") rec.run.status = "running";
+  } else if (name === "snapshot") {
+    const { values } = decodeArray(data);
+    const snap = { step: data.step, epoch: data.epoch, layer: data.layer, shape: data.shape, values,
+      valAccuracy: data.val_accuracy, valSize: data.val_size };
+    const last = rec.snapshots[rec.snapshots.length - 1];
+    if (last && last.step === snap.step) rec.snapshots[rec.snapshots.length - 1] = snap;
+    else rec.snapshots.push(snap);
+    if (rec.run.status === "queued") rec.run.status = "running";
+  } else if (name === "epoch") {
+    rec.epochs = rec.epochs.filter((e) => e.epoch !== data.epoch).concat([data]);
+  } else if (ENDS.includes(name)) {
+    rec.run = data;
+    if (data.history) rec.epochs = [...data.history];
+  }
+}
+
+/** Index of the last snapshot at or before `step` (0 if none is). */
+export function snapshotIndex(rec, step) {
+  let k = 0;
+  rec.snapshots.forEach((s, i) => {
+    if (s.step <= step) k = i;
+  });
+  return k;
+}
+
+/**
+ * The curves against the step: mean training loss and batch accuracy between progress events,
+ * and the validation-subset accuracy of the latest snapshot at each of those steps.
+ */
+export function curves(rec) {
+  const x = [0];
+  const loss = [null];
+  const batch = [null];
+  const val = [rec.snapshots.length && rec.snapshots[0].step === 0 ? rec.snapshots[0].valAccuracy : null];
+  let k = 0;
+  for (const p of rec.progress) {
+    while (k + 1 < rec.snapshots.length && rec.snapshots[k + 1].step <= p.step) k++;
+    const s = rec.snapshots[k];
+    x.push(p.step);
+    loss.push(p.loss);
+    batch.push(p.batch_accuracy);
+    val.push(s && s.step <= p.step ? s.valAccuracy : null);
+  }
+  return { x, loss, batch, val };
+}
