@@ -1,10 +1,10 @@
 /* Focus and inspection: the unit under the pointer (readout, highlight and its incoming
-   connections on the 3D view) and the clicked one (the unit panel's arithmetic), with the layer
-   weights both need fetched once per model and parameter. */
+   connections on the 3D view) and the clicked one (the unit panel's arithmetic, exact from
+   /api/unit), with the layer weights the connections need fetched once per model and parameter. */
 
 import * as api from "./api.js";
 import { decodeArray } from "./codec.js";
-import { explainUnit } from "./explain.js";
+import { explainExact, explainUnit } from "./explain.js";
 import { neededParams } from "./geometry.js";
 import { unitLabel } from "./netmodel.js";
 import { ParamCache } from "./params.js";
@@ -23,6 +23,7 @@ export class Focus {
     Object.assign(this, parts);
     this.token = 0; // the latest refresh; older ones waiting for weights give up
     this.prefetched = null;
+    this.exact = { key: null, source: null, answer: null }; // the last /api/unit answer
     this.params = new ParamCache(state.params, async (model, name) => decodeArray(await api.getParam(model, name)));
     this.inspect.onRefresh = () => this.showInspect();
   }
@@ -96,20 +97,36 @@ export class Focus {
     if (!group) return;
     const layers = state.result ? state.result.layers : new Map();
     const probs = state.result ? state.result.probabilities : null;
-    const explain = (params) => {
-      const ex = explainUnit(state.groups, unit.group, unit.index, layers, params, probs);
+    const shaded = (ex) => {
       const norm = state.display[unit.group]?.norm[unit.index];
       ex.shade = norm === undefined ? 0 : (norm - 127.5) / 127.5;
       return ex;
     };
+    const explain = (params) => shaded(explainUnit(state.groups, unit.group, unit.index, layers, params, probs));
+    if (group.head.role !== "input" && state.source && state.result) {
+      const source = state.source;
+      const key = `${state.modelName}/${group.head.name}/${unit.index}`;
+      let answer = this.exact.source === source && this.exact.key === key ? this.exact.answer : null;
+      if (!answer) {
+        this.inspect.show(group, unit.index, explain(null), "this unit's exact values");
+        answer = await api.unit(state.modelName, source, group.head.name, unit.index).catch(() => null);
+        if (!sameUnit(unit, state.selected) || state.source !== source) return;
+        if (answer) this.exact = { key, source, answer };
+      }
+      if (answer) {
+        this.inspect.show(group, unit.index,
+          shaded(explainExact(state.groups, unit.group, unit.index, answer, probs)), null);
+        return;
+      }
+    }
     let params = null;
     if (neededParams(group).length) {
       const pending = this.loadParams(group);
-      if (!pending.settled) this.inspect.show(group, unit.index, explain(null), true);
+      if (!pending.settled) this.inspect.show(group, unit.index, explain(null), "this layer's weights");
       params = await pending.promise.catch(() => null);
       if (!sameUnit(unit, state.selected)) return;
     }
-    this.inspect.show(group, unit.index, explain(params), false);
+    this.inspect.show(group, unit.index, explain(params), null);
   }
 
   /** Fetch a small model's weights ahead of the first hover, once per model. */

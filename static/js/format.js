@@ -23,3 +23,27 @@ export function count(n) {
   if (n >= 1e3) return `${(n / 1e3).toFixed(n >= 1e4 ? 0 : 1)}k`;
   return String(n);
 }
+
+/** "a 7", "an 8": a digit with its article. */
+export function aDigit(d) {
+  return `${d === 8 || d === 11 || d === 18 ? "an" : "a"} ${d}`;
+}
+
+/**
+ * The fewest decimals (from `least`, at most 7) at which `terms` rounded each add up to `total`
+ * rounded, so a sum shown as numbers is exact to the digits shown.
+ */
+export function decimalsAddingUp(terms, total, least = 3) {
+  const steps = (v, d) => Math.round(Number(v.toFixed(d)) * 10 ** d); // as toFixed shows it
+  for (let d = least; d < 7; d++) {
+    if (terms.reduce((s, t) => s + steps(t, d), 0) === steps(total, d)) return d;
+  }
+  return 7;
+}
+
+/** A value with exactly `decimals` decimals and a true minus sign. */
+export function fixed(v, decimals) {
+  const s = v.toFixed(decimals);
+  if (Number(s) === 0) return s.replace("-", "");
+  return s.startsWith("-") ? `−${s.slice(1)}` : s;
+}

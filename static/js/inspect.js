@@ -1,9 +1,10 @@
 /* The unit panel: layer, channel, position, value and the arithmetic that produced it, from an
-   explainUnit() result (explain.js). Only renders; numbers are never recomputed here. */
+   explainUnit() or explainExact() result (explain.js). Only renders; numbers are never
+   recomputed here. */
 
 import { css, inkOn } from "./colormap.js";
 import { el } from "./dom.js";
-import { fmt, pct } from "./format.js";
+import { decimalsAddingUp, fixed, fmt, pct } from "./format.js";
 import { poolReduce } from "./geometry.js";
 import { unitLabel } from "./netmodel.js";
 
@@ -36,7 +37,7 @@ export class InspectPanel {
 
   /**
    * Show unit `index` of `group` with its explanation `ex` (plus `ex.shade`, its colour as a
-   * signed value in [-1, 1]); `pending` is true while the layer's weights are still loading.
+   * signed value in [-1, 1]); `pending` names what is still loading (the unit's exact values).
    */
   show(group, index, ex, pending) {
     const key = `${group.id}/${index}`;
@@ -45,8 +46,9 @@ export class InspectPanel {
     this.dom.panel.hidden = false;
     this.dom.title.textContent = unitLabel(group, index);
     const parts = [this.summary(group, ex)];
-    if (pending) parts.push(el("p", { className: "muted" }, "loading this layer's weights…"));
+    if (pending) parts.push(el("p", { className: "muted" }, `loading ${pending}…`));
     else parts.push(...this.computation(group, ex));
+    this.dom.panel.dataset.exact = ex.exact && !pending ? "1" : "0";
     this.dom.body.replaceChildren(...parts);
   }
 
@@ -108,9 +110,9 @@ export class InspectPanel {
       ["Σ w·x", ex.sum],
       ["+ b", ex.bias],
       ["= z", ex.z, ex.headValue],
-    ]));
+    ], ex.exact));
     out.push(...this.chain(ex));
-    out.push(footnote());
+    out.push(footnote(ex.exact));
     return out;
   }
 
@@ -129,9 +131,9 @@ export class InspectPanel {
       el("div", { className: "calc" },
         matrix(`window: rows ${ex.rowStart}–${ex.rowStart + ex.k - 1}, cols ${ex.colStart}–${ex.colStart + ex.k - 1}`,
           ex.cells, ex.k, ex.winner)),
-      equation([[max ? "max" : "mean", ex.pooled, ex.headValue]]),
+      equation([[max ? "max" : "mean", ex.pooled, ex.headValue]], ex.exact),
       ...this.chain(ex),
-      footnote(),
+      footnote(ex.exact),
     ];
   }
 
@@ -155,12 +157,12 @@ export class InspectPanel {
         [`+ other ${ex.fanIn - ex.top.length}`, ex.rest],
         ["+ b", ex.bias],
         ["= z", ex.z, ex.headValue],
-      ]),
+      ], ex.exact),
       ...this.chain(ex),
       ...(ex.probability !== undefined
         ? [el("div", { className: "eq" }, el("span", { className: "eq-op" }, "softmax →"), el("strong", {}, pct(ex.probability)))]
         : []),
-      footnote(),
+      footnote(ex.exact),
     ];
   }
 
@@ -170,7 +172,7 @@ export class InspectPanel {
       el("p", { className: "explain" }, `${name} applied to the same unit of ${ex.prevTitle}: ${ACT_NOTE[group.kind] || ""}.`),
       equation([["input", ex.inputValue], [`→ ${name}`, ex.headValue]]),
       ...this.chain(ex),
-      footnote(),
+      footnote(ex.exact),
     ];
   }
 
@@ -221,11 +223,15 @@ function short(v) {
   return s.replace("-", "−");
 }
 
-function equation(terms) {
+/** Labelled numbers in a row; an exact sum (the last term is the total of the others) is shown
+    with as many decimals as it takes for the shown numbers to add up. */
+function equation(terms, exactSum = false) {
+  const decimals = exactSum && terms.length > 1
+    ? decimalsAddingUp(terms.slice(0, -1).map((t) => t[1]), terms[terms.length - 1][1]) : null;
   return el("div", { className: "eq" }, terms.map(([label, value, server]) => [
     el("span", { className: "eq-op" }, label),
-    el("strong", { dataset: { value: String(value) } }, fmt(value)),
-    server !== undefined && Number.isFinite(server)
+    el("strong", { dataset: { value: String(value) } }, decimals === null ? fmt(value) : fixed(value, decimals)),
+    !exactSum && server !== undefined && Number.isFinite(server)
       ? el("span", {
         className: "muted server",
         title: "the value the server computed (sent to the page as 8 bits)",
@@ -234,7 +240,12 @@ function equation(terms) {
   ]));
 }
 
-function footnote() {
+function footnote(exact) {
+  if (exact) {
+    return el("p", { className: "footnote muted" },
+      "Exact float32 values of this unit from the server's layer-by-layer pass (the maps and " +
+      "the 3D view show each layer in 8-bit steps of its range).");
+  }
   return el("p", { className: "footnote muted" },
     "Each layer's outputs reach the page as 8-bit steps of its own range and weights as " +
     "float16, so numbers recomputed here can differ from the server's in the last digits.");
