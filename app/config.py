@@ -14,7 +14,7 @@ from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, create
 from pydantic.dataclasses import dataclass
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode
 
-from model.resources import weights_dir
+from model.resources import runs_dir, weights_dir
 from model.runtime import available_cores
 from model.weights import DEFAULT_MODEL
 
@@ -126,6 +126,34 @@ class Settings:
     forwarded_allow_ips: Addresses = Field(
         (), description="Comma-separated addresses of proxies whose X-Forwarded-For and "
                         "X-Forwarded-Proto are trusted (none: those headers are ignored).")
+
+    runs_dir: Path = Field(
+        default_factory=runs_dir,
+        description="Where training runs, their snapshots and models and the runs database "
+                    "(runs.db) live (default: the per-user data directory's cnnvis/runs).")
+    max_runs: int = Field(
+        1, ge=0, le=64, description="Training runs at once across all workers (0: training off).")
+    max_queued_runs: int = Field(
+        4, ge=0, le=1000, description="Runs waiting for a free slot; more get 503.")
+    max_runs_per_client: int = Field(
+        1, gt=0, le=1000,
+        description="Runs one client address may have queued or running; more get 429.")
+    max_kept_runs: int = Field(
+        20, gt=0, le=10_000,
+        description="Finished runs kept with their models; the oldest beyond are deleted.")
+    max_run_epochs: int = Field(20, gt=0, le=1000, description="Most epochs of one run.")
+    max_run_params: int = Field(
+        1_000_000, gt=0, description="Most trainable parameters of a run's network.")
+    run_threads: int = Field(
+        1, gt=0, le=256,
+        description="Threads each run's batches are split over (and its BLAS threads).")
+    run_snapshots: int = Field(
+        50, ge=2, le=1000,
+        description="Weight snapshots (float16) kept per run for /api/runs/{id}/activations.")
+    run_snapshot_seconds: float = Field(
+        0.5, ge=0.05, le=60.0, description="Time between a run's snapshot events.")
+    run_progress_seconds: float = Field(
+        0.2, ge=0.02, le=60.0, description="Time between a run's progress events.")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,7 +29,10 @@ from .middleware import (
     ResponseSizeLimit,
     StartupFailureMessage,
 )
-from .routers import docs, explain, health, metrics, models, pages, predict, samples
+from .routers import docs, explain, health, metrics, models, pages, predict, runs, samples
+from .runs.manager import RunManager
+from .runs.models import RunModels
+from .runs.service import Runs
 from .security import SecurityHeaders
 from .startup import StartupError, load_registry
 from .trim import IdleTrim
@@ -65,11 +69,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 app.state.startup_error = f"cnnvis cannot start: {exc}"
                 raise RuntimeError(app.state.startup_error) from None
             await run_in_threadpool(app.openapi)  # built once here, not on the event loop later
-            app.state.registry = registry
+            try:
+                run_service = await run_in_threadpool(start_runs, settings)
+            except StartupError as exc:
+                app.state.startup_error = f"cnnvis cannot start: {exc}"
+                raise RuntimeError(app.state.startup_error) from None
+            app.state.runs = run_service
+            app.state.registry = registry.with_runs(
+                RunModels(run_service.store, settings.runs_dir, registry.samples,
+                          settings.max_kept_runs))
             try:
                 yield
             finally:
                 app.state.registry = None
+                app.state.runs = None
+                await run_in_threadpool(run_service.manager.stop)
 
     # /docs and /redoc come from routers/docs.py (offline assets, no inline scripts); the API
     # has no OAuth, so no Swagger OAuth2 redirect page.
@@ -80,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                "max_part_size": settings.max_form_field_bytes})
     app.state.settings = settings
     app.state.registry = None
+    app.state.runs = None
     app.state.startup_error = None
     app.state.metrics = Metrics()
     app.state.limiter = Limiter(settings.max_inflight, settings.max_queue,
@@ -87,11 +102,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_middleware(app, settings)
     document_form_limits(app, settings)
     install_error_handlers(app)
-    for module in (health, metrics, models, predict, samples, explain, pages, docs):
+    for module in (health, metrics, models, predict, samples, explain, runs, pages, docs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")
     return app
+
+
+def start_runs(settings: Settings) -> Runs:
+    """The training runs of this process: the runs database opened, runs lost with a stopped
+    server marked failed, and the queue thread started; a StartupError if the runs directory
+    cannot be used."""
+    try:
+        manager = RunManager(settings)
+        manager.start()
+    except (OSError, sqlite3.Error) as exc:
+        raise StartupError(f"{settings.runs_dir}: cannot use the runs directory ({exc}); set "
+                           f"CNNVIS_RUNS_DIR to a writable directory") from None
+    return Runs(manager, settings)
 
 
 def add_middleware(app: FastAPI, settings: Settings) -> None:

@@ -1,14 +1,15 @@
 """The loaded networks: each shipped model validated, frozen and self-tested on the sample digits
-at startup, with its manifest and misclassified gallery; read-only and shared by all threads."""
+at startup, with its manifest and misclassified gallery; read-only and shared by all threads.
+Finished training runs join them through a lookup (app/runs/models.py) that loads on first use."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -51,6 +52,7 @@ class LoadedModel:
     forward_ms: float = 0.0  # median single-image prediction time, measured at load
     misclassified: dict[str, np.ndarray] | None = field(default=None, repr=False)
     misclassified_note: str = ""
+    run: dict[str, Any] | None = None  # a training run's id, config, history and result
 
     @property
     def sha256(self) -> str:
@@ -72,7 +74,7 @@ class LoadedModel:
             "description": str(self.manifest.get("description") or ARCH_INFO.get(arch, "")),
             "param_count": self.net.param_count(), "test_accuracy": self.test_accuracy,
             "input_shape": list(self.net.input_shape), "layers": self.net.describe(),
-            "has_misclassified": self.misclassified is not None,
+            "has_misclassified": self.misclassified is not None, "run": self.run,
         }
 
     def detail(self) -> dict[str, Any]:
@@ -92,19 +94,56 @@ class LoadedModel:
                 "confusion_matrix": metrics.get("confusion_matrix")}
 
 
+class RunLookup(Protocol):
+    """Finished training runs as models (app/runs/models.py)."""
+
+    def names(self) -> list[str]: ...
+
+    def get(self, name: str) -> LoadedModel | None: ...
+
+
+class ModelMap(Mapping[str, LoadedModel]):
+    """The shipped models, then the finished runs' (newest first), as one read-only mapping."""
+
+    def __init__(self, shipped: Mapping[str, LoadedModel], runs: RunLookup):
+        self.shipped, self.runs = shipped, runs
+
+    def __getitem__(self, name: str) -> LoadedModel:
+        if name in self.shipped:
+            return self.shipped[name]
+        model = self.runs.get(name)
+        if model is None:
+            raise KeyError(name)
+        return model
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.shipped
+        yield from (name for name in self.runs.names() if name not in self.shipped)
+
+    def __len__(self) -> int:
+        return len(self.shipped) + len(self.runs.names())
+
+
 @dataclass(frozen=True)
 class Registry:
     """Every loaded model by name, the default one and the shipped sample digits."""
 
-    models: dict[str, LoadedModel]
+    models: Mapping[str, LoadedModel]
     default: str
     samples: dict[str, np.ndarray] = field(repr=False)
 
     def get(self, name: str | None) -> LoadedModel:
         key = self.default if name is None else name
-        if key not in self.models:
-            raise NotFoundError(f"unknown model {key!r}; loaded models: {name_list(self.models)}")
-        return self.models[key]
+        model = self.models.get(key)
+        if model is None:
+            raise NotFoundError(f"unknown model {key!r}; loaded models: {name_list(self.models)}"
+                                + (" (a training run's model exists only while its run is kept "
+                                   "and done)" if key.startswith("run-") else ""))
+        return model
+
+    def with_runs(self, runs: RunLookup) -> Registry:
+        """The same registry with finished runs' models added behind the shipped ones."""
+        return replace(self, models=ModelMap(self.models, runs))
 
 
 def find_manifests(directory: Path) -> list[Path]:

@@ -13,7 +13,7 @@ The run object (``POST /api/runs`` → 202, ``GET /api/runs/{id}``, each item of
      "started": null, "finished": null,
      "progress": {"step": 0, "steps_total": 550, "epoch": 0, "epochs": 1},
      "history": [],                             # one row per finished epoch, as in `epoch` below
-     "result": null,                            # done: {"val_accuracy": 0.98, "test_accuracy": 0.98}
+     "result": null,    # done: {"val_accuracy": 0.98, "test_accuracy": 0.98, "selected_epoch": 1}
      "model": null,                             # done: "run-3f9c2a7b1d04", usable as `model`
      "error": null,                             # failed: the reason, one sentence
      "snapshots": [0, 41, 83]}                  # steps whose weights are kept (for /activations)
@@ -49,4 +49,132 @@ process stops within a second); a finished one is deleted with its model (then 4
 ``"step"``: the answer of ``/api/activations`` plus ``"step"``, computed under the weights of the
 latest kept snapshot at or before that step (``snapshots`` lists them; at most
 ``CNNVIS_RUN_SNAPSHOTS`` per run, float16).
+
+Errors: 422 for an unknown ``arch`` or a value beyond the server's limits, 404 for an unknown
+run (or a step before the first snapshot), 429 when this client already has
+``CNNVIS_MAX_RUNS_PER_CLIENT`` runs queued or running, 503 + ``Retry-After`` when the queue is
+full (``CNNVIS_MAX_RUNS`` running and ``CNNVIS_MAX_QUEUED_RUNS`` waiting) or training is off.
 """
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Request
+from fastapi.responses import StreamingResponse
+
+from .. import examples, service
+from ..runs.service import Runs, TrainingOff
+from ..runs.store import FINAL, QueueFull, Store
+from ..schemas import (
+    Run,
+    RunActivationsRequest,
+    RunActivationsResponse,
+    RunList,
+    RunRequest,
+    error_responses,
+)
+from .deps import JsonBody, SettingsDep
+
+router = APIRouter(prefix="/api/runs", tags=["runs"])
+
+POLL_SECONDS = 0.1  # how often a stream looks for new events (one indexed query)
+KEEPALIVE_SECONDS = 15.0
+RunId = Annotated[str, Path(min_length=1, max_length=40, description="a run's id")]
+
+
+async def get_runs(request: Request) -> Runs:
+    runs = getattr(request.app.state, "runs", None)
+    if runs is None:
+        raise HTTPException(503, "the server is starting; retry in a moment",
+                            headers={"Retry-After": "1"})
+    return runs
+
+
+RunsDep = Annotated[Runs, Depends(get_runs)]
+NewRun = Annotated[RunRequest, Body(openapi_examples=examples.RUN)]
+RunDrawing = Annotated[RunActivationsRequest, Body(openapi_examples=examples.RUN_DRAWING)]
+
+
+@router.post("", status_code=202, response_model=Run, dependencies=[JsonBody],
+             responses=error_responses(400, 413, 415, 422, 429, 503),
+             summary="Start training a network (queued; follow it with /events)")
+def create_run(body: NewRun, request: Request, runs: RunsDep) -> dict:
+    client = request.client.host if request.client else "unknown"
+    try:
+        return runs.create(body.model_dump(), client)
+    except QueueFull as full:
+        raise HTTPException(429 if full.per_client else 503, str(full),
+                            headers={"Retry-After": str(full.retry_after)}) from None
+    except TrainingOff as off:
+        raise HTTPException(503, str(off), headers={"Retry-After": "3600"}) from None
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+@router.get("", response_model=RunList, responses=error_responses(503),
+            summary="Every run, newest first")
+def list_runs(runs: RunsDep) -> dict:
+    return {"runs": runs.list()}
+
+
+@router.get("/{run_id}", response_model=Run, responses=error_responses(404, 503),
+            summary="One run: status, progress, history, result")
+def get_run(run_id: RunId, runs: RunsDep) -> dict:
+    return runs.get(run_id)
+
+
+@router.delete("/{run_id}", response_model=Run, responses=error_responses(404, 503),
+               summary="Cancel a queued or running run; delete a finished one and its model")
+def delete_run(run_id: RunId, runs: RunsDep) -> dict:
+    return runs.remove(run_id)
+
+
+@router.get("/{run_id}/events", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}},
+                             "description": "Server-Sent Events: progress, snapshot, epoch, then "
+                                            "one of done, failed, cancelled"},
+                       **error_responses(404, 503)},
+            summary="Follow a run as Server-Sent Events (history first; Last-Event-ID resumes)")
+async def run_events(run_id: RunId, runs: RunsDep,
+                     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+                     ) -> StreamingResponse:
+    await anyio.to_thread.run_sync(runs.get, run_id)  # 404 for an unknown run
+    after = int(last_event_id) if last_event_id and last_event_id.strip().isdigit() else 0
+    return StreamingResponse(stream(runs.store, run_id, after), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def stream(store: Store, run_id: str, after: int) -> AsyncIterator[str]:
+    """Every event after id ``after``, then new ones as they come, until the final one (or the
+    run is deleted). Starlette stops the generator when the client goes away."""
+    quiet_since = time.monotonic()
+    while True:
+        events = await anyio.to_thread.run_sync(store.events, run_id, after)
+        for seq, name, data in events:
+            after = seq
+            yield f"id: {seq}\nevent: {name}\ndata: {data}\n\n"
+            if name in FINAL:
+                return
+        if events:
+            quiet_since = time.monotonic()
+            continue
+        if await anyio.to_thread.run_sync(store.get, run_id) is None:
+            return
+        if time.monotonic() - quiet_since >= KEEPALIVE_SECONDS:
+            quiet_since = time.monotonic()
+            yield ": keep-alive\n\n"
+        await anyio.sleep(POLL_SECONDS)
+
+
+@router.post("/{run_id}/activations", response_model=RunActivationsResponse,
+             dependencies=[JsonBody], responses=error_responses(400, 404, 413, 415, 422, 503),
+             summary="A drawing's activations under the weights of a run's snapshot step")
+def run_activations(run_id: RunId, body: RunDrawing, runs: RunsDep,
+                    settings: SettingsDep) -> dict:
+    started = time.perf_counter()
+    prepared = service.prepare(body.image, body.pixels, settings)
+    return runs.activations(run_id, body.step, prepared, started)
