@@ -70,3 +70,11 @@ IM2COL = with_pixels(conv={"layer": "conv1"}, pool={"layer": "pool1"})
 ROBUSTNESS = with_pixels(identity={}, moved={"dx": 3.0, "dy": -2.0, "angle": 15.0,
                                              "scale": 0.8, "thickness": 1})
 UNIT = with_pixels(conv={"layer": "conv1", "index": 300}, dense={"layer": "fc1", "index": 7})
+RUN = Examples(lambda: {
+    "quick": {"summary": "a quick run: 2,000 images, one epoch (a few seconds)",
+              "value": {"arch": "simple_convnet", "epochs": 1, "train_size": 2000}},
+    "full": {"summary": "every field, with its default",
+             "value": {"arch": "simple_convnet", "epochs": 1, "batch_size": 100,
+                       "optimizer": "adam", "lr": 0.001, "train_size": 55000,
+                       "augment": False, "seed": 0}}})
+RUN_DRAWING = with_pixels(start={"step": 0}, later={"step": 100})

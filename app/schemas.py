@@ -236,6 +236,15 @@ class LayerInfo(BaseModel):
     params: int
 
 
+class RunTag(BaseModel):
+    """What marks a model as a training run's (issue 15)."""
+
+    id: str = Field(description="the run's id (GET /api/runs/{id})")
+    config: dict[str, Any] = Field(description="the run's config, as POST /api/runs took it")
+    history: list[dict[str, Any]] = Field(description="per-epoch metrics of the run")
+    result: dict[str, Any] | None
+
+
 class ModelSummary(BaseModel):
     name: str
     arch: str
@@ -246,6 +255,8 @@ class ModelSummary(BaseModel):
     layers: list[LayerInfo]
     has_misclassified: bool = Field(
         description="whether GET /api/models/{name}/misclassified has a gallery to serve")
+    run: RunTag | None = Field(
+        None, description="set when the model is a finished training run's (named run-<id>)")
 
 
 class TrainingSummary(BaseModel):
@@ -327,6 +338,8 @@ ERROR_DESCRIPTIONS = {
     415: "Wrong content type, or an image format other than PNG/JPEG",
     422: "Invalid request fields (shape, type, range), a blank drawing ('draw a digit first'), "
          "a JSON body with more values than allowed, or an answer over the response size limit",
+    429: "This client already has as many training runs queued or running as it may (the "
+         "Retry-After header says when to retry)",
     503: "The models are not loaded yet, or the server is busy: too many inferences running and "
          "waiting (the Retry-After header says when to retry)",
 }
@@ -629,3 +642,62 @@ class MisclassifiedResponse(BaseModel):
     model: str
     test_size: int = Field(description="digits in the test set the model was run on")
     digits: list[MisclassifiedDigit] = Field(description="most confident mistakes first")
+
+
+# ----- training runs (issue 15; shapes documented in app/routers/runs.py) ----------------------
+TRAIN_SPLIT = 55_000  # the 60,000 training images less the 5,000-image validation split
+
+
+class RunRequest(Strict):
+    """A training run's settings; every field but ``arch`` is optional."""
+
+    arch: str = Field(min_length=1, max_length=100,
+                      description="a registered architecture (GET /api/models lists them as "
+                                  "`arch`), e.g. simple_convnet")
+    epochs: int = Field(1, ge=1, le=1000, description="passes over the training images "
+                                                      "(at most CNNVIS_MAX_RUN_EPOCHS)")
+    batch_size: int = Field(100, ge=1, le=1000, description="images per gradient step")
+    optimizer: Literal["sgd", "momentum", "adam"] = "adam"
+    lr: float = Field(0.001, gt=0.0, le=1.0, allow_inf_nan=False, description="learning rate")
+    train_size: int = Field(TRAIN_SPLIT, ge=1, le=TRAIN_SPLIT,
+                            description="training images used, drawn (seeded) from the training "
+                                        "split")
+    augment: bool = Field(False, description="random shifts of up to ±2 pixels")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="seed of every random draw")
+
+
+class RunProgress(BaseModel):
+    step: int
+    steps_total: int
+    epoch: int
+    epochs: int
+
+
+class Run(BaseModel):
+    id: str
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    position: int | None = Field(description="queued: runs ahead of this one; else null")
+    config: RunRequest
+    created: str = Field(description="ISO 8601 UTC")
+    started: str | None
+    finished: str | None
+    progress: RunProgress
+    history: list[dict[str, Any]] = Field(description="one row per finished epoch")
+    result: dict[str, Any] | None = Field(
+        description="done: val_accuracy, test_accuracy and selected_epoch")
+    model: str | None = Field(description="done: the model's name, usable as `model` anywhere")
+    error: str | None = Field(description="failed: the reason")
+    snapshots: list[int] = Field(description="steps whose weights are kept (float16)")
+
+
+class RunList(BaseModel):
+    runs: list[Run] = Field(description="newest first")
+
+
+class RunActivationsRequest(DrawingInput):
+    step: int = Field(ge=0, description="a snapshot's step (the latest kept one at or before it "
+                                        "is used)")
+
+
+class RunActivationsResponse(ActivationsResponse):
+    step: int = Field(description="the kept snapshot step whose weights answered")
