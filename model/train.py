@@ -180,9 +180,11 @@ def train(config: TrainConfig, command: str = "", progress: bool = True,
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
         epoch_seconds = time.perf_counter() - epoch_start
-        train_eval = evaluate(net, x_train[probe], y_train[probe])
-        val_eval = evaluate(net, x_val, y_val) if len(x_val) else {"accuracy": 0.0, "loss": 0.0}
-        test_eval = evaluate(net, x_test, y_test)
+        # evaluated on the training threads too: a run beside a server keeps to its share
+        train_eval = evaluate(net, x_train[probe], y_train[probe], config.threads)
+        val_eval = (evaluate(net, x_val, y_val, config.threads) if len(x_val)
+                    else {"accuracy": 0.0, "loss": 0.0})
+        test_eval = evaluate(net, x_test, y_test, config.threads)
         row = {"epoch": epoch, "lr": optimizer.lr, "loss": round(loss_sum / seen, 6),
                "train_accuracy": round(train_eval["accuracy"], 6),
                "val_accuracy": round(val_eval["accuracy"], 6),
@@ -201,7 +203,7 @@ def train(config: TrainConfig, command: str = "", progress: bool = True,
     duration = time.perf_counter() - started
     if best["params"] is not None:
         net.params = best["params"]
-    final = evaluate(net, x_test, y_test)
+    final = evaluate(net, x_test, y_test, config.threads)
     info = {
         "training": {**asdict(config), "command": command, "duration_seconds": round(duration, 1),
                      "steps_per_epoch": steps_per_epoch, "selected_epoch": best["epoch"],
