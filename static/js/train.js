@@ -61,7 +61,8 @@ function paint(ctx) {
   const idx = shownIndex(s);
   if (idx >= 0) p.filters(snaps[0], snaps[idx]);
   else p.clearFilters();
-  p.curves(curves(s.rec), s.index === null || idx < 0 ? null : snaps[idx].step);
+  const total = (s.rec.last && s.rec.last.steps_total) || run.progress?.steps_total || 0;
+  p.curves(curves(s.rec), s.index === null || idx < 0 ? null : snaps[idx].step, total);
   p.timeline(snaps.length, Math.max(0, idx), idx >= 0 ? snaps[idx].step : 0, Boolean(s.play));
   p.offerModel(run.status === "done" ? run.model : null);
   ctx.refresh();
@@ -91,7 +92,8 @@ function stopFollowing(s) {
 function viewFor(ctx, run) {
   const s = ctx.settings;
   const arch = run.config?.arch;
-  const same = [...ctx.page.models.values()].find((m) => m.arch === arch);
+  const models = [...ctx.page.models.values()];
+  const same = models.find((m) => m.arch === arch && !m.run) || models.find((m) => m.arch === arch);
   s.groups = same ? buildGroups(same, true) : [];
   if (same) ctx.painter.setGroups(s.groups);
   else ctx.painter.placeholder(`No served network has the ${arch} architecture to draw this run with.`);
@@ -102,6 +104,7 @@ function watch(ctx, run) {
   stopFollowing(s);
   s.rec = newRecord(run);
   s.index = null;
+  ctx.painter.placeholder(isActive(run) ? "The drawing is read at each snapshot once training starts." : "Reading the drawing…");
   viewFor(ctx, run);
   const on = Object.fromEntries(EVENTS.map((name) => [name, (data) => {
     if (!s.rec || s.rec.run.id !== run.id) return;
@@ -262,7 +265,8 @@ export const trainView = {
   /** Offer every architecture the served networks have (and draw a waiting run once they are known). */
   modelChanged(ctx) {
     const archs = new Map();
-    for (const m of ctx.page.models.values()) if (!archs.has(m.arch)) archs.set(m.arch, { arch: m.arch, description: m.description });
+    const shippedFirst = [...ctx.page.models.values()].sort((a, b) => Boolean(a.run) - Boolean(b.run));
+    for (const m of shippedFirst) if (!archs.has(m.arch)) archs.set(m.arch, { arch: m.arch, description: m.description });
     ctx.painter.setArchs([...archs.values()], ctx.page.models.get(ctx.page.modelName)?.arch);
     const s = ctx.settings;
     if (s.rec && !s.groups.length) viewFor(ctx, s.rec.run);

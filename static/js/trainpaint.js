@@ -9,7 +9,7 @@ import { el } from "./dom.js";
 import { fmt, pct } from "./format.js";
 import { NetView } from "./netview.js";
 
-const KERNEL_CSS = 40; // about this many CSS pixels per kernel side
+const KERNEL_CSS = 22; // about this many CSS pixels per kernel side
 const LOSS_COLOR = "#f89c3a";
 const BATCH_COLOR = "#f89c3a";
 const VAL_COLOR = "#5ab4f0";
@@ -34,7 +34,7 @@ export class TrainPainter {
     this.dom = Object.fromEntries(["train-form", "train-arch", "train-epochs", "train-optimizer",
       "train-lr", "train-size", "train-augment", "train-start", "train-stop", "train-state",
       "train-bar", "train-numbers", "train-loss", "train-acc", "train-start-filters",
-      "train-now-filters", "train-now-caption", "train-stage", "train-net", "train-labels",
+      "train-now-filters", "train-change-filters", "train-now-caption", "train-stage", "train-net", "train-labels",
       "train-answer", "train-timeline", "train-replay", "train-time", "train-runs", "train-runs-note",
       "train-use", "train-watch"].map((id) => [id.slice(6), $(id)]));
     const d = this.dom;
@@ -111,21 +111,25 @@ export class TrainPainter {
 
   // ----- curves ---------------------------------------------------------------------------------
 
-  /** Loss and accuracy against the step (trainrun.curves); `at` marks the shown snapshot. */
-  curves(c, at) {
+  /** Loss and accuracy against the step (trainrun.curves) on an axis to the run's last step
+      `total`, so the lines grow across; `at` marks the shown snapshot. */
+  curves(c, at, total) {
     if (!this.dom.loss.clientWidth) return;
-    const x = c.x;
+    const more = total > c.x[c.x.length - 1];
+    const pad = (values) => (more ? [...values, null] : values);
+    const x = pad(c.x);
+    if (more) x[x.length - 1] = total;
     const markers = at != null ? [{ x: at, label: `step ${at}` }] : [];
     const xTicks = ticks(x[x.length - 1]);
     const losses = c.loss.filter((v) => v !== null);
     const lossMax = niceCeil(Math.max(...losses, 0.1));
     lineChart(this.dom.loss, {
-      x, xTicks, series: [{ values: c.loss, color: LOSS_COLOR }], yMin: 0, yMax: lossMax,
+      x, xTicks, series: [{ values: pad(c.loss), color: LOSS_COLOR }], yMin: 0, yMax: lossMax,
       yTicks: [0, lossMax / 2, lossMax], yFormat: fmt, markers,
     });
     lineChart(this.dom.acc, {
-      x, xTicks, series: [{ values: c.batch, color: BATCH_COLOR, width: 1.2 },
-        { values: c.val, color: VAL_COLOR, width: 2.2 }],
+      x, xTicks, series: [{ values: pad(c.batch), color: BATCH_COLOR, width: 1.2 },
+        { values: pad(c.val), color: VAL_COLOR, width: 2.2 }],
       yMin: 0, yMax: 1, yTicks: [0, 0.25, 0.5, 0.75, 1], yFormat: (v) => `${Math.round(v * 100)}%`, markers,
     });
     this.dom.loss.dataset.points = String(losses.length);
@@ -137,13 +141,14 @@ export class TrainPainter {
   filters(start, snap) {
     paintKernels(this.dom["start-filters"], start);
     paintKernels(this.dom["now-filters"], snap);
+    paintKernels(this.dom["change-filters"], { shape: snap.shape, values: snap.values.map((v, i) => v - start.values[i]) });
     this.dom["now-filters"].dataset.step = String(snap.step);
-    const acc = snap.valAccuracy != null ? ` · ${pct(snap.valAccuracy)} of ${snap.valSize} validation digits right` : "";
+    const acc = snap.valAccuracy != null ? `: ${pct(snap.valAccuracy)} of ${snap.valSize} validation digits right` : "";
     this.dom["now-caption"].textContent = `step ${snap.step}${acc}`;
   }
 
   clearFilters() {
-    for (const key of ["start-filters", "now-filters"]) {
+    for (const key of ["start-filters", "now-filters", "change-filters"]) {
       const cv = this.dom[key];
       cv.getContext("2d").clearRect(0, 0, cv.width, cv.height);
       delete cv.dataset.step;

@@ -36,32 +36,27 @@ export function fold(rec, name, data) {
   }
 }
 
-/** Index of the last snapshot at or before `step` (0 if none is). */
-export function snapshotIndex(rec, step) {
-  let k = 0;
-  rec.snapshots.forEach((s, i) => {
-    if (s.step <= step) k = i;
-  });
-  return k;
-}
-
 /**
  * The curves against the step: mean training loss and batch accuracy between progress events,
- * and the validation-subset accuracy of the latest snapshot at each of those steps.
+ * and the validation-subset accuracy, measured at each snapshot and drawn straight between two
+ * measurements (none yet after the last one).
  */
 export function curves(rec) {
+  const snaps = rec.snapshots;
   const x = [0];
   const loss = [null];
   const batch = [null];
-  const val = [rec.snapshots.length && rec.snapshots[0].step === 0 ? rec.snapshots[0].valAccuracy : null];
+  const val = [snaps.length && snaps[0].step === 0 ? snaps[0].valAccuracy : null];
   let k = 0;
   for (const p of rec.progress) {
-    while (k + 1 < rec.snapshots.length && rec.snapshots[k + 1].step <= p.step) k++;
-    const s = rec.snapshots[k];
+    while (k + 1 < snaps.length && snaps[k + 1].step <= p.step) k++;
+    const [a, b] = [snaps[k], snaps[k + 1]];
     x.push(p.step);
     loss.push(p.loss);
     batch.push(p.batch_accuracy);
-    val.push(s && s.step <= p.step ? s.valAccuracy : null);
+    if (a && a.step === p.step) val.push(a.valAccuracy);
+    else if (a && b && a.step < p.step) val.push(a.valAccuracy + (b.valAccuracy - a.valAccuracy) * (p.step - a.step) / (b.step - a.step));
+    else val.push(null);
   }
   return { x, loss, batch, val };
 }

@@ -1,0 +1,199 @@
+"""The Train view (issue 15) in a real browser against a live server that trains in a child
+process: a tiny run started from the page, its curves and first-layer filters changing while it
+runs, the run's own answer for the drawing, the replay, the finished model in the network picker
+and in every network's answer, and the run still listed after a reload."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from conftest import READY_TIMEOUT_S, ROOT, VIEWPORT
+from pagetools import SEVEN, changed_fraction, draw, snapshot, wait_idle
+from playwright.sync_api import expect
+
+RUN_TIMEOUT_MS = 240_000  # a 1-epoch run on a few thousand images, queued behind nothing
+TRAIN_SIZE = "10000"  # 100 steps: several progress and snapshot events on 2 cores
+
+
+@pytest.fixture(scope="module")
+def train_url(tmp_path_factory):
+    """A server of its own whose runs live in a temporary directory (the shared one keeps none)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "CNNVIS_RUNS_DIR": str(tmp_path_factory.mktemp("runs")),
+           "CNNVIS_MAX_RUNS": "1", "CNNVIS_RUN_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/readyz", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            proc.terminate()
+            pytest.fail(f"the app was not ready within {READY_TIMEOUT_S} s")
+        try:  # between two asks, watch for the app exiting
+            proc.wait(timeout=0.3)
+        except subprocess.TimeoutExpired:
+            continue
+        pytest.fail(f"the app exited with status {proc.returncode} before it was ready")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture
+def train_page(browser, train_url, console_errors):
+    context = browser.new_context(viewport=VIEWPORT)
+    pg = context.new_page()
+    pg.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: console_errors.append(f"uncaught: {e}"))
+    pg.set_default_timeout(20_000)
+    pg.goto(train_url + "/?model=simple_convnet")
+    pg.wait_for_selector("#prediction[data-state=ok]")
+    wait_idle(pg)
+    yield pg
+    context.close()
+    assert not console_errors, f"console errors: {console_errors}"
+
+
+def open_train(pg) -> None:
+    pg.click("#tab-train")
+    pg.wait_for_selector("#panel-train:not([hidden])")
+
+
+def test_a_tiny_run_trains_live_replays_and_joins_the_picker(train_page):
+    pg = train_page
+    open_train(pg)
+    archs = pg.locator("#train-arch option").all_inner_texts()
+    assert {"simple_convnet", "lenet5"} <= set(archs)
+    expect(pg.locator("#train-runs-note")).to_contain_text("No runs yet")
+
+    pg.select_option("#train-arch", "simple_convnet")
+    pg.fill("#train-epochs", "1")
+    pg.fill("#train-size", TRAIN_SIZE)
+    pg.fill("#train-lr", "0.005")  # large steps, so the filters change visibly in one short epoch
+    pg.click("#train-start")
+    pg.wait_for_selector("#train-watch:not([hidden])")
+    expect(pg.locator("#train-stop")).to_be_enabled()
+    expect(pg.locator("#train-runs .run-row")).to_have_count(1)
+
+    # The random start arrives first; then the filters and curves move on while it trains.
+    # 30 kernels of 5×5 in 7 columns with 1-pixel gaps: 7 × 6 − 1 pixels wide.
+    pg.wait_for_selector("#train-start-filters[width='41']", timeout=RUN_TIMEOUT_MS)
+    start = snapshot(pg.locator("#train-start-filters"))
+    loss = pg.locator("#train-loss")
+    pg.wait_for_selector("#train-loss[data-points]:not([data-points='0'])", timeout=RUN_TIMEOUT_MS)
+    points = loss.get_attribute("data-points")
+    expect(loss).not_to_have_attribute("data-points", points, timeout=RUN_TIMEOUT_MS)
+    expect(pg.locator("#train-now-filters")).not_to_have_attribute("data-step", "0",
+                                                                  timeout=RUN_TIMEOUT_MS)
+    # The run's own 3D view answers for the drawing under the weights of a snapshot.
+    pg.wait_for_selector("#train-answer[data-state=ok]", timeout=RUN_TIMEOUT_MS)
+    pg.wait_for_selector("#train-net[data-still='1']")
+
+    pg.wait_for_selector("#train-runs .run-row[data-status=done]", timeout=RUN_TIMEOUT_MS)
+    expect(pg.locator("#train-state")).to_contain_text("Done")
+    expect(pg.locator("#train-stop")).to_be_disabled()
+    end = snapshot(pg.locator("#train-now-filters"))
+    assert start.shape == end.shape
+    assert changed_fraction(start, end) > 0.2, "training did not change the first-layer filters"
+    bar = pg.locator("#train-bar")
+    assert bar.get_attribute("value") == bar.get_attribute("max")
+
+    # Replay: back to the random start, the filters, the marker and the run's answer follow.
+    slider = pg.locator("#train-timeline")
+    expect(slider).to_be_enabled()
+    slider.fill("0")
+    pg.wait_for_selector("#train-now-filters[data-step='0']")
+    assert changed_fraction(start, snapshot(pg.locator("#train-now-filters"))) < 0.02
+    pg.wait_for_selector("#train-answer[data-step='0']")
+    expect(pg.locator("#train-time")).to_contain_text("snapshot 1 of")
+
+    # The finished model is a network like the shipped ones: in the picker and every answer.
+    name = pg.locator("#train-use").get_attribute("data-model")
+    assert name and pg.locator(f"#model-select option[value='{name}']").count() == 1
+    pg.select_option("#model-select", name)
+    pg.wait_for_selector("#prediction[data-state=ok]")
+    pg.locator("#draw-canvas").scroll_into_view_if_needed()
+    draw(pg, SEVEN)
+    wait_idle(pg)
+    expect(pg.locator("#prediction")).to_have_text("7")
+    expect(pg.locator("#compare .cmp-row.current")).to_contain_text(name)
+    assert pg.locator("#model-meta").inner_text().strip()
+
+    # Runs persist across reloads; the newest is watched again.
+    pg.reload()
+    pg.wait_for_selector("#prediction[data-state=ok]")
+    open_train(pg)
+    expect(pg.locator("#train-runs .run-row[data-status=done]")).to_have_count(1)
+    pg.wait_for_selector("#train-runs .run-row.current")
+    expect(pg.locator("#train-state")).to_contain_text("Done")
+    assert pg.locator("#model-select").input_value() == name
+
+
+def test_the_run_record_folds_events(train_page):
+    """trainrun.js: progress and snapshots become curves against the step; the end is the run."""
+    result = train_page.evaluate("""async () => {
+      const { newRecord, fold, curves, isActive } =
+        await import('/static/js/trainrun.js');
+      const snap = (step, high, acc) => ({ step, epoch: 0, layer: 'conv1', shape: [1, 1, 1, 2],
+        encoding: 'float16', data: btoa(String.fromCharCode(0, high, 0, high)),
+        val_accuracy: acc, val_size: 500 });
+      const rec = newRecord({ id: 'r', status: 'queued', history: [] });
+      fold(rec, 'snapshot', snap(0, 0x3c, 0.2));
+      fold(rec, 'progress', { step: 4, loss: 2, batch_accuracy: 0.2, steps_total: 20 });
+      fold(rec, 'snapshot', snap(8, 0x40, 0.6));
+      fold(rec, 'progress', { step: 10, loss: 1, batch_accuracy: 0.5, steps_total: 20 });
+      fold(rec, 'epoch', { epoch: 1, loss: 1 });
+      const running = isActive(rec.run);
+      fold(rec, 'done', { id: 'r', status: 'done', history: [{ epoch: 1, loss: 0.9 }] });
+      return { c: curves(rec),
+               second: Array.from(rec.snapshots[1].values), status: rec.run.status,
+               epochs: rec.epochs, running, ended: isActive(rec.run) };
+    }""")
+    # Validation accuracy: measured at steps 0 and 8, straight between, unknown after step 8.
+    assert result["c"] == {"x": [0, 4, 10], "loss": [None, 2, 1], "batch": [None, 0.2, 0.5],
+                           "val": [0.2, 0.4, None]}
+    assert result["second"] == [2.0, 2.0]
+    assert result["status"] == "done" and result["epochs"] == [{"epoch": 1, "loss": 0.9}]
+    assert result["running"] and not result["ended"]
+
+
+def test_phone_layout_stacks_the_train_view(browser, train_url):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    pg = context.new_page()
+    pg.goto(train_url + "/?model=simple_convnet")
+    pg.wait_for_selector("#prediction[data-state=ok]")
+    open_train(pg)
+    wide = pg.evaluate("""() => [...document.querySelectorAll('#panel-train *')]
+      .filter((e) => e.getClientRects().length && e.getBoundingClientRect().right > 390)
+      .map((e) => e.id || e.className)""")
+    assert not wide, f"the Train view is wider than a phone: {wide}"
+    context.close()
+
+
+def test_bad_settings_are_refused_with_the_reason(train_page, console_errors):
+    pg = train_page
+    open_train(pg)
+    pg.fill("#train-epochs", "100000")
+    pg.click("#train-start")
+    expect(pg.locator("#train-state[data-kind=error]")).to_contain_text("Cannot start")
+    expect(pg.locator("#train-start")).to_be_enabled()
+    console_errors[:] = [e for e in console_errors if "status of 422" not in e]
