@@ -197,3 +197,18 @@ def test_bad_settings_are_refused_with_the_reason(train_page, console_errors):
     expect(pg.locator("#train-state[data-kind=error]")).to_contain_text("Cannot start")
     expect(pg.locator("#train-start")).to_be_enabled()
     console_errors[:] = [e for e in console_errors if "status of 422" not in e]
+
+
+def test_stop_cancels_the_watched_run(train_page):
+    pg = train_page
+    open_train(pg)
+    pg.select_option("#train-arch", "lenet5")
+    pg.fill("#train-size", "55000")
+    pg.click("#train-start")
+    expect(pg.locator("#train-state")).to_contain_text("Training lenet5", timeout=RUN_TIMEOUT_MS)
+    pg.click("#train-stop")
+    expect(pg.locator("#train-state")).to_contain_text("Stopped at step", timeout=RUN_TIMEOUT_MS)
+    pg.wait_for_selector("#train-runs .run-row.current[data-status=cancelled]")
+    expect(pg.locator("#train-start")).to_be_enabled()
+    expect(pg.locator("#train-stop")).to_be_disabled()
+    assert pg.locator("#train-use").is_hidden()
