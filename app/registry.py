@@ -117,11 +117,15 @@ class ModelMap(Mapping[str, LoadedModel]):
         return model
 
     def __iter__(self) -> Iterator[str]:
-        yield from self.shipped
-        yield from (name for name in self.runs.names() if name not in self.shipped)
+        return iter([model.name for model in self.values()])
 
     def __len__(self) -> int:
-        return len(self.shipped) + len(self.runs.names())
+        return len(self.values())
+
+    def values(self) -> list[LoadedModel]:  # type: ignore[override]
+        """Every model now: a run deleted (or whose files are damaged) meanwhile is left out."""
+        runs = (self.runs.get(name) for name in self.runs.names() if name not in self.shipped)
+        return [*self.shipped.values(), *(model for model in runs if model is not None)]
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,16 @@ The run object (``POST /api/runs`` → 202, ``GET /api/runs/{id}``, each item of
 ``GET /api/runs/{id}/events`` (``text/event-stream``): every event is ``id: <n>`` (1, 2, 3, … per
 run), ``event: <name>`` and one ``data:`` line of JSON. A client reconnecting with the
 ``Last-Event-ID`` header gets every event after that id; a new subscriber gets the whole history
-first, then live events. Lines starting with ``:`` are keep-alive comments. Events::
+first, then live events. Lines starting with ``:`` are keep-alive comments. A stream lasts at
+most ``STREAM_SECONDS`` (15 s; so that no stream holds up a server that is stopping): if it ends
+without a final event, reconnect with ``Last-Event-ID`` (``EventSource`` does so by itself, after
+the ``retry: 500`` milliseconds the stream starts with). Events::
 
     progress  (≤ 250 ms apart while running)
       {"step": 120, "steps_total": 550, "epoch": 1, "loss": 0.412, "batch_accuracy": 0.88,
-       "images_per_second": 15023.5, "eta_seconds": 3.1}
+       "images_per_second": 15023.5, "eta_seconds": 3.1, "time": 1764484800.123}
       # step counts from 1 over the whole run; loss and batch_accuracy: mean over the batches
-      # since the previous progress event
+      # since the previous progress event; time: when that step ended (Unix seconds)
     snapshot  (at least twice a second while running; step 0 is the random start)
       {"step": 120, "epoch": 1, "layer": "conv1", "shape": [30, 1, 5, 5], "min": -0.41,
        "max": 0.39, "encoding": "float16", "data": "<base64>", "val_accuracy": 0.912,
@@ -82,7 +85,9 @@ from .deps import JsonBody, SettingsDep
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
 POLL_SECONDS = 0.1  # how often a stream looks for new events (one indexed query)
-KEEPALIVE_SECONDS = 15.0
+KEEPALIVE_SECONDS = 10.0
+STREAM_SECONDS = 15.0  # then the client reconnects (Last-Event-ID): no stream blocks a shutdown
+RETRY_MS = 500
 RunId = Annotated[str, Path(min_length=1, max_length=40, description="a run's id")]
 
 
@@ -150,9 +155,11 @@ async def run_events(run_id: RunId, runs: RunsDep,
 
 async def stream(store: Store, run_id: str, after: int) -> AsyncIterator[str]:
     """Every event after id ``after``, then new ones as they come, until the final one (or the
-    run is deleted). Starlette stops the generator when the client goes away."""
-    quiet_since = time.monotonic()
-    while True:
+    run is deleted, or ``STREAM_SECONDS`` have passed). Starlette stops the generator when the
+    client goes away."""
+    opened = quiet_since = time.monotonic()
+    yield f"retry: {RETRY_MS}\n\n"
+    while time.monotonic() - opened < STREAM_SECONDS:
         events = await anyio.to_thread.run_sync(store.events, run_id, after)
         for seq, name, data in events:
             after = seq

@@ -79,7 +79,8 @@ class RunManager:
                 if code is not None:
                     del self.children[run_id]
                     ended = True
-                    self.store.finish(run_id, "failed", error=exit_reason(code))
+                    self.store.finish(run_id, "failed", error=exit_reason(
+                        code, self.runs_dir / run_id / "worker.log"))
             while self.settings.max_runs > 0:
                 run = self.store.claim(self.tag, self.settings.max_runs)
                 if run is None:
@@ -142,12 +143,17 @@ def terminate(child: subprocess.Popen) -> None:
             child.wait()
 
 
-def exit_reason(code: int) -> str:
-    """Why a child ended without a final state, in words."""
+def exit_reason(code: int, log: Path) -> str:
+    """Why a child ended without a final state, in words (with its last logged line)."""
     if code < 0:
         try:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
         return f"the training process was killed ({name})"
-    return f"the training process exited with code {code} before finishing"
+    try:
+        lines = log.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        lines = []
+    last = f": {lines[-1][:300]}" if lines else ""
+    return f"the training process exited with code {code} before finishing{last}"

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from model.data import DatasetError
+from model.runtime import keep_freed_memory
 from model.train import TrainConfig, train
 from model.weights import WeightsError, load_checked
 
@@ -115,7 +116,8 @@ class Reporter:
                 "loss": round(loss_sum / max(seen, 1), 6),
                 "batch_accuracy": round(correct / max(seen, 1), 6),
                 "images_per_second": round(rate, 1),
-                "eta_seconds": round(elapsed * (self.steps_total - step) / step, 1)}
+                "eta_seconds": round(elapsed * (self.steps_total - step) / step, 1),
+                "time": round(time.time(), 3)}
         self.window = [0.0, 0, 0]
         self.last_progress = now
         self.send("progress", data, progress={"step": step, "steps_total": self.steps_total,
@@ -231,6 +233,7 @@ def run(runs_dir: Path, run_id: str) -> int:
 
 def main(argv: list[str]) -> int:
     die_with_parent()
+    keep_freed_memory()  # as cnnvis train does: steps reuse the heap instead of fresh pages
     if len(argv) != 2:
         print("usage: python -m app.runs.worker RUNS_DIR RUN_ID", file=sys.stderr)
         return 2

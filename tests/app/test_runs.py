@@ -14,8 +14,9 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
+from app.routers import runs as runs_router
 from app.runs import worker
-from app.runs.manager import LOST
+from app.runs.manager import LOST, exit_reason
 from app.runs.store import Store, model_name
 from model.weights import load_checked
 
@@ -38,8 +39,8 @@ def runs_client(tiny_dir, tmp_path):
         yield client
 
 
-def events(client, run_id, last_id=None):
-    """Every (id, name, data) of a run's stream until it ends."""
+def read_stream(client, run_id, last_id=None):
+    """The (id, name, data) events of one connection to a run's stream, until it ends."""
     headers = {"Last-Event-ID": str(last_id)} if last_id is not None else {}
     found, current = [], {}
     with client.stream("GET", f"/api/runs/{run_id}/events", headers=headers) as stream:
@@ -47,13 +48,24 @@ def events(client, run_id, last_id=None):
         assert stream.headers["content-type"].startswith("text/event-stream")
         for line in stream.iter_lines():
             if not line:
-                if current:
+                if "event" in current:
                     found.append((int(current["id"]), current["event"],
                                   json.loads(current["data"])))
                 current = {}
             elif not line.startswith(":"):
                 key, _, value = line.partition(": ")
                 current[key] = value
+    return found
+
+
+def events(client, run_id, last_id=None):
+    """Every event of a run's stream until its final one, reconnecting with Last-Event-ID
+    whenever the server ends a connection first (as EventSource does)."""
+    found = []
+    while not found or found[-1][1] not in FINAL:
+        found += read_stream(client, run_id, found[-1][0] if found else last_id)
+        if not found:
+            break
     return found
 
 
@@ -89,8 +101,10 @@ def gone(pid, seconds=3.0):
     return False
 
 
-def test_a_run_trains_streams_and_becomes_a_model(runs_client, tiny_dir, tmp_path):
+def test_a_run_trains_streams_and_becomes_a_model(runs_client, tiny_dir, tmp_path,
+                                                   monkeypatch):
     client = runs_client
+    monkeypatch.setattr(runs_router, "STREAM_SECONDS", 0.3)  # many reconnections, no loss
     created = start(client, seed=3)
     assert created["status"] in ("queued", "running") and created["config"] == {
         **TINY_RUN, "batch_size": 100, "optimizer": "adam", "lr": 0.001, "augment": False,
@@ -108,7 +122,7 @@ def test_a_run_trains_streams_and_becomes_a_model(runs_client, tiny_dir, tmp_pat
     progress = [data for _, name, data in stream if name == "progress"]
     assert progress[-1]["step"] == 2 and progress[-1]["eta_seconds"] == 0
     assert set(progress[-1]) == {"step", "steps_total", "epoch", "loss", "batch_accuracy",
-                                 "images_per_second", "eta_seconds"}
+                                 "images_per_second", "eta_seconds", "time"}
 
     run = client.get(f"/api/runs/{created['id']}").json()
     assert stream[-1][2] == run and run["status"] == "done" and run["error"] is None
@@ -302,3 +316,64 @@ def test_training_can_be_turned_off(tiny_dir, tmp_path):
         answer = client.post("/api/runs", json=TINY_RUN)
     assert answer.status_code == 503 and "CNNVIS_MAX_RUNS=0" in answer.json()["detail"]
     assert answer.headers["Retry-After"] == "3600"
+
+
+def test_a_done_run_whose_files_are_gone_is_no_model(tiny_dir, tmp_path):
+    store = Store(tmp_path / "runs.db")
+    store.create("00000000beef", CONFIG, {}, "x", 2, ROOM)
+    store.claim("gone:1", max_runs=5)
+    store.finish("00000000beef", "done", model=model_name("00000000beef"))
+    with TestClient(create_app(settings_for(tiny_dir, tmp_path, max_runs=0))) as client:
+        listed = client.get("/api/models")
+        assert listed.status_code == 200
+        assert "run-00000000beef" not in [m["name"] for m in listed.json()["models"]]
+        answer = client.post("/api/predict", json={"pixels": PIXELS, "model": "run-00000000beef"})
+        assert answer.status_code == 404
+
+
+def test_a_crashed_child_is_described_by_its_last_words(tmp_path):
+    log = tmp_path / "worker.log"
+    log.write_text("Traceback (most recent call last):\n  ...\nMemoryError: out of memory\n")
+    assert exit_reason(1, log) == ("the training process exited with code 1 before finishing: "
+                                   "MemoryError: out of memory")
+    assert exit_reason(-9, log) == "the training process was killed (SIGKILL)"
+    assert exit_reason(2, tmp_path / "none.log").endswith("with code 2 before finishing")
+
+
+class _Recorder:
+    """A store that records what a run would send."""
+
+    def __init__(self):
+        self.sent = []
+
+    def emit(self, run_id, name, data, **columns):
+        self.sent.append((name, data, columns))
+        return len(self.sent)
+
+
+def test_snapshots_are_bounded_and_evenly_thinned(tmp_path):
+    from model import build
+
+    store = _Recorder()
+    plan = {"threads": 1, "snapshots": 4, "snapshot_seconds": 0.0, "progress_seconds": 0.0,
+            "val_subset": 5, "epochs": 1}
+    reporter = worker.Reporter(store, "r", tmp_path, plan, batch_size=10)
+    net = build("simple_convnet", {"filter_num": 2, "hidden_size": 4},
+                rng=np.random.default_rng(0))
+    x = np.zeros((8, 1, 28, 28), np.float32)
+    reporter("start", {"net": net, "steps_total": 12, "x_val": x, "y_val": np.zeros(8, int)})
+    for step in range(1, 13):
+        reporter("step", {"net": net, "epoch": 1, "step": step, "loss": 1.0, "correct": 3,
+                          "seen": 10})
+    names = [name for name, _, _ in store.sent]
+    assert names.count("progress") == 12 and names[0] == "snapshot"
+    assert names[-1] == "snapshot"  # the last step always has one
+    for step in range(13, 40):  # more snapshots than may be kept
+        reporter.snapshot(net, 1, step)
+    kept = store.sent[-1][2]["snapshots"]
+    assert len(kept) <= 4 and kept[0] == 0 and kept[-1] == 39 and kept == sorted(kept)
+    assert sorted(int(p.stem) for p in (tmp_path / "snapshots").glob("*.npz")) == kept
+    assert not list((tmp_path / "snapshots").glob(".tmp-*"))
+    with np.load(tmp_path / "snapshots" / "39.npz") as saved:
+        assert saved["conv1.weight"].dtype == np.float16
+        assert np.array_equal(saved["conv1.weight"], net.params["conv1.weight"].astype("f2"))

@@ -65,19 +65,24 @@ def serving(weights_dir, runs_dir):
 
 
 def follow(url, run_id):
-    """Every (id, event, data) of a run's stream over HTTP, until the stream ends."""
+    """Every (id, event, data) of a run's stream over HTTP until its final event, reconnecting
+    with Last-Event-ID when the server ends a connection first."""
     found, current = [], {}
-    with httpx.stream("GET", f"{url}/api/runs/{run_id}/events", timeout=120) as stream:
-        assert stream.headers["content-type"].startswith("text/event-stream")
-        for line in stream.iter_lines():
-            if not line:
-                if current:
-                    found.append((int(current["id"]), current["event"],
-                                  json.loads(current["data"])))
-                current = {}
-            elif not line.startswith(":"):
-                key, _, value = line.partition(": ")
-                current[key] = value
+    while not found or found[-1][1] not in ("done", "failed", "cancelled"):
+        headers = {"Last-Event-ID": str(found[-1][0])} if found else {}
+        with httpx.stream("GET", f"{url}/api/runs/{run_id}/events", headers=headers,
+                          timeout=120) as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            for line in stream.iter_lines():
+                if not line:
+                    if "event" in current:
+                        found.append((int(current["id"]), current["event"],
+                                      json.loads(current["data"])))
+                    current = {}
+                elif not line.startswith(":"):
+                    key, _, value = line.partition(": ")
+                    current[key] = value
+    assert [seq for seq, _, _ in found] == list(range(1, len(found) + 1))
     return found
 
 
