@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 
 from fastapi import FastAPI
@@ -32,6 +33,8 @@ CLIENT_LEFT = 499  # no answer was sent: the client went away first (nginx's con
 # Set in the request's scope by the guarded protocol (app/httpguard.py) when the connection is
 # lost before the answer is complete: uvicorn then drops what the app sends without a word.
 CLIENT_LEFT_KEY = "cnnvis.client_left"
+# Scrapes within this many seconds get the same rendering (Prometheus scrapes every 15 s or so).
+RENDER_MAX_AGE = 1.0
 
 
 class Metrics:
@@ -42,6 +45,8 @@ class Metrics:
     """
 
     def __init__(self) -> None:
+        self._render_lock = threading.Lock()
+        self._rendered: tuple[float, bytes] | None = None
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter("cnnvis_http_requests", "HTTP requests answered, by route "
@@ -66,12 +71,20 @@ class Metrics:
         self.inference.labels(route=_route_of(scope) or UNMATCHED).observe(seconds)
 
     def render(self) -> tuple[bytes, str]:
-        """(body, content type) of the current values."""
+        """(body, content type) of the values at most ``RENDER_MAX_AGE`` seconds old: a flood of
+        scrapes costs one rendering per interval per worker, and concurrent scrapes share it."""
+        with self._render_lock:
+            now = time.monotonic()
+            if self._rendered is None or now - self._rendered[0] >= RENDER_MAX_AGE:
+                self._rendered = (now, self._generate())
+            return self._rendered[1], CONTENT_TYPE_LATEST
+
+    def _generate(self) -> bytes:
         if os.environ.get(MULTIPROC_ENV):
             registry = CollectorRegistry()
             MultiProcessCollector(registry)
-            return generate_latest(registry), CONTENT_TYPE_LATEST
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+            return generate_latest(registry)
+        return generate_latest(self.registry)
 
 
 def _route_of(scope: Scope) -> str | None:

@@ -350,6 +350,20 @@ def test_no_cors_unless_configured(client, tiny_settings):
 
 
 # ----- metrics ---------------------------------------------------------------------------------
+def test_a_flood_of_scrapes_costs_one_rendering_per_interval(monkeypatch):
+    from app import metrics as metrics_module
+
+    monkeypatch.setattr(metrics_module, "RENDER_MAX_AGE", 0.3)
+    m = metrics_module.Metrics()
+    first = m.render()[0]
+    m.rejected.labels(reason="timeout").inc()
+    with ThreadPoolExecutor(8) as pool:  # concurrent scrapes inside the interval share it
+        assert set(pool.map(lambda _: m.render()[0], range(64))) == {first}
+    time.sleep(0.35)
+    fresh = m.render()[0].decode()
+    assert 'cnnvis_inference_rejected_total{reason="timeout"} 1.0' in fresh
+
+
 def test_metrics_count_requests_by_route_template_and_status(tiny_settings):
     with TestClient(create_app(tiny_settings)) as c:
         c.post("/api/predict", json=PIXELS)
