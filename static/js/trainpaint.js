@@ -217,6 +217,10 @@ export class TrainPainter {
 
   /** Every run (newest first); `current` is the watched one's id. */
   runs(runs, current) {
+    // Rebuilt only when something listed changed, so a focused or hovered row stays put.
+    const key = JSON.stringify([current, runs.map((r) => [r.id, r.status, r.position])]);
+    if (key === this.runsKey) return;
+    this.runsKey = key;
     this.dom["runs-note"].textContent = runs.length ? "" : "No runs yet: your runs stay here across reloads.";
     this.dom.runs.replaceChildren(...runs.map((r) => {
       const c = r.config || {};

@@ -5,6 +5,7 @@ and in every network's answer, and the run still listed after a reload."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -29,7 +30,7 @@ def train_url(tmp_path_factory):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "CNNVIS_RUNS_DIR": str(tmp_path_factory.mktemp("runs")),
-           "CNNVIS_MAX_RUNS": "1", "CNNVIS_RUN_THREADS": "1"}
+           "CNNVIS_MAX_RUNS": "1", "CNNVIS_MAX_RUNS_PER_CLIENT": "2", "CNNVIS_RUN_THREADS": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env)
@@ -212,3 +213,26 @@ def test_stop_cancels_the_watched_run(train_page):
     expect(pg.locator("#train-start")).to_be_enabled()
     expect(pg.locator("#train-stop")).to_be_disabled()
     assert pg.locator("#train-use").is_hidden()
+
+
+def test_a_waiting_run_shows_its_place_in_the_queue(train_page, train_url):
+    def call(method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(train_url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req) as r:
+            return json.load(r)
+
+    ahead = call("POST", "/api/runs", {"arch": "lenet5", "epochs": 1})  # holds the only slot
+    try:
+        pg = train_page
+        open_train(pg)
+        pg.select_option("#train-arch", "simple_convnet")
+        pg.fill("#train-size", "1000")
+        pg.click("#train-start")
+        expect(pg.locator("#train-state")).to_contain_text("Waiting in the queue: next to start")
+        expect(pg.locator("#train-stop")).to_be_enabled()
+    finally:
+        call("DELETE", f"/api/runs/{ahead['id']}")
+    expect(pg.locator("#train-state")).not_to_contain_text("Waiting", timeout=RUN_TIMEOUT_MS)
+    pg.wait_for_selector("#train-runs .run-row.current[data-status=done]", timeout=RUN_TIMEOUT_MS)
