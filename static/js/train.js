@@ -27,7 +27,9 @@ function statusText(run, rec) {
   const c = run.config || {};
   switch (run.status) {
     case "queued":
-      return `Waiting in the queue: ${run.position ? `${run.position} run${run.position === 1 ? "" : "s"} ahead` : "next to start"}.`;
+      return run.position
+        ? `Waiting in the queue: ${run.position} run${run.position === 1 ? "" : "s"} ahead.`
+        : "Waiting in the queue: next to start.";
     case "running":
       return `Training ${c.arch} on ${Number(c.train_size).toLocaleString("en")} images…`;
     case "done": {
@@ -104,7 +106,8 @@ function watch(ctx, run) {
   stopFollowing(s);
   s.rec = newRecord(run);
   s.index = null;
-  ctx.painter.placeholder(isActive(run) ? "The drawing is read at each snapshot once training starts." : "Reading the drawing…");
+  ctx.painter.placeholder(isActive(run)
+    ? "The drawing is read at each snapshot once training starts." : "Reading the drawing…");
   viewFor(ctx, run);
   const on = Object.fromEntries(EVENTS.map((name) => [name, (data) => {
     if (!s.rec || s.rec.run.id !== run.id) return;

@@ -87,7 +87,7 @@ export class TrainPainter {
 
   /** One line of what the run is doing; `kind` "error" or "" colours it. */
   state(text, kind = "") {
-    this.dom.state.textContent = text;
+    if (this.dom.state.textContent !== text) this.dom.state.textContent = text; // a live region: said once
     this.dom.state.dataset.kind = kind;
   }
 
@@ -176,7 +176,8 @@ export class TrainPainter {
   answer(a, display) {
     this.view.setValues(display);
     this.view.setPredicted(a.label);
-    const bars = a.probabilities.map((p, d) => el("span", { className: `mini-bar${d === a.label ? " win" : ""}`, title: `${d}: ${pct(p)}` },
+    const bars = a.probabilities.map((p, d) => el("span",
+      { className: `mini-bar${d === a.label ? " win" : ""}`, title: `${d}: ${pct(p)}` },
       el("b", {}, el("i", { style: { transform: `scaleY(${p})` } })), el("small", {}, String(d))));
     this.dom.answer.replaceChildren(
       el("div", { className: "train-verdict" },
@@ -226,6 +227,7 @@ export class TrainPainter {
       const c = r.config || {};
       const acc = r.result && r.result.test_accuracy != null ? `${pct(r.result.test_accuracy)} test` : "";
       const where = r.status === "queued" ? `queued · ${r.position === 0 ? "next" : `${r.position} ahead`}` : r.status;
+      const active = r.status === "queued" || r.status === "running";
       return el("li", { className: `run-row${r.id === current ? " current" : ""}`, dataset: { id: r.id, status: r.status } },
         el("button", { type: "button", className: "run-pick", title: "Watch this run", onclick: () => this.on.pick(r.id) },
           el("span", { className: `run-status ${r.status}` }, where),
@@ -236,9 +238,9 @@ export class TrainPainter {
           el("span", { className: "run-acc" }, acc),
           el("span", { className: "muted small" }, new Date(r.created).toLocaleString())),
         el("button", {
-          type: "button", className: "icon-btn", "aria-label": r.status === "queued" || r.status === "running" ? "Stop this run" : "Delete this run and its model",
-          title: r.status === "queued" || r.status === "running" ? "Stop" : "Delete (and its model)",
-          onclick: () => this.on.remove(r.id),
+          type: "button", className: "icon-btn", onclick: () => this.on.remove(r.id),
+          "aria-label": active ? "Stop this run" : "Delete this run and its model",
+          title: active ? "Stop" : "Delete (and its model)",
         }, "×"));
     }));
   }

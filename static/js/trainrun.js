@@ -55,8 +55,13 @@ export function curves(rec) {
     loss.push(p.loss);
     batch.push(p.batch_accuracy);
     if (a && a.step === p.step) val.push(a.valAccuracy);
-    else if (a && b && a.step < p.step) val.push(a.valAccuracy + (b.valAccuracy - a.valAccuracy) * (p.step - a.step) / (b.step - a.step));
+    else if (a && b && a.step < p.step) val.push(between(a, b, p.step));
     else val.push(null);
   }
   return { x, loss, batch, val };
+}
+
+/** Validation accuracy at `step` on the straight line between snapshots `a` and `b`. */
+function between(a, b, step) {
+  return a.valAccuracy + ((b.valAccuracy - a.valAccuracy) * (step - a.step)) / (b.step - a.step);
 }
