@@ -204,14 +204,23 @@ class Store:
              **columns: Any) -> int | None:
         """Append an event and update ``columns`` (JSON-encoded) while the run is still running;
         None once it is not (cancelled meanwhile): the child then stops."""
+        return self.emit_many(run_id, [(name, data, columns)])
+
+    def emit_many(self, run_id: str,
+                  items: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> int | None:
+        """Several ``(name, data, columns)`` in one transaction, as :meth:`emit`: the last
+        event's id, or None once the run is not running."""
         with self._write() as db:
             status = db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
             if status is None or status[0] != "running":
                 return None
-            for key, value in columns.items():
-                db.execute(f"UPDATE runs SET {_column(key)} = ? WHERE id = ?",
-                           (json.dumps(value), run_id))
-            return self._append(db, run_id, name, data)
+            seq = 0
+            for name, data, columns in items:
+                for key, value in columns.items():
+                    db.execute(f"UPDATE runs SET {_column(key)} = ? WHERE id = ?",
+                               (json.dumps(value), run_id))
+                seq = self._append(db, run_id, name, data)
+            return seq
 
     def finish(self, run_id: str, status: str, allowed: tuple[str, ...] = ("running",),
                **columns: Any) -> dict[str, Any] | None:

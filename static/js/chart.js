@@ -1,6 +1,7 @@
 /* A small line chart painted on a canvas (no chart library): axes with ticks, one polyline per
    series, an optional vertical marker and per-point notes. Unlike the data images, a chart is
-   drawn at the device's pixel density of its CSS box, so lines and text stay sharp. */
+   drawn at the device's pixel density of its CSS box, so lines and text stay sharp. The x labels
+   drawn (none overlapping) are listed in the canvas's data-x-labels as [text, left, right]. */
 
 const AXIS = "#2a3850";
 const GRID = "rgba(42, 56, 80, 0.45)";
@@ -53,7 +54,9 @@ export function lineChart(canvas, opts) {
   }
   ctx.textAlign = "center";
   ctx.textBaseline = "top";
-  for (const t of opts.xTicks || xs) ctx.fillText(xFormat(t), px(t), cssH - PAD.bottom + 6);
+  const labels = xLabels(ctx, (opts.xTicks || xs).map((t) => [xFormat(t), px(t)]));
+  for (const [text, left, right] of labels) ctx.fillText(text, (left + right) / 2, cssH - PAD.bottom + 6);
+  canvas.dataset.xLabels = JSON.stringify(labels.map(([text, left, right]) => [text, Math.round(left), Math.round(right)]));
   ctx.strokeStyle = AXIS;
   ctx.beginPath();
   ctx.moveTo(PAD.left + 0.5, PAD.top);
@@ -122,4 +125,22 @@ export function lineChart(canvas, opts) {
       return xs.reduce((best, x) => (Math.abs(x - want) < Math.abs(best - want) ? x : best), xs[0]);
     },
   };
+}
+
+/** The x labels that fit side by side with a gap ([text, x] → [text, left, right]), keeping the
+    first and the last: a label that would touch the one before it is left out (on a narrow chart
+    "19" and "20" would read "1920"). */
+function xLabels(ctx, ticks) {
+  const GAP = 6;
+  const boxes = ticks.map(([text, x]) => {
+    const w = ctx.measureText(text).width;
+    return [text, x - w / 2, x + w / 2];
+  });
+  const kept = [];
+  boxes.forEach((b, i) => {
+    const last = i === boxes.length - 1;
+    while (last && kept.length > 1 && kept[kept.length - 1][2] + GAP > b[1]) kept.pop();
+    if (!kept.length || kept[kept.length - 1][2] + GAP <= b[1]) kept.push(b);
+  });
+  return kept;
 }

@@ -15,6 +15,7 @@ import { MapsPanel } from "./maps.js";
 import { Models } from "./models.js";
 import { NetView } from "./netview.js";
 import { Pad } from "./pad.js";
+import { paintHeatLegend } from "./paint.js";
 import { Prediction } from "./predict.js";
 import { Readout } from "./readout.js";
 import { ResultPanel } from "./result.js";
@@ -62,6 +63,8 @@ const teach = new Teach({
     $("overlay-note").textContent = caption || "";
   },
   setTarget: (digit) => result.markTarget(digit),
+    $("legend-heat").hidden = !values; // the legend explains the heat's colours while shown
+    $("legend-heat-caption").textContent = values ? `${caption}: the input layer's colours` : "";
   describeSource: (source) => pad.describe(source),
 });
 const prediction = new Prediction({ result, compare, view, maps, teach, focus });
@@ -89,6 +92,7 @@ async function boot() {
   paintLegend($("legend-bar"));
   if (view.error) showViewMessage(`The 3D view needs WebGL2 (${view.error}). The flat feature maps below still work.`);
   let answer;
+  paintHeatLegend($("legend-heat-bar"));
   try {
     answer = await api.getModels();
   } catch (err) {

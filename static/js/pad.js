@@ -96,6 +96,13 @@ export class Pad {
       this.uploads.set(source, { image: await readDataUrl(file), name: file.name });
       this.prediction.ask(source, true);
     } catch (err) {
+      if (err.status === 422 && /draw a digit/i.test(err.message)) {
+        // A blank image: nothing to classify, so the previous answer must not stay on screen.
+        this.clear();
+        this.result.status(`${file.name} has no ink (a blank image): nothing to classify. ` +
+          "Upload a picture of a digit, or draw one.", "hint");
+        return;
+      }
       this.result.status(`Could not read ${file.name}: ${err.message}`, "error");
     }
   }

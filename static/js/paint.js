@@ -71,6 +71,13 @@ export function paintHeat(canvas, base, heat, width, height) {
   ctx.putImageData(img, 0, 0);
 }
 
+/** The heat scale as a 128 × 1 legend: against the digit (left) to for it (right). */
+export function paintHeatLegend(canvas) {
+  const ramp = new Float32Array(128);
+  for (let i = 0; i < 128; i++) ramp[i] = i < 64 ? -(63 - i) / 63 : (i - 64) / 63;
+  paintHeat(canvas, null, ramp, 128, 1);
+}
+
 /** A 0/1 mask: ones bright (`on`), zeros in the page's dark slate. */
 export function paintMask(canvas, values, width, height, on = [0xff, 0xd3, 0x6e]) {
   const { ctx, img } = image(canvas, width, height);

@@ -31,16 +31,17 @@ class PrepPanel {
     const [SH, SW] = a.source_shape;
     const [top, left, bottom, right] = a.crop_box;
     const [th, tw] = a.source.shape;
-    const source = step(a.source, "your image", `${SH} × ${SW} px${th !== SH ? `, shown at ${th} × ${tw}` : ""}`,
+    // Sizes read width × height, as image sizes are named (a 400 × 300 PNG is 400 wide).
+    const source = step(a.source, "your image", `${SW} × ${SH} px${th !== SH ? `, shown at ${tw} × ${th}` : ""}`,
       `ink found: ${a.polarity}`);
     const sy = th / SH;
     const sx = tw / SW;
     source.marks.rect("crop", left * sx, top * sy, (right - left) * sx, (bottom - top) * sy, "mark-box");
 
-    const cropped = step(a.cropped, "1 · crop to the ink", `${bottom - top} × ${right - left} px`,
+    const cropped = step(a.cropped, "1 · crop to the ink", `${right - left} × ${bottom - top} px`,
       `rows ${top}–${bottom - 1}, cols ${left}–${right - 1}`);
     const [fh, fw] = a.fitted.shape;
-    const fitted = step(a.fitted, "2 · fit into 20 × 20", `${fh} × ${fw}`, "longer side 20 px, aspect kept");
+    const fitted = step(a.fitted, "2 · fit into 20 × 20", `${fw} × ${fh}`, "longer side 20 px, aspect kept");
 
     // Step 3: the fitted digit centred as a box, then moved so its centre of mass is at (14, 14).
     const [cy, cx] = a.centre_of_mass;

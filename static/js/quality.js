@@ -6,7 +6,7 @@ import * as api from "./api.js";
 import { lineChart } from "./chart.js";
 import { decodeSample } from "./codec.js";
 import { el } from "./dom.js";
-import { fmt, pct } from "./format.js";
+import { aDigit, fmt, pct } from "./format.js";
 import { paintGray } from "./paint.js";
 
 const SERIES = [
@@ -169,7 +169,7 @@ class QualityPanel {
       paintGray(cv, d.pixels, 28, 28);
       return el("button", {
         type: "button", className: "mistake",
-        title: `MNIST test #${d.index}: a ${d.label}, taken for ${d.predicted} (p = ${pct(d.confidence)})`,
+        title: `MNIST test #${d.index}: ${aDigit(d.label)}, taken for ${d.predicted} (p = ${pct(d.confidence)})`,
         dataset: { index: String(d.index), label: String(d.label), predicted: String(d.predicted) },
         onclick: () => this.h.onLoad(d),
       }, cv, el("span", { className: "mistake-cap" }, `${d.label}→${d.predicted}`,
@@ -211,7 +211,7 @@ export const qualityView = {
         painter.showMistakes(q.mistakes, cell, q.message);
       },
       onLoad: (d) => ctx.hooks.loadDigit(d.pixels,
-        `MNIST test digit #${d.index}: a ${d.label} that ${ctx.page.modelName} took for ${d.predicted} (p = ${(d.confidence * 100).toFixed(1)}%).`),
+        `MNIST test digit #${d.index}: ${aDigit(d.label)} that ${ctx.page.modelName} took for ${d.predicted} (p = ${(d.confidence * 100).toFixed(1)}%).`),
     });
     return painter;
   },

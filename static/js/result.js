@@ -2,7 +2,7 @@
    that digit), the 28×28 image the network saw, and a status line for hints and errors. */
 
 import { el } from "./dom.js";
-import { pct } from "./format.js";
+import { aDigit, pct } from "./format.js";
 
 export class ResultPanel {
   /**
@@ -21,7 +21,7 @@ export class ResultPanel {
         onPick(d);
       };
       const row = el("li", {
-        className: "bar-row", tabIndex: 0, title: `Why (or why not) a ${d}? Show the heatmap`,
+        className: "bar-row", tabIndex: 0, title: `Why (or why not) ${aDigit(d)}? Show the heatmap`,
         onclick: pick, onkeydown: pick,
       },
       el("span", { className: "bar-digit" }, String(d)),
@@ -41,7 +41,7 @@ export class ResultPanel {
       .reduce((a, b) => (b[0] > a[0] ? b : a), [-1, -1]);
     const sure = p[result.label];
     this.dom.confidence.replaceChildren(
-      el("strong", {}, pct(sure)), ` sure it is a ${result.label}`,
+      el("strong", {}, pct(sure)), ` sure it is ${aDigit(result.label)}`,
       el("br"), el("span", { className: "muted" },
         sure > 0.995 ? "no real doubt" : `next guess: ${second[1]} (${pct(second[0])})`));
     this.rows.forEach(({ row, fill, value }, d) => {

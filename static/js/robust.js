@@ -7,7 +7,7 @@ import * as api from "./api.js";
 import { lineChart } from "./chart.js";
 import { decodeTree } from "./codec.js";
 import { el } from "./dom.js";
-import { pct } from "./format.js";
+import { aDigit, pct } from "./format.js";
 import { paintGray } from "./paint.js";
 
 const PROBES = [
@@ -42,7 +42,7 @@ class RobustPanel {
     }));
     dom.reset.addEventListener("click", () => this.h.onChange(Object.fromEntries(PROBES.map((p) => [p.key, p.neutral]))));
     dom.target.replaceChildren(el("option", { value: "" }, "the predicted digit"),
-      ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((d) => el("option", { value: String(d) }, `a ${d}`)));
+      ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((d) => el("option", { value: String(d) }, aDigit(d))));
     dom.target.addEventListener("change", () => this.h.onChange({ target: dom.target.value === "" ? null : Number(dom.target.value) }));
     this.bars = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((d) => {
       const fill = el("i", {});
@@ -113,13 +113,25 @@ class RobustPanel {
         { x: Math.max(-8, Math.min(8, a.transform.dy)), label: "dy", color: V_COLOR }],
       notes,
     });
-    const robustH = c.shifts.filter((s, i) => c.labels_horizontal[i] === a.target);
-    const robustV = c.shifts.filter((s, i) => c.labels_vertical[i] === a.target);
-    const range = (list) => (list.length ? `${signed(list[0])} … ${signed(list[list.length - 1])} px` : "nowhere");
+    const still = (labels) => runs(c.shifts, labels.map((d) => d === a.target));
     this.dom.curveNote.textContent = `p(${a.target}) as the digit slides (other transforms as set). ` +
-      `Still a ${a.target}: sideways ${range(robustH)}, up/down ${range(robustV)}. ` +
+      `Still ${aDigit(a.target)}: sideways ${still(c.labels_horizontal)}; up/down ${still(c.labels_vertical)}. ` +
       "Small digits mark the shifts where the network says something else.";
   }
+}
+
+/** The stretches of `shifts` where `keep` holds, as text: "−7 … −5, +1 px", or "nowhere". */
+function runs(shifts, keep) {
+  const parts = [];
+  let start = null;
+  shifts.forEach((s, i) => {
+    if (keep[i] && start === null) start = s;
+    if (keep[i] && !keep[i + 1]) {
+      parts.push(start === s ? signed(s) : `${signed(start)} … ${signed(s)}`);
+      start = null;
+    }
+  });
+  return parts.length ? `${parts.join(", ")} px` : "nowhere";
 }
 
 /** +3, −2.5, 0 (a true minus sign). */

@@ -32,7 +32,8 @@ export class Teach {
       };
       ctx.painter = d.create(ctx);
       const run = latestOnly((req) => this.answer(d, ctx, req), hooks.busy);
-      this.panels.set(d.id, { d, ctx, run });
+      // empty: the panel shows no answer (nothing yet, or a placeholder saying why)
+      this.panels.set(d.id, { d, ctx, run, empty: true });
     }
 
     for (const d of PANELS) $(`tab-${d.id}`).addEventListener("click", () => this.setTab(d.id));
@@ -113,7 +114,7 @@ export class Teach {
       this.each((d, ctx) => {
         if (!d.follows.includes("source")) return;
         d.cleared?.(ctx);
-        ctx.painter.placeholder("Draw a digit (or load one) to see this.");
+        this.placeholder(d.id, "Draw a digit (or load one) to see this.");
       });
       this.showOverlay();
       return;
@@ -150,7 +151,17 @@ export class Teach {
     const req = this.request(id);
     if (!req || this.asked.get(id) === req.key) return;
     this.asked.set(id, req.key);
-    this.panels.get(id).run(req);
+    const panel = this.panels.get(id);
+    // A panel with no answer on screen says it is working, not what it needs (issue 14).
+    if (panel.empty) panel.ctx.painter.placeholder("Loading: asking the server about this digit…");
+    panel.run(req);
+  }
+
+  /** Show `text` instead of an answer in panel `id`. */
+  placeholder(id, text) {
+    const panel = this.panels.get(id);
+    panel.empty = true;
+    panel.ctx.painter.placeholder(text);
   }
 
   /** Still what the page wants? (Otherwise a newer request is queued or the panel is stale.) */
@@ -163,7 +174,10 @@ export class Teach {
   async answer(d, ctx, req) {
     try {
       const answer = await d.ask(ctx, req);
-      if (this.current(d.id, req)) d.apply(ctx, answer, req);
+      if (this.current(d.id, req)) {
+        d.apply(ctx, answer, req);
+        this.panels.get(d.id).empty = false;
+      }
     } catch (err) {
       if (!this.current(d.id, req)) return;
       this.asked.set(d.id, null); // the next change retries
@@ -172,7 +186,7 @@ export class Teach {
       const text = err.status === 422 && /draw/i.test(err.message)
         ? "The pad looks empty: draw a digit."
         : `The server could not answer: ${err.message}`;
-      ctx.painter.placeholder(text);
+      this.placeholder(d.id, text);
     }
   }
 }

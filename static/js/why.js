@@ -6,9 +6,9 @@
 import * as api from "./api.js";
 import { decodeTree } from "./codec.js";
 import { el } from "./dom.js";
-import { fmt, pct } from "./format.js";
+import { aDigit, fmt, pct } from "./format.js";
 import { layered } from "./marks.js";
-import { maxAbs, paintHeat, paintSigned } from "./paint.js";
+import { maxAbs, paintHeat, paintHeatLegend, paintSigned } from "./paint.js";
 
 const BIG = 224;
 const SMALL = 112;
@@ -51,14 +51,14 @@ class WhyPanel {
       const p = el("span", { className: "t-p" }, "");
       const b = el("button", {
         type: "button", className: "target", dataset: { target: d === null ? "auto" : String(d) },
-        title: d === null ? "explain the predicted digit" : `why (or why not) a ${d}?`,
+        title: d === null ? "explain the predicted digit" : `why (or why not) ${aDigit(d)}?`,
         onclick: () => this.h.onOptions({ target: d }),
       }, el("span", { className: "t-d" }, d === null ? "auto" : String(d)), p);
       return { d, b, p };
     });
     dom.targets.replaceChildren(el("span", { className: "muted small" }, "explain the digit"),
       ...this.targetButtons.map((t) => t.b));
-    this.paintLegend();
+    paintHeatLegend(dom.legend);
     this.build();
   }
 
@@ -123,13 +123,6 @@ class WhyPanel {
         this.extraFig));
   }
 
-  paintLegend() {
-    const ramp = new Float32Array(128);
-    for (let i = 0; i < 128; i++) ramp[i] = i < 64 ? -(63 - i) / 63 : (i - 64) / 63;
-    const cv = this.dom.legend;
-    paintHeat(cv, null, ramp, 128, 1);
-  }
-
   placeholder(text) {
     this.dom.text.replaceChildren(el("p", { className: "muted" }, text));
     this.dom.figures.classList.add("empty");
@@ -171,7 +164,7 @@ class WhyPanel {
       }
     }
     this.extraFig.hidden = !(a.method === "saliency" ? a.gradient : a.coarse);
-    const asked = a.target === a.label ? `Why a ${a.target}?` : `Why not a ${a.target}?`;
+    const asked = a.target === a.label ? `Why ${aDigit(a.target)}?` : `Why not ${aDigit(a.target)}?`;
     const said = a.target === a.label
       ? `The network says ${a.label} with p = ${pct(a.target_probability)}.`
       : `The network says ${a.label} (p = ${pct(a.probabilities[a.label])}); p(${a.target}) = ${pct(a.target_probability)}.`;
@@ -200,9 +193,10 @@ const $ = (id) => document.getElementById(id);
 export const whyView = {
   id: "why",
   follows: ["model", "source"],
-  /** engaged: the user has seen an explanation, so it follows the drawing onto the 3D view. */
+  /** overlay: the user turned the heat on for the 3D view's input (off until they do); engaged:
+      an explanation has been shown since, so the heat follows the drawing there. */
   settings: () => ({
-    method: "saliency", layer: null, patch: 6, stride: 2, target: null, overlay: true, engaged: false, answer: null,
+    method: "saliency", layer: null, patch: 6, stride: 2, target: null, overlay: false, engaged: false, answer: null,
   }),
 
   create(ctx) {
@@ -232,7 +226,7 @@ export const whyView = {
     const { overlay, answer: a } = ctx.settings;
     if (!overlay || !a || a.model !== ctx.page.modelName || !ctx.page.source) return null;
     const method = { saliency: "saliency", gradcam: `Grad-CAM (${a.layer})`, occlusion: "occlusion" }[a.method];
-    return { values: heatOf(a), caption: `input: ${method} heat for a ${a.target}` };
+    return { values: heatOf(a), caption: `input: ${method} heat for ${aDigit(a.target)}` };
   },
 
   modelChanged(ctx, model) {

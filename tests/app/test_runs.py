@@ -61,11 +61,10 @@ def read_stream(client, run_id, last_id=None):
 def events(client, run_id, last_id=None):
     """Every event of a run's stream until its final one, reconnecting with Last-Event-ID
     whenever the server ends a connection first (as EventSource does)."""
-    found = []
+    found, deadline = [], time.monotonic() + 120
     while not found or found[-1][1] not in FINAL:
+        assert time.monotonic() < deadline, f"run {run_id} did not end: {found[-1:]}"
         found += read_stream(client, run_id, found[-1][0] if found else last_id)
-        if not found:
-            break
     return found
 
 
@@ -247,8 +246,9 @@ def test_queue_limits_cancel_and_no_leftover_process(tiny_dir, tmp_path):
         assert [name for _, name, _ in events(client, queued["id"])] == ["cancelled"]
         t0 = time.monotonic()
         assert client.delete(f"/api/runs/{run['id']}").json()["status"] == "cancelled"
-        assert gone(pid, 1.5), "the cancelled run's process still runs"
-        assert time.monotonic() - t0 < 1.5
+        # SIGTERM, then SIGKILL after a second; the slack is for a loaded test machine
+        assert gone(pid, 3.0), "the cancelled run's process still runs"
+        assert time.monotonic() - t0 < 3.0
         names = [name for _, name, _ in events(client, run["id"])]
         assert names[-1] == "cancelled" and names.count("cancelled") == 1
         assert not list((tmp_path / run["id"]).glob("model*"))
@@ -346,8 +346,8 @@ class _Recorder:
     def __init__(self):
         self.sent = []
 
-    def emit(self, run_id, name, data, **columns):
-        self.sent.append((name, data, columns))
+    def emit_many(self, run_id, items):
+        self.sent += items
         return len(self.sent)
 
 
@@ -365,11 +365,13 @@ def test_snapshots_are_bounded_and_evenly_thinned(tmp_path):
     for step in range(1, 13):
         reporter("step", {"net": net, "epoch": 1, "step": step, "loss": 1.0, "correct": 3,
                           "seen": 10})
+    reporter.close()  # every event written
     names = [name for name, _, _ in store.sent]
     assert names.count("progress") == 12 and names[0] == "snapshot"
     assert names[-1] == "snapshot"  # the last step always has one
     for step in range(13, 40):  # more snapshots than may be kept
         reporter.snapshot(net, 1, step)
+    reporter.close()
     kept = store.sent[-1][2]["snapshots"]
     assert len(kept) <= 4 and kept[0] == 0 and kept[-1] == 39 and kept == sorted(kept)
     assert sorted(int(p.stem) for p in (tmp_path / "snapshots").glob("*.npz")) == kept

@@ -181,9 +181,12 @@ def recomputed_and_server(page) -> tuple[float, float]:
     return float(mine.get_attribute("data-value")), float(server.get_attribute("data-value"))
 
 
-def test_unit_panel_arithmetic_matches_the_server(page):
-    """The panel recomputes each unit from the received activations and weights: wrong window
-    or weight indexing would not land within 8-bit quantisation of the server's value."""
+def test_unit_panel_arithmetic_matches_the_server(page, console_errors):
+    """Without /api/unit's exact values (here refused) the panel recomputes each unit from the
+    received activations and weights: wrong window or weight indexing would not land within
+    8-bit quantisation of the server's value."""
+    page.route("**/api/unit", lambda route: route.fulfill(
+        status=503, content_type="application/json", body='{"detail": "busy"}'))
     page.click("#clear")
     draw(page, SEVEN)
     assert predicted(page) == "7"
@@ -198,6 +201,10 @@ def test_unit_panel_arithmetic_matches_the_server(page):
             assert abs(mine - server) <= 0.03 * max(1.0, abs(server)), (title, k, mine, server)
             checked += 1
     assert checked >= 8
+    refused = [e for e in console_errors if "503" in e]  # the browser logs each refusal
+    assert refused
+    for e in refused:
+        console_errors.remove(e)
 
 
 def test_flat_layout_and_hiding_a_layer(page):

@@ -101,8 +101,10 @@ def test_why_heatmaps_follow_method_and_target(page):
     heat7 = snapshot(page.locator("#why-heat"))
     assert "Why a 7?" in page.locator("#why-text").inner_text()
 
-    # The same heat lies on the 3D view's input layer.
-    assert page.locator("#overlay-note").is_visible()
+    # Turned on, the same heat lies on the 3D view's input layer (off until asked: issue 14).
+    assert page.locator("#overlay-note").is_hidden()
+    page.check("#why-3d")
+    page.wait_for_selector("#overlay-note:not([hidden])")
     wait_still(page)
     view_after = snapshot(page.locator("#network-view"))
     assert greenish(view_after) > greenish(view_before) + 300, "no heat on the 3D input layer"
