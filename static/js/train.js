@@ -261,6 +261,7 @@ export const trainView = {
       seek: (index) => seek(ctx, index),
       replay: () => replay(ctx),
     });
+    document.getElementById("train-link").addEventListener("click", () => document.getElementById("tab-train").click());
     loadRuns(ctx, true); // answers after create() returns, when ctx.painter is set
     return painter;
   },

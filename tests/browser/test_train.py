@@ -192,7 +192,9 @@ def test_phone_layout_stacks_the_train_view(browser, train_url):
 
 def test_bad_settings_are_refused_with_the_reason(train_page, console_errors):
     pg = train_page
-    open_train(pg)
+    pg.click("#train-link")  # the top bar's link opens the view
+    pg.wait_for_selector("#panel-train:not([hidden])")
+    assert pg.locator("#tab-train").get_attribute("aria-selected") == "true"
     pg.fill("#train-epochs", "100000")
     pg.click("#train-start")
     expect(pg.locator("#train-state[data-kind=error]")).to_contain_text("Cannot start")
