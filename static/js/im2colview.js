@@ -126,7 +126,7 @@ class Im2colPanel {
 
     const formula = `${a.layer}: ${K}×${K} kernels, stride ${a.stride}, pad ${a.pad} → ` +
       `OH = (${H} + 2·${a.pad} − ${K}) / ${a.stride} + 1 = ${OH}`;
-    this.scroll = el("div", { className: "im-scroll" });
+    this.scroll = scrollBox("the layer as matrices");
     this.scroll.style.maxHeight = `${SCROLL_H}px`;
     this.scroll.append(el("div", { className: "im-mm" },
       el("div", { className: "im-note" },
@@ -203,7 +203,7 @@ class Im2colPanel {
     hoverCells(windows.el, KK, R, (j, r) => this.highlight(r, 0, false));
     hoverCells(pooled.el, 1, R, (j, r) => this.highlight(r, 0, false));
 
-    this.scroll = el("div", { className: "im-scroll" });
+    this.scroll = scrollBox("the pooling windows as matrices");
     this.scroll.style.maxHeight = `${SCROLL_H}px`;
     const head = [caption("windows", `${R} × ${KK}`, "C·OH·OW × K·K", "row r: one window of one channel, read in row order")];
     const body = [windows.el];
@@ -367,6 +367,11 @@ function caption(name, shape, symbols, note) {
 function sticky(node) {
   node.classList.add("sticky");
   return node;
+}
+
+/** A scrolling box the keyboard can reach and scroll (a tab stop, named for screen readers). */
+function scrollBox(label) {
+  return el("div", { className: "im-scroll", tabIndex: 0, role: "region", "aria-label": `${label} (scrolls)` });
 }
 
 /** Report the data cell (x, y) under the pointer of a layered canvas of `w` × `h` cells. */

@@ -22,6 +22,7 @@ import { ResultPanel } from "./result.js";
 import { renderSamples } from "./samples.js";
 import { state } from "./state.js";
 import { Teach } from "./teach.js";
+import { UnitKeys } from "./unitkeys.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -51,6 +52,7 @@ const view = new NetView({
   onError: (message) => showViewMessage(message),
 });
 const focus = new Focus({ view, readout, inspect });
+new UnitKeys({ canvas: $("network-view"), body: $("stage-body"), live: $("view-live"), focus });
 const teach = new Teach({
   busy: (on) => prediction.busy(on),
   loadDigit: (pixels, text) => {
@@ -61,10 +63,10 @@ const teach = new Teach({
     view.setOverlay(values);
     $("overlay-note").hidden = !values;
     $("overlay-note").textContent = caption || "";
-  },
-  setTarget: (digit) => result.markTarget(digit),
     $("legend-heat").hidden = !values; // the legend explains the heat's colours while shown
     $("legend-heat-caption").textContent = values ? `${caption}: the input layer's colours` : "";
+  },
+  setTarget: (digit) => result.markTarget(digit),
   describeSource: (source) => pad.describe(source),
 });
 const prediction = new Prediction({ result, compare, view, maps, teach, focus });
@@ -90,9 +92,9 @@ document.addEventListener("keydown", (e) => {
 
 async function boot() {
   paintLegend($("legend-bar"));
+  paintHeatLegend($("legend-heat-bar"));
   if (view.error) showViewMessage(`The 3D view needs WebGL2 (${view.error}). The flat feature maps below still work.`);
   let answer;
-  paintHeatLegend($("legend-heat-bar"));
   try {
     answer = await api.getModels();
   } catch (err) {

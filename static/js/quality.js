@@ -8,6 +8,7 @@ import { decodeSample } from "./codec.js";
 import { el } from "./dom.js";
 import { aDigit, fmt, pct } from "./format.js";
 import { paintGray } from "./paint.js";
+import { rovingGrid } from "./roving.js";
 
 const SERIES = [
   ["train", "#f89c3a", []],
@@ -175,6 +176,7 @@ class QualityPanel {
       }, cv, el("span", { className: "mistake-cap" }, `${d.label}→${d.predicted}`,
         el("small", {}, pct(d.confidence))));
     }));
+    rovingGrid(this.dom.gallery);
   }
 }
 

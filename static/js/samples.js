@@ -1,6 +1,8 @@
-/* The gallery of shipped MNIST test digits; clicking one loads it onto the pad. */
+/* The gallery of shipped MNIST test digits; clicking one loads it onto the pad. One tab stop:
+   the arrow keys move between the digits (roving.js). */
 
 import { el } from "./dom.js";
+import { rovingGrid } from "./roving.js";
 
 export function renderSamples(root, samples, onPick) {
   root.replaceChildren(...samples.map((s) => {
@@ -13,11 +15,12 @@ export function renderSamples(root, samples, onPick) {
     }
     ctx.putImageData(img, 0, 0);
     return el("button", {
-      type: "button", className: "sample", role: "listitem",
+      type: "button", className: "sample",
       title: `MNIST test #${s.index}, labelled ${s.label}`,
       "aria-label": `sample digit ${s.label}`,
       dataset: { label: String(s.label), index: String(s.index) },
       onclick: () => onPick(s),
     }, cv);
   }));
+  rovingGrid(root);
 }
