@@ -18,6 +18,7 @@ export class OrbitCamera {
     this.radius = 200;
     this.aspect = 1;
     this.fov = FOV;
+    this.clip = 0; // > 0: the near plane at this fraction of the distance (focus on one layer)
   }
 
   /** Jump or ease to a pose {yaw, pitch, dist, target}. */
@@ -148,11 +149,12 @@ export class OrbitCamera {
     return { forward, right, up };
   }
 
-  matrices() {
-    const eye = this.eye();
-    const near = Math.max(0.5, this.cur.dist - this.radius * 3) * 0.25;
-    const far = this.cur.dist + this.radius * 4;
-    const view = lookAt(eye, this.cur.target, [0, 1, 0]);
+  /** View and projection of `pose` (the shown pose by default). */
+  matrices(pose = this.cur) {
+    const eye = this.eye(pose);
+    const near = this.clip > 0 ? pose.dist * this.clip : Math.max(0.5, pose.dist - this.radius * 3) * 0.25;
+    const far = pose.dist + this.radius * 4;
+    const view = lookAt(eye, pose.target, [0, 1, 0]);
     const proj = perspective(this.fov, this.aspect, near, far);
     return { view, proj, viewProj: multiply(proj, view), eye };
   }

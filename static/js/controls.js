@@ -1,15 +1,22 @@
-/* Pointer, wheel and keyboard input for the 3D view: left-drag orbits (pans when rotation is
-   locked), right/middle/shift-drag pans, wheel and pinch zoom, two fingers pan, a short press
-   without movement is a click. Reports hover and click positions in NDC. */
+/* Pointer and wheel input for the 3D view, with the manners of a map widget: the page keeps
+   plain wheel and one-finger swipes (they scroll it), Ctrl/⌘+wheel zooms, two fingers pinch to
+   zoom and drag to orbit (to pan when rotation is locked), and a brief hint says so when the
+   user tries otherwise. With a mouse, left-drag orbits (pans when rotation is locked),
+   right/middle/shift-drag pans; a short press without movement is a click. Reports hover and
+   click positions in NDC. */
 
 const CLICK_SLOP = 5;
+const MAC = /Mac|iPhone|iPad/.test(navigator.platform);
+export const HINT_WHEEL = `${MAC ? "⌘" : "Ctrl"} + scroll to zoom the network`;
+export const HINT_TOUCH = "use two fingers to move the network";
 
 export class OrbitControls {
   /**
    * @param {HTMLElement} el element receiving input
    * @param {OrbitCamera} camera
-   * @param {{onChange, onHover, onClick, onLeave}} handlers onChange(moved) after any input
-   *   (moved: the camera was actually moved), onHover/onClick(ndc, event), onLeave(event)
+   * @param {{onChange, onHover, onClick, onLeave, onHint}} handlers onChange(moved) after any
+   *   input (moved: the camera was actually moved), onHover/onClick(ndc, event), onLeave(event),
+   *   onHint(text) when a gesture belongs to the page (how to move the camera instead)
    */
   constructor(el, camera, handlers) {
     this.el = el;
@@ -27,6 +34,10 @@ export class OrbitControls {
     el.addEventListener("pointercancel", (e) => this.up(e, true));
     el.addEventListener("pointerleave", (e) => { if (!this.pointers.size) this.h.onLeave(e); });
     el.addEventListener("wheel", (e) => this.wheel(e), { passive: false });
+    // Two fingers belong to the view: keep the browser from scrolling or zooming the page.
+    for (const type of ["touchstart", "touchmove"]) {
+      el.addEventListener(type, (e) => { if (e.touches.length > 1) e.preventDefault(); }, { passive: false });
+    }
     el.addEventListener("contextmenu", (e) => e.preventDefault());
   }
 
@@ -41,7 +52,8 @@ export class OrbitControls {
     this.camera.stopMomentum();
     if (this.pointers.size === 1) {
       const pan = e.button === 1 || e.button === 2 || e.shiftKey || e.ctrlKey || !this.rotateEnabled;
-      this.mode = pan ? "pan" : "rotate";
+      // One finger is the page's (a swipe scrolls it); it only taps.
+      this.mode = e.pointerType === "touch" ? "tap" : pan ? "pan" : "rotate";
       this.moved = 0;
       this.start = { x: e.clientX, y: e.clientY, button: e.button };
     } else if (this.pointers.size === 2) {
@@ -76,8 +88,12 @@ export class OrbitControls {
         const [nx, ny] = this.ndc({ clientX: now.cx, clientY: now.cy });
         this.camera.zoom(this.pinch.d / now.d, nx, ny);
       }
-      this.camera.pan(now.cx - this.pinch.cx, now.cy - this.pinch.cy, r.height);
+      if (this.rotateEnabled) this.camera.rotate(now.cx - this.pinch.cx, now.cy - this.pinch.cy, dt);
+      else this.camera.pan(now.cx - this.pinch.cx, now.cy - this.pinch.cy, r.height);
       this.pinch = now;
+    } else if (this.mode === "tap") {
+      this.moved += Math.abs(dx) + Math.abs(dy);
+      if (this.moved > CLICK_SLOP) this.h.onHint(HINT_TOUCH);
     } else if (this.mode === "rotate") {
       this.moved += Math.abs(dx) + Math.abs(dy);
       if (this.moved > CLICK_SLOP) this.camera.rotate(dx, dy, dt);
@@ -85,7 +101,7 @@ export class OrbitControls {
       this.moved += Math.abs(dx) + Math.abs(dy);
       if (this.moved > CLICK_SLOP) this.camera.pan(dx, dy, this.el.getBoundingClientRect().height);
     }
-    this.h.onChange(this.moved > CLICK_SLOP);
+    this.h.onChange(this.mode !== "tap" && this.moved > CLICK_SLOP);
   }
 
   up(e, cancelled = false) {
@@ -103,12 +119,17 @@ export class OrbitControls {
       else if (e.pointerType !== "touch") this.h.onHover(this.ndc(e), e);
       this.h.onChange(!click);
     } else if (this.pointers.size === 1) {
-      this.mode = "pan";
+      this.mode = e.pointerType === "touch" ? "tap" : "pan";
       this.moved = CLICK_SLOP + 1;
     }
   }
 
   wheel(e) {
+    // Trackpad pinches arrive as wheel events with ctrlKey set, so they zoom too.
+    if (!e.ctrlKey && !e.metaKey) {
+      this.h.onHint(HINT_WHEEL);
+      return;
+    }
     e.preventDefault();
     const unit = e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? 400 : 1;
     const delta = Math.max(-400, Math.min(400, e.deltaY * unit));

@@ -1,8 +1,26 @@
 /* HTML labels that follow 3D anchor points (layer names and shapes, output digits): crisp text
-   at any zoom, positioned with one transform per label per frame. Labels marked `declutter`
-   give way, in order, to earlier ones they would overlap on screen. */
+   at any zoom, positioned with one transform per label per frame. A label marked `declutter`
+   never hides: where it would overlap an earlier one it drops its shape text, then climbs in
+   steps above its anchor with a leader line down to it, and it stays inside the view. */
 
 import { project } from "./mat4.js";
+
+/**
+ * Spots a crowded label tries, cheapest first: [compact, side, step]. Full size it only climbs
+ * straight up (steps of its height); compact (title only) it may also move aside (sides of
+ * half its width) and, last, drop below its anchor.
+ */
+const SPOTS = (() => {
+  const spots = [];
+  for (let step = 0; step <= 5; step++) spots.push([false, 0, step, step]);
+  for (let side = -6; side <= 6; side++) {
+    for (let step = -4; step <= 6; step++) {
+      const cost = 1 + Math.abs(side) * 1.5 + (step < 0 ? 4 - step * 2 : step);
+      spots.push([true, side, step, cost]);
+    }
+  }
+  return spots.sort((a, b) => a[3] - b[3]);
+})();
 
 export class Labels {
   constructor(container) {
@@ -35,21 +53,63 @@ export class Labels {
     this.items[index]?.el.classList.toggle(className, on);
   }
 
+  /** Measure a label's full and compact (title only) size once. */
+  measure(item) {
+    if (item.w) return;
+    item.w = item.el.offsetWidth;
+    item.h = item.el.offsetHeight;
+    item.el.classList.add("compact");
+    item.wCompact = item.el.offsetWidth;
+    item.el.classList.remove("compact");
+  }
+
+  /**
+   * Where a decluttered label goes: {x, lift, compact, r}, the cheapest free spot (no overlap
+   * with a placed label, inside the view) in SPOTS' order; the last one tried otherwise.
+   */
+  place(item, x, y, width, placed) {
+    let spot = null;
+    const foot = Math.max(y, item.h + 2); // a label at the top edge is nudged down into view
+    for (const [compact, side, step] of SPOTS) {
+      const w = compact ? item.wCompact : item.w;
+      const cx = Math.max(w / 2 + 2, Math.min(width - w / 2 - 2, x + side * (w / 2 + 6)));
+      const bottom = foot - step * (item.h + 3);
+      const r = [cx - w / 2, bottom - item.h, cx + w / 2, bottom];
+      if (r[1] < 2 && spot) continue; // no climbing out of the top of the view
+      spot = { x: cx, lift: y - bottom, compact, r };
+      if (!placed.some((q) => r[0] < q[2] + 2 && q[0] < r[2] + 2 && r[1] < q[3] && q[1] < r[3])) return spot;
+    }
+    return spot;
+  }
+
   update(viewProj, width, height, mix) {
     const placed = [];
     for (const item of this.items) {
       const p = item.visible ? project(viewProj, item.anchor(mix)) : null;
-      let show = p && p[3] > 0 && Math.abs(p[0]) < 1.2 && Math.abs(p[1]) < 1.2;
-      const x = show ? ((p[0] + 1) / 2) * width : 0;
-      const y = show ? ((1 - p[1]) / 2) * height : 0;
+      const show = p && p[3] > 0 && Math.abs(p[0]) < 1.2 && Math.abs(p[1]) < 1.2;
+      let x = show ? ((p[0] + 1) / 2) * width : 0;
+      let y = show ? ((1 - p[1]) / 2) * height : 0;
       if (show && item.declutter) {
-        if (!item.w) {
-          item.w = item.el.offsetWidth;
-          item.h = item.el.offsetHeight;
+        this.measure(item);
+        const spot = this.place(item, x, y, width, placed);
+        placed.push(spot.r);
+        const { lift, compact } = spot;
+        // The leader line runs from the label's foot back to its anchor.
+        const dx = x - spot.x;
+        const lead = `${Math.hypot(dx, lift).toFixed(1)}px,${Math.atan2(-dx, lift).toFixed(3)}rad`;
+        x = spot.x;
+        y -= lift;
+        if (lead !== item.lead) {
+          const [length, angle] = lead.split(",");
+          item.el.style.setProperty("--lead", length);
+          item.el.style.setProperty("--lead-angle", angle);
+          item.el.classList.toggle("lifted", lift > 1 || Math.abs(dx) > 1);
+          item.lead = lead;
         }
-        const r = [x - item.w / 2, y - item.h, x + item.w / 2, y];
-        show = !placed.some((q) => r[0] < q[2] && q[0] < r[2] && r[1] < q[3] && q[1] < r[3]);
-        if (show) placed.push(r);
+        if (compact !== item.compact) {
+          item.el.classList.toggle("compact", compact);
+          item.compact = compact;
+        }
       }
       if (!show) {
         if (item.shown) item.el.style.visibility = "hidden";

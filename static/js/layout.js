@@ -4,9 +4,13 @@
 
 import { clamp } from "./geometry.js";
 
-const INPUT_EXTENT = 100; // world size of the input image
-const MAP_MAX = 150;
+const INPUT_EXTENT = 120; // world size of the input image
+// World size of one 28×28 map in a plane of several; smaller maps shrink sub-linearly (a gentle
+// funnel) so a 4×4 map is still about half as wide and stays legible next to the input.
+const MAP_WORLD = 30;
+const MAP_FUNNEL = 0.3;
 const VEC_TARGET = 54;
+const OUTPUT_PITCH = 18; // the ten output units stand far enough apart to label each one
 const FLAT_GAP = 26;
 const LABEL_ROOM = 18;
 const ROW_GAP = 24;
@@ -20,16 +24,16 @@ function grid(group) {
     const rows = Math.ceil(C / cols);
     const cellsW = cols * (W + gap) - gap;
     const cellsH = rows * (H + gap) - gap;
-    // Bigger layers stay bigger (a funnel), but sub-linearly so no plane dwarfs the rest.
-    const natural = Math.max(cellsW, cellsH);
-    const extent = group.kind === "input" ? INPUT_EXTENT : clamp(6 * natural ** 0.6, 40, MAP_MAX);
-    const pitch = clamp(extent / natural, 0.5, 4.5);
+    // Every map gets room to be read, whatever its resolution: the cell pitch follows from
+    // the map's own size, not from how many maps share the plane.
+    const side = Math.max(H, W);
+    const pitch = group.kind === "input" ? INPUT_EXTENT / side : (MAP_WORLD * (side / 28) ** MAP_FUNNEL) / side;
     return { C, H, W, gap, cols, rows, cellsW, cellsH, pitch, cell: 1, depth: 0, box: false };
   }
   const n = group.count;
   const W = n <= 16 ? 1 : Math.ceil(Math.sqrt(n));
   const H = Math.ceil(n / W);
-  const pitch = clamp(VEC_TARGET / Math.max(W, H), 1.6, 6);
+  const pitch = group.isOutput ? OUTPUT_PITCH : clamp(VEC_TARGET / Math.max(W, H), 1.6, 6);
   return { C: 1, H, W, gap: 0, cols: 1, rows: 1, cellsW: W, cellsH: H, pitch, cell: 0.72, depth: 0.72, box: true };
 }
 
@@ -47,32 +51,51 @@ function unitUV(g, i) {
   return [(cx - g.cellsW / 2) * g.pitch, -(cy - g.cellsH / 2) * g.pitch];
 }
 
-/**
- * Geometry of every group. `hidden` is a Set of head-layer names left out (and closed up);
- * `aspect` (width / height of the view) decides how many rows the flat layout wraps into.
- * Returns per group: {visible, pitch, width, height, x3, xF, yF, pos3, posF, size3, ...grid}.
- */
-export function layoutGroups(groups, hidden, aspect = 1.6) {
-  const geoms = groups.map((group) => {
+/** Planes of every group, before they are placed: {visible, width, height, ...grid}. */
+export function planes(groups, hidden) {
+  return groups.map((group) => {
     const g = grid(group);
     return { ...g, visible: !hidden.has(group.head.name), count: group.count,
-      width: g.cellsW * g.pitch, height: g.cellsH * g.pitch, x3: 0, xF: 0, yF: 0 };
+      width: g.cellsW * g.pitch, height: g.cellsH * g.pitch, x3: 0, y3: 0, xF: 0, yF: 0 };
   });
+}
+
+/**
+ * Place the visible planes along x (3D), centred: consecutive planes stand `spread` times
+ * their mean extent apart, plus a small constant so tiny planes do not touch; each climbs
+ * `rise` world units per unit of x, so a long network can run up the view's diagonal.
+ */
+export function stack(geoms, spread, rise = 0) {
   const shown = geoms.filter((g) => g.visible);
   let x = 0;
   let prev = null;
   for (const g of shown) {
     const ext = Math.max(g.width, g.height);
-    if (prev) x += 44 + 0.5 * (Math.max(prev.width, prev.height) + ext) / 2;
+    if (prev) x += 12 + (spread * (Math.max(prev.width, prev.height) + ext)) / 2;
     g.x3 = x;
     prev = g;
   }
-  for (const g of shown) g.x3 -= x / 2;
+  for (const g of shown) {
+    g.x3 -= x / 2;
+    g.y3 = g.x3 * rise;
+  }
+  return geoms;
+}
+
+/**
+ * Geometry of every group. `hidden` is a Set of head-layer names left out (and closed up);
+ * `aspect` (width / height of the view) decides how many rows the flat layout wraps into;
+ * `spread` how far apart the 3D planes stand (see stack()).
+ * Returns per group: {visible, pitch, width, height, x3, xF, yF, pos3, posF, size3, ...grid}.
+ */
+export function layoutGroups(groups, hidden, aspect = 1.6, spread = 0.6, rise = 0) {
+  const geoms = stack(planes(groups, hidden), spread, rise);
+  const shown = geoms.filter((g) => g.visible);
   flatRows(shown, aspect);
   let last = geoms.find((g) => g.visible) || geoms[0];
   for (const g of geoms) {
     if (g.visible) last = g;
-    else Object.assign(g, { x3: last.x3, xF: last.xF, yF: last.yF });
+    else Object.assign(g, { x3: last.x3, y3: last.y3, xF: last.xF, yF: last.yF });
     fill(g);
   }
   return geoms;
@@ -122,7 +145,7 @@ function fill(g) {
   for (let i = 0; i < g.count; i++) {
     const [u, v] = unitUV(g, i);
     g.pos3[i * 3] = g.x3;
-    g.pos3[i * 3 + 1] = v;
+    g.pos3[i * 3 + 1] = v + g.y3;
     g.pos3[i * 3 + 2] = u;
     g.posF[i * 3] = g.xF + u;
     g.posF[i * 3 + 1] = v + g.yF;
@@ -144,7 +167,7 @@ export function unitWorld(g, i, mix) {
 
 /** Top centre of a group's plane (label anchor) at blend `mix`. */
 export function planeTop(g, mix) {
-  const y = g.height / 2 + 4 + g.yF * mix;
+  const y = g.height / 2 + 4 + g.y3 + (g.yF - g.y3) * mix;
   return [g.x3 + (g.xF - g.x3) * mix, y, 0];
 }
 
@@ -179,7 +202,7 @@ export function pick(geoms, ray, mix) {
     if (mix < 0.5) {
       if (Math.abs(d[0]) < 1e-6) return;
       t = (g.x3 - o[0]) / d[0];
-      v = o[1] + d[1] * t;
+      v = o[1] + d[1] * t - g.y3;
       u = o[2] + d[2] * t;
     } else {
       if (Math.abs(d[2]) < 1e-6) return;
@@ -200,7 +223,7 @@ export function corners(geoms, mix) {
   for (const g of geoms) {
     if (!g.visible) continue;
     const x = g.x3 + (g.xF - g.x3) * mix;
-    const y0 = g.yF * mix;
+    const y0 = g.y3 + (g.yF - g.y3) * mix;
     const hx = (g.width / 2) * mix;
     const hz = (g.width / 2) * (1 - mix);
     for (const sx of [-1, 1]) {
@@ -216,4 +239,15 @@ export function radius(geoms, mix) {
   const lo = [0, 1, 2].map((k) => Math.min(...pts.map((p) => p[k])));
   const hi = [0, 1, 2].map((k) => Math.max(...pts.map((p) => p[k])));
   return Math.max(50, Math.hypot(hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]) / 2);
+}
+
+/** World corners of map `c` of a group of maps at blend `mix` (for on-screen sizes). */
+export function mapCorners(g, c, mix) {
+  const ox = (c % g.cols) * (g.W + g.gap);
+  const oy = Math.floor(c / g.cols) * (g.H + g.gap);
+  return [[ox, oy], [ox + g.W, oy], [ox + g.W, oy + g.H], [ox, oy + g.H]].map(([cx, cy]) => {
+    const u = (cx - g.cellsW / 2) * g.pitch;
+    const v = -(cy - g.cellsH / 2) * g.pitch;
+    return [g.x3 + (g.xF + u - g.x3) * mix, v + g.y3 + (g.yF - g.y3) * mix, u * (1 - mix)];
+  });
 }

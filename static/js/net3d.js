@@ -26,7 +26,7 @@ uniform float u_mix;
 uniform ivec4 u_grid;   // W, H, gap, cols (in cells)
 uniform vec2 u_cells;   // grid width and height in cells
 uniform float u_pitch;  // world size of one cell
-uniform vec3 u_plane;   // x of the plane in 3D, centre x and y in the flat layout
+uniform vec4 u_plane;   // x of the plane in 3D, centre x and y in the flat layout, y in 3D
 uniform float u_focus;
 uniform highp usampler2D u_data;
 const vec3 KEY = vec3(-0.32, 0.80, 0.50);
@@ -34,7 +34,7 @@ const vec3 KEY = vec3(-0.32, 0.80, 0.50);
 vec3 world(vec2 cell, vec3 offset3, vec3 offsetF) {
   float u = (cell.x - u_cells.x * 0.5) * u_pitch;
   float v = -(cell.y - u_cells.y * 0.5) * u_pitch;
-  vec3 p3 = vec3(u_plane.x, v, u) + offset3;
+  vec3 p3 = vec3(u_plane.x, v + u_plane.w, u) + offset3;
   vec3 pF = vec3(u_plane.y + u, v + u_plane.z, 0.0) + offsetF;
   return mix(p3, pF, u_mix);
 }
@@ -340,7 +340,7 @@ export class NetRenderer {
     gl.uniform4i(u.u_grid, g.W, g.H, g.gap, g.cols);
     gl.uniform2f(u.u_cells, g.cellsW, g.cellsH);
     gl.uniform1f(u.u_pitch, g.pitch);
-    gl.uniform3f(u.u_plane, g.x3, g.xF, g.yF);
+    gl.uniform4f(u.u_plane, g.x3, g.xF, g.yF, g.y3);
     gl.activeTexture(gl.TEXTURE0);
     gl.bindTexture(gl.TEXTURE_2D, l.tex);
   }
@@ -380,7 +380,7 @@ export class NetRenderer {
     gl.activeTexture(gl.TEXTURE1);
     gl.bindTexture(gl.TEXTURE_2D, this.overTex);
     const eye = frame.eye;
-    const distance = (g) => Math.hypot(g.x3 + (g.xF - g.x3) * mix - eye[0], g.yF * mix - eye[1], eye[2]);
+    const distance = (g) => Math.hypot(g.x3 + (g.xF - g.x3) * mix - eye[0], g.y3 + (g.yF - g.y3) * mix - eye[1], eye[2]);
     const maps = this.layers.filter((l) => l.geom.visible && !l.geom.box)
       .sort((a, b) => distance(a.geom) - distance(b.geom));
     for (const l of maps) {
@@ -413,6 +413,9 @@ export class NetRenderer {
     }
 
     if (this.lineCount) {
+      // Lines are drawn over the planes, not depth-tested against them: a unit's connections
+      // must reach its source patch even when that plane stands between it and the camera.
+      gl.disable(gl.DEPTH_TEST);
       gl.useProgram(this.lineProg.prog);
       gl.uniformMatrix4fv(this.lineProg.uniforms.u_viewProj, false, frame.viewProj);
       gl.uniform1f(this.lineProg.uniforms.u_mix, mix);

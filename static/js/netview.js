@@ -6,13 +6,12 @@ import { rgb } from "./colormap.js";
 import { OrbitCamera } from "./camera.js";
 import { OrbitControls } from "./controls.js";
 import { Labels } from "./labels.js";
-import { corners, layoutGroups, pick, planeTop, radius, unitWorld } from "./layout.js";
+import { across, bestFraming } from "./framing.js";
+import { corners, layoutGroups, mapCorners, pick, planes, planeTop, radius, unitWorld } from "./layout.js";
 import { NetRenderer } from "./net3d.js";
 import { normalize, project, sub } from "./mat4.js";
 import { shapeText } from "./netmodel.js";
 
-const POSE_3D = { yaw: -0.7, pitch: 0.52 };
-const POSE_3D_TALL = { yaw: -1.2, pitch: 0.78 }; // portrait views: the stack climbs the screen
 const POSE_FLAT = { yaw: 0, pitch: 0 };
 const MAX_LINES = 1600;
 const MORPH = 5.5; // 1/s
@@ -38,6 +37,7 @@ export class NetView {
     this.scheduled = false;
     this.last = 0;
     this.error = null;
+    this.flown = null; // the group flown to (focus mode), else null
     try {
       this.renderer = new NetRenderer(this.canvas);
     } catch (err) {
@@ -55,6 +55,19 @@ export class NetView {
       onHover: (ndc, e) => this.onHover(this.pickAt(ndc), e),
       onClick: (ndc) => this.onClick(this.pickAt(ndc)),
       onLeave: (e) => this.onHover(null, e),
+      onHint: (text) => this.hint(text),
+    });
+    this.hintEl = document.createElement("div");
+    this.hintEl.className = "view-hint";
+    this.hintEl.setAttribute("role", "status");
+    this.hintEl.hidden = true;
+    this.body.appendChild(this.hintEl);
+    this.hintTimer = 0;
+    // Double-click a layer to fly to it (framed face-on); R or "Reset view" comes back.
+    this.canvas.addEventListener("dblclick", (e) => {
+      const r = this.canvas.getBoundingClientRect();
+      const hit = this.pickAt([((e.clientX - r.left) / r.width) * 2 - 1, 1 - ((e.clientY - r.top) / r.height) * 2]);
+      if (hit) this.flyTo(hit.group);
     });
     this.canvas.addEventListener("webglcontextlost", (e) => {
       e.preventDefault();
@@ -80,12 +93,15 @@ export class NetView {
     this.cssSize = [w, h];
     this.camera.aspect = w / h;
     if (this.groups.length) {
-      // The flat layout wraps into rows that suit the view's shape.
-      const geoms = layoutGroups(this.groups, this.hidden, this.camera.aspect);
-      if (geoms.some((g, i) => g.yF !== this.geoms[i].yF || g.xF !== this.geoms[i].xF)) {
-        this.geoms = geoms;
-        this.renderer.updateGeometry(geoms);
+      // Spacing, 3D angle and the flat layout's rows suit the view's shape.
+      const before = this.geoms;
+      this.plan();
+      const moved = (g, i) => ["x3", "y3", "xF", "yF"].some((k) => g[k] !== before[i][k]);
+      if (this.geoms.some(moved)) {
+        this.renderer.updateGeometry(this.geoms);
         this.setFocus(null, null);
+      } else {
+        this.geoms = before;
       }
       // Untouched by the user, the picture keeps filling the view.
       if (this.framed) this.fit(true);
@@ -98,7 +114,7 @@ export class NetView {
     if (!this.renderer) return;
     this.groups = groups;
     this.hidden = hidden;
-    this.geoms = layoutGroups(groups, hidden, this.camera.aspect);
+    this.plan();
     this.renderer.setGeometry(this.geoms);
     this.buildLabels();
     this.fit(true);
@@ -108,11 +124,18 @@ export class NetView {
   setHidden(hidden) {
     if (!this.renderer) return;
     this.hidden = hidden;
-    this.geoms = layoutGroups(this.groups, hidden, this.camera.aspect);
+    this.plan();
     this.renderer.updateGeometry(this.geoms);
     this.labels.items.forEach((item) => { item.visible = this.geoms[item.group].visible; });
     this.setFocus(null, null);
     this.fit(false);
+  }
+
+  /** Lay out the groups with the plane spacing and 3D angle that suit this model and view. */
+  plan() {
+    const best = bestFraming(planes(this.groups, this.hidden), this.camera, this.cssSize);
+    this.pose3d = { yaw: best.yaw, pitch: best.pitch };
+    this.geoms = layoutGroups(this.groups, this.hidden, this.camera.aspect, best.spread, best.rise);
   }
 
   buildLabels() {
@@ -171,12 +194,36 @@ export class NetView {
     this.fit(false);
   }
 
+  /** Briefly show how to move the camera (a gesture went to the page instead). */
+  hint(text) {
+    this.hintEl.textContent = text;
+    this.hintEl.hidden = false;
+    clearTimeout(this.hintTimer);
+    this.hintTimer = setTimeout(() => { this.hintEl.hidden = true; }, 1600);
+  }
+
+  /** Focus mode: fly to group `gi`, framed nearly face-on so its smallest maps can be read. */
+  flyTo(gi) {
+    const g = this.geoms[gi];
+    if (!g || !g.visible) return;
+    this.framed = false;
+    this.flown = gi;
+    const flat = this.mixGoal > 0.5;
+    const pts = corners(this.geoms.map((o, i) => ({ ...o, visible: i === gi })), this.mixGoal);
+    const { yaw, pitch } = flat ? POSE_FLAT : { yaw: -1.3, pitch: 0.15 };
+    this.camera.setPose(this.camera.frame(pts, yaw, pitch, 0.1, 0), false);
+    // Layers between the camera and this one are clipped away rather than hiding it.
+    this.camera.clip = flat ? 0 : 0.7;
+    this.requestRender();
+  }
+
   /** Frame every visible layer with the layout's default angle. */
   fit(immediate) {
     this.framed = true;
+    this.flown = null;
+    this.camera.clip = 0;
     this.camera.radius = radius(this.geoms, this.mixGoal);
-    const pose3d = this.camera.aspect < 0.85 ? POSE_3D_TALL : POSE_3D;
-    const { yaw, pitch } = this.mixGoal > 0.5 ? POSE_FLAT : pose3d;
+    const { yaw, pitch } = this.mixGoal > 0.5 ? POSE_FLAT : this.pose3d;
     this.camera.setPose(this.camera.frame(corners(this.geoms, this.mixGoal), yaw, pitch), immediate);
     this.requestRender();
   }
@@ -247,18 +294,29 @@ export class NetView {
     return { positions, colors };
   }
 
-  /** True when the output digits are too close on screen to label each one. */
-  digitsCrowded(viewProj) {
-    const out = this.groups.length - 1;
-    if (!this.groups[out]?.isOutput) return false;
-    const [a, b] = [0, 9].map((i) => project(viewProj, unitWorld(this.geoms[out], i, this.mix)));
-    const dy = ((a[1] - b[1]) / 2) * this.cssSize[1];
-    const dx = ((a[0] - b[0]) / 2) * this.cssSize[0];
-    return Math.hypot(dx, dy) / 9 < 12;
+  /**
+   * On-screen size across (CSS px, the narrower of its two directions) of the smallest feature
+   * map shown (of the layer flown to, in focus mode), with its group's title: how legible the
+   * picture is at this pose.
+   */
+  smallestMap(viewProj) {
+    let best = { px: Infinity, title: "" };
+    const [w, h] = this.cssSize;
+    this.geoms.forEach((g, gi) => {
+      if (!g.visible || g.box || (this.flown != null && gi !== this.flown)) return;
+      for (let c = 0; c < g.C; c++) {
+        const q = mapCorners(g, c, this.mix).map((p) => project(viewProj, p));
+        if (q.some((p) => p[3] <= 0)) continue;
+        const px = Math.min(...across(q.map((p) => [(p[0] * w) / 2, (p[1] * h) / 2])));
+        if (px < best.px) best = { px, title: this.groups[gi].title };
+      }
+    });
+    return best;
   }
 
   /** Draw on the next animation frame; canvas[data-still] is "1" once a frame has drawn the
-      latest state and nothing is left moving (the browser tests wait for it). */
+      latest state and nothing is left moving (the browser tests wait for it), and then
+      canvas[data-min-map] and [data-min-map-layer] tell the smallest map (smallestMap()). */
   requestRender() {
     if (!this.renderer) return;
     this.canvas.dataset.still = "0";
@@ -283,11 +341,13 @@ export class NetView {
     const toEye = normalize(sub(eye, this.camera.cur.target));
     this.renderer.render({ viewProj, mix: this.mix, focus: this.dim, toEye, eye });
     this.labels.update(viewProj, this.cssSize[0], this.cssSize[1], this.mix);
-    this.labels.container.classList.toggle("dense", this.digitsCrowded(viewProj));
     if (moving) {
       this.requestRender();
     } else {
       this.last = 0;
+      const small = this.smallestMap(viewProj);
+      this.canvas.dataset.minMap = small.px.toFixed(1);
+      this.canvas.dataset.minMapLayer = small.title;
       this.canvas.dataset.still = "1";
     }
   }
