@@ -126,12 +126,15 @@ def test_network_view_reacts_to_drag(page):
     assert changed_fraction(before, snapshot(view)) < 0.02, "reset did not restore the view"
 
 
-def test_wheel_zooms(page):
+def test_ctrl_wheel_zooms(page):
+    """Ctrl+wheel zooms; a plain wheel scrolls the page (test_view3d.py)."""
     view = page.locator("#network-view")
     before = snapshot(view)
     box = view.bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    page.keyboard.down("Control")
     page.mouse.wheel(0, -600)
+    page.keyboard.up("Control")
     wait_still(page)
     assert changed_fraction(before, snapshot(view)) > 0.05
 
