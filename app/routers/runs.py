@@ -33,10 +33,11 @@ the ``retry: 500`` milliseconds the stream starts with). Events::
        "images_per_second": 15023.5, "eta_seconds": 3.1, "time": 1764484800.123}
       # step counts from 1 over the whole run; loss and batch_accuracy: mean over the batches
       # since the previous progress event; time: when that step ended (Unix seconds)
-    snapshot  (at least twice a second while running; step 0 is the random start)
+    snapshot  (twice a second while running, spaced out on slow networks so they cost ≤ 2.5 % of
+               the training; step 0 is the random start, the last step always has one)
       {"step": 120, "epoch": 1, "layer": "conv1", "shape": [30, 1, 5, 5], "min": -0.41,
        "max": 0.39, "encoding": "float16", "data": "<base64>", "val_accuracy": 0.912,
-       "val_size": 500}
+       "val_size": 200}
       # the first conv layer's weights (float16 as in /api/models/{name}/params); val_accuracy on
       # a fixed validation subset of val_size images
     epoch     (after each epoch: the history row)

@@ -18,7 +18,7 @@ from .manager import RunManager
 from .models import Snapshots
 from .store import public
 
-VAL_SUBSET = 500  # validation images scored at each snapshot (a fixed subset)
+VAL_SUBSET = 200  # validation images scored at each snapshot (a fixed subset)
 
 
 class TrainingOff(RuntimeError):

@@ -104,9 +104,9 @@ class Reporter:
         now = time.perf_counter()
         if now - self.last_progress >= self.plan["progress_seconds"] or step == self.steps_total:
             self.progress(epoch, step, now)
-        # Snapshots cost a forward pass over the subset: on slow networks they are spaced so
-        # that they take at most ~4 % of the time.
-        gap = max(self.plan["snapshot_seconds"], self.snapshot_cost * 25)
+        # Snapshots cost a forward pass over the subset: on slow networks (or a busy machine)
+        # they are spaced so that they take at most ~2.5 % of the time.
+        gap = max(self.plan["snapshot_seconds"], self.snapshot_cost * 40)
         if now - self.last_snapshot >= gap or step == self.steps_total:
             self.snapshot(net, epoch, step)
 

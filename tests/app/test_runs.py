@@ -117,7 +117,7 @@ def test_a_run_trains_streams_and_becomes_a_model(runs_client, tiny_dir, tmp_pat
     assert {"progress", "snapshot", "epoch"} <= set(names)
     first_snapshot = next(data for _, name, data in stream if name == "snapshot")
     assert first_snapshot["step"] == 0 and first_snapshot["shape"] == [30, 1, 5, 5]
-    assert first_snapshot["encoding"] == "float16" and first_snapshot["val_size"] == 500
+    assert first_snapshot["encoding"] == "float16" and first_snapshot["val_size"] == 200
     progress = [data for _, name, data in stream if name == "progress"]
     assert progress[-1]["step"] == 2 and progress[-1]["eta_seconds"] == 0
     assert set(progress[-1]) == {"step", "steps_total", "epoch", "loss", "batch_accuracy",
