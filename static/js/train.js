@@ -194,13 +194,13 @@ async function remove(ctx, id) {
     return;
   }
   if (finished) {
-    if (run.model) dropFromPicker(run.model);
     if (s.rec && s.rec.run.id === id) {
       stopFollowing(s);
       s.rec = null;
       ctx.painter.placeholder("Start a run, or pick one below, to see it read your drawing.");
       ctx.painter.state("");
     }
+    if (run.model) dropFromPicker(run.model); // after forgetting the run: the page asks again
   }
   loadRuns(ctx);
 }

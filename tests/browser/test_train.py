@@ -1,7 +1,8 @@
 """The Train view (issue 15) in a real browser against a live server that trains in a child
 process: a tiny run started from the page, its curves and first-layer filters changing while it
 runs, the run's own answer for the drawing, the replay, the finished model in the network picker
-and in every network's answer, and the run still listed after a reload."""
+and in every network's answer, the run still listed after a reload and then deleted; stopping a
+run, a run waiting in the queue, a refused setting, the view on a phone."""
 
 from __future__ import annotations
 
@@ -147,6 +148,16 @@ def test_a_tiny_run_trains_live_replays_and_joins_the_picker(train_page):
     pg.wait_for_selector("#train-runs .run-row.current")
     expect(pg.locator("#train-state")).to_contain_text("Done")
     assert pg.locator("#model-select").input_value() == name
+
+    # Deleting it (after a confirmation) takes its network out of the picker; the page moves on.
+    pg.once("dialog", lambda dialog: dialog.accept())
+    pg.click("#train-runs .run-row.current .icon-btn")
+    pg.wait_for_selector("#train-runs .run-row", state="detached")
+    assert pg.locator(f"#model-select option[value='{name}']").count() == 0
+    assert pg.locator("#model-select").input_value() != name
+    pg.wait_for_selector("#prediction[data-state=ok]")
+    wait_idle(pg)
+    assert pg.locator("#train-watch").is_hidden()
 
 
 def test_the_run_record_folds_events(train_page):
