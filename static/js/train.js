@@ -276,6 +276,11 @@ export const trainView = {
     if (s.rec && !s.groups.length) viewFor(ctx, s.rec.run);
   },
 
+  /** The pad was emptied: the run's view goes dark (teach.js then shows a placeholder). */
+  cleared(ctx) {
+    ctx.painter.dark();
+  },
+
   shown(ctx) {
     ctx.painter.resized();
     schedule(ctx);

@@ -7,6 +7,7 @@ import { lineChart } from "./chart.js";
 import { LUT, lutIndex } from "./colormap.js";
 import { el } from "./dom.js";
 import { fmt, pct } from "./format.js";
+import { displayValues } from "./netmodel.js";
 import { NetView } from "./netview.js";
 
 const KERNEL_CSS = 22; // about this many CSS pixels per kernel side
@@ -163,6 +164,11 @@ export class TrainPainter {
     this.groups = groups;
     this.view.setGroups(groups, new Set());
     this.view.setLayout("3d");
+  }
+
+  /** Every unit of the run's view at zero (no drawing to read). */
+  dark() {
+    if (this.groups) this.view.setValues(displayValues(this.groups, new Map()));
   }
 
   /** Shown when there is no answer to show (see panels.js). */
