@@ -1,19 +1,23 @@
-"""Frame time of the 3D network view while orbiting, in headless Chromium (SwiftShader WebGL2).
+"""Frame time and framing of the 3D network view, in headless Chromium (SwiftShader WebGL2).
 
-Starts the app with uvicorn on a free port (or uses --url), loads the page, waits for the first
-prediction, then drags the camera round with the mouse for --seconds while the page records
-requestAnimationFrame timestamps. Prints and writes (DIR/frame_time.json) a JSON summary: mean,
-median and 95th-percentile frame time, frames per second, unit count and canvas size. With
---overlay, a saliency heatmap lies on the input layer first (the Why view's 3D overlay, asked
-for by clicking the predicted digit's probability bar). A benchmark, not a test.
+Starts the app with uvicorn on a free port (or uses --url) and, for each model (--model, repeated;
+default: every served model), loads the page and waits for the first prediction. Framing first,
+in the default 3D pose: the share of the view's pixels that are lit (not background, overlays
+hidden) and the on-screen size of the smallest feature map (canvas[data-min-map]). Then it drags
+the camera round with the mouse for --seconds while the page records requestAnimationFrame
+timestamps: mean, median and 95th-percentile frame time, frames per second. Prints and writes
+DIR/NAME.json and a table, DIR/NAME.md. With --overlay, a saliency heatmap lies on the input
+layer first (the Why view's 3D overlay, asked for by clicking the predicted digit's probability
+bar). A benchmark, not a test.
 
-Usage: cnnvis bench frame_time [--seconds 6] [--model NAME] [--url URL] [--out DIR] [--overlay]
-       (or python benchmarks/frame_time.py ...)
+Usage: cnnvis bench frame_time [--seconds 6] [--model NAME ...] [--url URL] [--out DIR]
+       [--name frame_time] [--overlay]   (or python benchmarks/frame_time.py ...)
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import itertools
 import json
 import math
@@ -28,6 +32,8 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,6 +69,33 @@ UNITS = """() => {
   return text.reduce(
     (sum, t) => sum + t.split(' ')[0].split('×').reduce((a, b) => a * Number(b), 1), 0);
 }"""
+
+
+# Everything drawn over the view's canvas (labels, legend, help, hints), hidden while the lit
+# pixels are counted and shown again afterwards.
+OVERLAYS = """(hide) => {
+  for (const el of document.querySelectorAll('#stage-body > :not(#network-view)')) {
+    el.style.visibility = hide ? 'hidden' : '';
+  }
+}"""
+BACKGROUND = np.array([12, 16, 24])
+LIT = 16  # a pixel is lit when a channel differs from the background by more than this
+
+
+def framing(page) -> dict:
+    """Lit-pixel share of the view and its smallest feature map, in the default pose at rest."""
+    page.mouse.move(0, 0)
+    page.wait_for_selector("#network-view[data-still='1']", state="attached")
+    page.evaluate(OVERLAYS, True)
+    shot = Image.open(io.BytesIO(page.locator("#network-view").screenshot())).convert("RGB")
+    page.evaluate(OVERLAYS, False)
+    pixels = np.asarray(shot).astype(int)
+    lit = np.abs(pixels - BACKGROUND).max(axis=2) > LIT
+    view = page.locator("#network-view")
+    return {"lit_share": round(float(lit.mean()), 4),
+            "smallest_map_px": float(view.get_attribute("data-min-map")),
+            "smallest_map_layer": view.get_attribute("data-min-map-layer"),
+            "view_css": [shot.width, shot.height]}
 
 
 def free_port() -> int:
@@ -127,52 +160,82 @@ def orbit(page, seconds: float, drag: bool) -> dict:
     return summarise(page.evaluate(STOP))
 
 
+def measure(browser, base: str, model: str, args) -> dict:
+    page = browser.new_page(viewport={"width": args.width, "height": args.height})
+    page.goto(f"{base}/?model={model}")
+    page.wait_for_selector("#prediction[data-state=ok]", timeout=60_000)
+    page.wait_for_selector("body[data-busy='0']", state="attached")
+    frame = framing(page)
+    if args.overlay:
+        label = int(page.inner_text("#prediction").strip())
+        page.locator("#prob-bars li").nth(label).click()
+        page.wait_for_selector("#overlay-note", state="visible", timeout=60_000)
+    layers = page.evaluate("() => document.querySelectorAll('#layer-chips .chip').length")
+    info = page.evaluate(VIEW_INFO)
+    hovering = orbit(page, 2.0, drag=False)
+    dragging = orbit(page, args.seconds, drag=True)
+    result = {
+        "model": model,
+        "layers_drawn": layers,
+        "units": page.evaluate(UNITS),
+        "canvas": info["canvas"],
+        "renderer": info["renderer"],
+        "framing": frame,
+        "orbit": dragging,
+        "hover": hovering,
+    }
+    page.close()
+    return result
+
+
+def table(result: dict) -> str:
+    lines = [f"# 3D view at {result['viewport'][0]}×{result['viewport'][1]} ({result['name']})", "",
+             "| model | layers | lit pixels | smallest map (px) | in | orbit fps | orbit p95 ms |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in result["runs"]:
+        f = r["framing"]
+        lines.append(f"| {r['model']} | {r['layers_drawn']} | {f['lit_share'] * 100:.1f} % | "
+                     f"{f['smallest_map_px']:.1f} | {f['smallest_map_layer']} | "
+                     f"{r['orbit']['fps']} | {r['orbit']['p95_ms']} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--url", help="use a running server instead of starting one")
-    ap.add_argument("--model", help="model to show (default: the server's default)")
+    ap.add_argument("--model", action="append",
+                    help="model to show, repeatable (default: every served model)")
     ap.add_argument("--seconds", type=float, default=6.0)
     ap.add_argument("--width", type=int, default=1440)
     ap.add_argument("--height", type=int, default=900)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results",
-                    help="directory for frame_time.json (default: benchmarks/results)")
+                    help="directory for the results (default: benchmarks/results)")
+    ap.add_argument("--name", default="frame_time", help="file name of the results, no suffix")
     ap.add_argument("--overlay", action="store_true",
                     help="draw the Why view's heatmap over the input layer while orbiting")
     args = ap.parse_args()
     with server(args.url) as base, sync_playwright() as pw:
+        models = args.model
+        if not models:
+            with urllib.request.urlopen(base + "/api/models") as r:
+                models = [m["name"] for m in json.load(r)["models"]]
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": args.width, "height": args.height})
-        page.goto(base + "/" + (f"?model={args.model}" if args.model else ""))
-        page.wait_for_selector("#prediction[data-state=ok]", timeout=60_000)
-        page.wait_for_timeout(1500)
-        if args.overlay:
-            label = int(page.inner_text("#prediction").strip())
-            page.locator("#prob-bars li").nth(label).click()
-            page.wait_for_selector("#overlay-note", state="visible", timeout=60_000)
-        layers = page.evaluate("() => document.querySelectorAll('#layer-chips .chip').length")
-        info = page.evaluate(VIEW_INFO)
-        hovering = orbit(page, 2.0, drag=False)
-        dragging = orbit(page, args.seconds, drag=True)
         result = {
             "benchmark": "frame_time_orbit",
-            "model": page.eval_on_selector("#model-select", "s => s.value"),
-            "layers_drawn": layers,
-            "units": page.evaluate(UNITS),
+            "name": args.name,
             "viewport": [args.width, args.height],
-            "canvas": info["canvas"],
-            "renderer": info["renderer"],
             "chromium": browser.version,
             "cpus": os.cpu_count(),
             "machine": platform.machine(),
             "overlay": args.overlay,
-            "orbit": dragging,
-            "hover": hovering,
+            "runs": [measure(browser, base, model, args) for model in models],
         }
         browser.close()
     text = json.dumps(result, indent=2)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "frame_time.json").write_text(text + "\n")
+    (args.out / f"{args.name}.json").write_text(text + "\n")
+    (args.out / f"{args.name}.md").write_text(table(result))
 
 
 if __name__ == "__main__":
