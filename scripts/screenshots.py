@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Write the README's picture of the page (docs/screenshot.png): a drawn 4, its prediction, and an
-active fc1 unit hovered with its incoming weights on the 3D view.
+"""Write the README's pictures of the page: docs/screenshot.png, a drawn 4, its prediction, and
+an active fc1 unit of simple_convnet hovered with its incoming weights on the 3D view; and
+docs/screenshot_deep_convnet.png, the same 4 read by deep_convnet, all twelve layers framed in
+3D.
 
 Starts the app on a free port unless --url names a running one; drives Debian's Chromium with
 Playwright (the test extras), as the browser tests do.
 
     .venv/bin/python scripts/screenshots.py [--url URL] [--out docs/screenshot.png]
+                                            [--deep-out docs/screenshot_deep_convnet.png]
 """
 
 from __future__ import annotations
@@ -84,44 +87,55 @@ def draw(page, strokes) -> None:
 
 
 def hover_active_unit(page, title: str) -> None:
-    """Move down from a layer's label until the readout names a unit with a non-zero value."""
+    """Move down from a layer's label until the readout names a unit of that layer with a
+    non-zero value."""
     label = page.locator(".layer-label", has=page.locator(".l-title", has_text=title)).first
     box = label.bounding_box()
     readout = page.locator("#hover-readout")
-    for dx in (0, -12, 12, -24, 24):
-        for dy in range(24, 160, 3):
+    for dx in (0, -12, 12, -24, 24, -36, 36):
+        for dy in range(8, 200, 3):
             page.mouse.move(box["x"] + box["width"] / 2 + dx, box["y"] + box["height"] + dy)
-            if (readout.is_visible()
+            if (readout.is_visible() and readout.inner_text().startswith(title)
                     and not readout.locator(".ro-value").inner_text().startswith("0.000")):
                 return
     raise SystemExit(f"no active unit found below the {title} label")
+
+
+def shoot(page, base: str, model: str, hover: str | None, out: Path) -> None:
+    """Draw the 4 on `model`'s page, hover an active unit below the `hover` label (if one is
+    named), save."""
+    page.goto(f"{base}/?model={model}")
+    page.wait_for_selector("#prediction[data-state=ok]")
+    settle(page)
+    page.click("#clear")
+    draw(page, FOUR)
+    page.wait_for_selector("#prediction[data-state=ok]")
+    settle(page)
+    predicted = page.locator("#prediction").inner_text().strip()
+    if predicted != "4":
+        raise SystemExit(f"{model} read the drawn 4 as {predicted}")
+    if hover:
+        hover_active_unit(page, hover)
+    settle(page)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(page.screenshot())
+    print(f"wrote {out}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running cnnvis (default: start one)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
+    parser.add_argument("--deep-out", type=Path,
+                        default=ROOT / "docs" / "screenshot_deep_convnet.png")
     args = parser.parse_args()
     with served(args.url) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport=VIEWPORT)
         page.set_default_timeout(30_000)
-        page.goto(base + "/?model=simple_convnet")
-        page.wait_for_selector("#prediction[data-state=ok]")
-        settle(page)
-        page.click("#clear")
-        draw(page, FOUR)
-        page.wait_for_selector("#prediction[data-state=ok]")
-        settle(page)
-        predicted = page.locator("#prediction").inner_text().strip()
-        if predicted != "4":
-            raise SystemExit(f"the drawn 4 was read as {predicted}")
-        hover_active_unit(page, "fc1")
-        settle(page)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_bytes(page.screenshot())
+        shoot(page, base, "simple_convnet", "fc1", args.out)
+        shoot(page, base, "deep_convnet", None, args.deep_out)
         browser.close()
-    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
