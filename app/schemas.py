@@ -333,6 +333,7 @@ class ErrorResponse(BaseModel):
 ERROR_DESCRIPTIONS = {
     400: "Malformed request: body is not valid JSON or multipart, or the image is not valid "
          "base64, truncated or not an image",
+    403: "Training is turned off on this server (CNNVIS_MAX_RUNS=0)",
     404: "Unknown model, layer or parameter (the message lists the valid names)",
     413: "Request body or image over its size limit",
     415: "Wrong content type, or an image format other than PNG/JPEG",
@@ -654,16 +655,16 @@ class RunRequest(Strict):
     arch: str = Field(min_length=1, max_length=100,
                       description="a registered architecture (GET /api/models lists them as "
                                   "`arch`), e.g. simple_convnet")
-    epochs: int = Field(1, ge=1, le=1000, description="passes over the training images "
+    epochs: WholeNumber = Field(1, ge=1, le=1000, description="passes over the training images "
                                                       "(at most CNNVIS_MAX_RUN_EPOCHS)")
-    batch_size: int = Field(100, ge=1, le=1000, description="images per gradient step")
+    batch_size: WholeNumber = Field(100, ge=1, le=1000, description="images per gradient step")
     optimizer: Literal["sgd", "momentum", "adam"] = "adam"
     lr: float = Field(0.001, gt=0.0, le=1.0, allow_inf_nan=False, description="learning rate")
-    train_size: int = Field(TRAIN_SPLIT, ge=1, le=TRAIN_SPLIT,
+    train_size: WholeNumber = Field(TRAIN_SPLIT, ge=1, le=TRAIN_SPLIT,
                             description="training images used, drawn (seeded) from the training "
                                         "split")
     augment: bool = Field(False, description="random shifts of up to ±2 pixels")
-    seed: int = Field(0, ge=0, le=2**32 - 1, description="seed of every random draw")
+    seed: WholeNumber = Field(0, ge=0, le=2**32 - 1, description="seed of every random draw")
 
 
 class RunProgress(BaseModel):
@@ -695,8 +696,8 @@ class RunList(BaseModel):
 
 
 class RunActivationsRequest(DrawingInput):
-    step: int = Field(ge=0, description="a snapshot's step (the latest kept one at or before it "
-                                        "is used)")
+    step: WholeNumber = Field(ge=0, description="a snapshot's step (the latest kept one at or "
+                                                "before it is used)")
 
 
 class RunActivationsResponse(ActivationsResponse):

@@ -57,7 +57,8 @@ latest kept snapshot at or before that step (``snapshots`` lists them; at most
 Errors: 422 for an unknown ``arch`` or a value beyond the server's limits, 404 for an unknown
 run (or a step before the first snapshot), 429 when this client already has
 ``CNNVIS_MAX_RUNS_PER_CLIENT`` runs queued or running, 503 + ``Retry-After`` when the queue is
-full (``CNNVIS_MAX_RUNS`` running and ``CNNVIS_MAX_QUEUED_RUNS`` waiting) or training is off.
+full (``CNNVIS_MAX_RUNS`` running and ``CNNVIS_MAX_QUEUED_RUNS`` waiting), 403 when training
+is off (``CNNVIS_MAX_RUNS=0``).
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ RunDrawing = Annotated[RunActivationsRequest, Body(openapi_examples=examples.RUN
 
 
 @router.post("", status_code=202, response_model=Run, dependencies=[JsonBody],
-             responses=error_responses(400, 413, 415, 422, 429, 503),
+             responses=error_responses(400, 403, 413, 415, 422, 429, 503),
              summary="Start training a network (queued; follow it with /events)")
 def create_run(body: NewRun, request: Request, runs: RunsDep) -> dict:
     client = request.client.host if request.client else "unknown"
@@ -116,7 +117,7 @@ def create_run(body: NewRun, request: Request, runs: RunsDep) -> dict:
         raise HTTPException(429 if full.per_client else 503, str(full),
                             headers={"Retry-After": str(full.retry_after)}) from None
     except TrainingOff as off:
-        raise HTTPException(503, str(off), headers={"Retry-After": "3600"}) from None
+        raise HTTPException(403, str(off)) from None
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
 
@@ -127,13 +128,13 @@ def list_runs(runs: RunsDep) -> dict:
     return {"runs": runs.list()}
 
 
-@router.get("/{run_id}", response_model=Run, responses=error_responses(404, 503),
+@router.get("/{run_id}", response_model=Run, responses=error_responses(404, 422, 503),
             summary="One run: status, progress, history, result")
 def get_run(run_id: RunId, runs: RunsDep) -> dict:
     return runs.get(run_id)
 
 
-@router.delete("/{run_id}", response_model=Run, responses=error_responses(404, 503),
+@router.delete("/{run_id}", response_model=Run, responses=error_responses(404, 422, 503),
                summary="Cancel a queued or running run; delete a finished one and its model")
 def delete_run(run_id: RunId, runs: RunsDep) -> dict:
     return runs.remove(run_id)
@@ -143,7 +144,7 @@ def delete_run(run_id: RunId, runs: RunsDep) -> dict:
             responses={200: {"content": {"text/event-stream": {}},
                              "description": "Server-Sent Events: progress, snapshot, epoch, then "
                                             "one of done, failed, cancelled"},
-                       **error_responses(404, 503)},
+                       **error_responses(404, 422, 503)},
             summary="Follow a run as Server-Sent Events (history first; Last-Event-ID resumes)")
 async def run_events(run_id: RunId, runs: RunsDep,
                      last_event_id: Annotated[str | None, Header(max_length=20)] = None,
@@ -186,3 +187,18 @@ def run_activations(run_id: RunId, body: RunDrawing, runs: RunsDep,
     started = time.perf_counter()
     prepared = service.prepare(body.image, body.pixels, settings)
     return runs.activations(run_id, body.step, prepared, started)
+
+
+# Two operations share each of these paths; Starlette's 405 would name only the first one's
+# method in Allow, so the other methods get an answer that names both.
+def _not_allowed(allowed: str):
+    def refuse() -> None:
+        raise HTTPException(405, headers={"Allow": allowed})
+    return refuse
+
+
+OTHER_METHODS = ["HEAD", "PUT", "PATCH", "OPTIONS", "TRACE"]
+router.add_api_route("", _not_allowed("GET, POST"), methods=OTHER_METHODS,
+                     include_in_schema=False)
+router.add_api_route("/{run_id}", _not_allowed("GET, DELETE"), methods=OTHER_METHODS,
+                     include_in_schema=False)

@@ -314,8 +314,7 @@ def test_a_full_disk_while_saving_fails_the_run_and_leaves_nothing(tmp_path, mon
 def test_training_can_be_turned_off(tiny_dir, tmp_path):
     with TestClient(create_app(settings_for(tiny_dir, tmp_path, max_runs=0))) as client:
         answer = client.post("/api/runs", json=TINY_RUN)
-    assert answer.status_code == 503 and "CNNVIS_MAX_RUNS=0" in answer.json()["detail"]
-    assert answer.headers["Retry-After"] == "3600"
+    assert answer.status_code == 403 and "CNNVIS_MAX_RUNS=0" in answer.json()["detail"]
 
 
 def test_a_done_run_whose_files_are_gone_is_no_model(tiny_dir, tmp_path):
@@ -379,3 +378,12 @@ def test_snapshots_are_bounded_and_evenly_thinned(tmp_path):
     with np.load(tmp_path / "snapshots" / "39.npz") as saved:
         assert saved["conv1.weight"].dtype == np.float16
         assert np.array_equal(saved["conv1.weight"], net.params["conv1.weight"].astype("f2"))
+
+
+def test_a_wrong_method_names_every_allowed_one(runs_client):
+    for method, path, allowed in (("OPTIONS", "/api/runs", "GET, POST"),
+                                  ("PUT", "/api/runs/abc", "GET, DELETE"),
+                                  ("DELETE", "/api/runs/abc/events", "GET")):
+        answer = runs_client.request(method, path)
+        assert answer.status_code == 405 and answer.headers["Allow"] == allowed
+        assert answer.json()["detail"].endswith(f"allowed: {allowed}")
