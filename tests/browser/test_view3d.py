@@ -52,6 +52,14 @@ def camera_marks(page) -> list[tuple[float, float]]:
             for b in boxes(page, "#labels .layer-label")]
 
 
+def same_camera(a, b, tolerance_px: int = 4) -> bool:
+    """Label positions within a few pixels: a camera move shifts them by tens (a phone's view
+    may also be resized by a few pixels as the page scrolls, and is framed again)."""
+    return len(a) == len(b) and all(
+        abs(p[0] - q[0]) <= tolerance_px and abs(p[1] - q[1]) <= tolerance_px
+        for p, q in zip(a, b, strict=True))
+
+
 def check_labels(page, where: str) -> None:
     """Every layer has a label on screen, inside the view, readable and clear of the others."""
     chips = page.locator("#layer-chips .chip").all_inner_texts()
@@ -162,7 +170,7 @@ def test_plain_wheel_scrolls_the_page_and_ctrl_wheel_zooms(page, server_url):
     hint.wait_for(state="visible")
     assert "scroll to zoom" in hint.inner_text()
     wait_still(page)
-    assert camera_marks(page) == marks, "a plain wheel moved the camera"
+    assert same_camera(camera_marks(page), marks), "a plain wheel moved the camera"
 
     page.evaluate("() => window.scrollTo(0, 0)")
     until(lambda: page.evaluate("() => window.scrollY") == 0)
@@ -214,7 +222,7 @@ def test_one_finger_swipe_scrolls_the_page_two_fingers_move_the_camera(phone):
     assert until(lambda: phone.evaluate("() => window.scrollY") > top + 40), \
         "a one-finger swipe over the view did not scroll the page"
     wait_still(phone)
-    assert camera_marks(phone) == marks, "a one-finger swipe moved the camera"
+    assert same_camera(camera_marks(phone), marks), "a one-finger swipe moved the camera"
 
     view.scroll_into_view_if_needed()
     box = view.bounding_box()
@@ -227,7 +235,7 @@ def test_one_finger_swipe_scrolls_the_page_two_fingers_move_the_camera(phone):
     touch(cdp, "touchEnd", [])
     wait_still(phone)
     assert phone.evaluate("() => window.scrollY") == top, "a two-finger drag scrolled the page"
-    assert camera_marks(phone) != marks, "a two-finger drag did not move the camera"
+    assert not same_camera(camera_marks(phone), marks), "a two-finger drag did not move the camera"
 
 
 def test_unit_panel_leaves_the_answer_cards_uncovered(page):
