@@ -189,6 +189,15 @@ def test_phone_epoch_labels_do_not_run_together(browser, server_url, start_path)
     context.close()
 
 
+def test_the_phone_page_is_no_wider_than_the_phone(browser, server_url, start_path):
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    pg = context.new_page()
+    pg.goto(server_url + start_path)
+    pg.wait_for_selector("#prediction[data-state=ok]")
+    assert pg.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    context.close()
+
+
 def test_the_robustness_chart_stays_put_when_the_verdict_changes(page):
     draw(page, SEVEN)
     assert predicted(page) == "7"
