@@ -18,7 +18,7 @@ from model import load_checked
 from model.data import REPO_ROOT
 
 MODEL_FIELDS = {"name", "arch", "description", "param_count", "test_accuracy", "input_shape",
-                "layers", "has_misclassified"}
+                "layers", "has_misclassified", "run"}
 
 
 def loaded(tiny_dir, name):
@@ -50,6 +50,7 @@ def test_model_list(client, tiny_dir):
     assert set(models) == {"tiny", "tiny_lenet", "tiny_alexnet"}
     for name, summary in models.items():
         assert set(summary) == MODEL_FIELDS
+        assert summary["run"] is None  # shipped, not trained from the page
         net, _, _ = loaded(tiny_dir, name)
         assert summary["param_count"] == net.param_count()
         assert summary["input_shape"] == [1, 28, 28]
