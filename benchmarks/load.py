@@ -33,6 +33,7 @@ import numpy as np
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.metrics import RENDER_MAX_AGE
 from model.data import REPO_ROOT, load_sample
 
 HOST = "127.0.0.1"  # loopback only
@@ -170,7 +171,9 @@ class Server:
         return self.proc.poll() is None
 
     def metrics(self) -> dict[str, float]:
-        """The server's own counters: ``{"name{label=value,...}": value}``."""
+        """The server's own counters: ``{"name{label=value,...}": value}``, fresh: scrapes within
+        ``RENDER_MAX_AGE`` share one rendering, so wait that long after the last one."""
+        time.sleep(RENDER_MAX_AGE + 0.05)
         text = httpx.get(self.url + "/metrics", timeout=10).text
         out = {}
         for family in text_string_to_metric_families(text):
