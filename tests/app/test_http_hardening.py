@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from drawings import pixels
+from liveserver import stop, wait_ready
 
 from model.data import REPO_ROOT
 
@@ -81,25 +82,10 @@ def serving(tmp_path: Path, command: list[str], env: dict[str, str]):
                                 cwd=REPO_ROOT, env={**base, **env}, stdout=out, stderr=out)
     live = Live(port, proc, log)
     try:
-        deadline = time.monotonic() + READY_WITHIN_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the server exited: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(live.url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"not ready within {READY_WITHIN_S} s"
-            time.sleep(0.2)
+        wait_ready(proc, live.url, READY_WITHIN_S, log.read_text)
         yield live
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 CNNVIS = ["app.cli", "serve"]

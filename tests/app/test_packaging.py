@@ -11,13 +11,13 @@ import socket
 import subprocess
 import sys
 import sysconfig
-import time
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 from drawings import SAMPLE, drawing
+from liveserver import stop, wait_ready
 
 from app.security import PAGE_POLICY
 from model.data import REPO_ROOT
@@ -132,26 +132,11 @@ def served(installed):
                                 cwd=tmp, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            assert proc.poll() is None, f"server exited: {log.read_text()[-2000:]}"
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, \
-                f"not ready in {READY_TIMEOUT_S} s: {log.read_text()[-2000:]}"
-            time.sleep(0.2)
+        wait_ready(proc, url, READY_TIMEOUT_S, log.read_text)
         with httpx.Client(base_url=url, timeout=30) as http:
             yield http
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def test_the_installed_server_serves_the_page_and_its_scripts(served):

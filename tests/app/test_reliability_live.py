@@ -8,13 +8,13 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 
 import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from liveserver import stop, wait_ready
 from schemathesis.checks import positive_data_acceptance
 from test_api_schemathesis import DRAWING_OPERATIONS, rejected_only_for_content
 
@@ -41,25 +41,10 @@ def serving(*options: str):
                             stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + READY_WITHIN_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the server exited: {proc.stderr.read()[-2000:]}")
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"not ready within {READY_WITHIN_S} s"
-            time.sleep(0.2)
+        wait_ready(proc, url, READY_WITHIN_S, proc.stderr.read)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import httpx
 import numpy as np
 import pytest
+from liveserver import wait_ready
 
 from app.runs.manager import LOST
 from app.runs.store import Store
@@ -43,17 +44,7 @@ def serving(weights_dir, runs_dir):
                             stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + READY_WITHIN_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the server exited: {proc.stderr.read()[-2000:]}")
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"not ready within {READY_WITHIN_S} s"
-            time.sleep(0.2)
+        wait_ready(proc, url, READY_WITHIN_S, proc.stderr.read)
         yield url, proc
     finally:
         if proc.poll() is None:
