@@ -53,11 +53,15 @@ def camera_marks(page) -> list[tuple[float, float]]:
 
 
 def same_camera(a, b, tolerance_px: int = 4) -> bool:
-    """Label positions within a few pixels: a camera move shifts them by tens (a phone's view
-    may also be resized by a few pixels as the page scrolls, and is framed again)."""
-    return len(a) == len(b) and all(
-        abs(p[0] - q[0]) <= tolerance_px and abs(p[1] - q[1]) <= tolerance_px
-        for p, q in zip(a, b, strict=True))
+    """Label positions relative to the first label within a few pixels: a camera move shifts
+    them by tens, while a phone's view scrolled or resized by a few pixels (and framed again)
+    moves them all together."""
+    if len(a) != len(b) or not a:
+        return len(a) == len(b)
+    (ax, ay), (bx, by) = a[0], b[0]
+    return all(abs((p[0] - ax) - (q[0] - bx)) <= tolerance_px
+               and abs((p[1] - ay) - (q[1] - by)) <= tolerance_px
+               for p, q in zip(a, b, strict=True))
 
 
 def check_labels(page, where: str) -> None:
