@@ -27,8 +27,12 @@ class ImageSet(NamedTuple):
 
 
 def dataset_of(manifest: Mapping[str, Any]) -> str:
-    """The dataset a model was trained on (its manifest's ``dataset``), MNIST when unnamed."""
-    return str(manifest.get("dataset") or DEFAULT_DATASET)
+    """The dataset a model was trained on, lower case: its manifest's ``dataset`` (a name, or
+    ``{"name": "MNIST", "checksums": ...}`` as ``cnnvis train`` writes it), MNIST when unnamed."""
+    value = manifest.get("dataset")
+    if isinstance(value, Mapping):
+        value = value.get("name")
+    return str(value or DEFAULT_DATASET).lower()
 
 
 @lru_cache(maxsize=2)

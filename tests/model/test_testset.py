@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 from model import build
+from model.data import REPO_ROOT
+from model.weights import read_manifest
 from model.testset import DEFAULT_DATASET, as_input, dataset_of, layer_outputs, load_test_set
 
 
@@ -32,6 +34,8 @@ def test_layer_outputs_refuse_unknown_layers_and_empty_sets():
 
 def test_the_test_split_is_the_models_dataset_mnist_by_default():
     assert dataset_of({"arch": "lenet5"}) == DEFAULT_DATASET == "mnist"
+    assert dataset_of({"dataset": {"name": "MNIST", "checksums": {}}}) == "mnist"
+    assert dataset_of(read_manifest(REPO_ROOT / "weights" / "lenet5.json")) == "mnist"
     split = load_test_set(dataset_of({}))
     assert split.images.shape == (10_000, 28, 28) and split.images.dtype == np.uint8
     assert split.labels.shape == (10_000,) and split.labels.max() == 9
