@@ -6,8 +6,8 @@ import pytest
 
 from model import build
 from model.data import REPO_ROOT
-from model.weights import read_manifest
 from model.testset import DEFAULT_DATASET, as_input, dataset_of, layer_outputs, load_test_set
+from model.weights import read_manifest
 
 
 def test_layer_outputs_equal_the_reference_pass_for_any_batching():
