@@ -17,11 +17,12 @@ from .metrics import Metrics
 from .middleware import read_body, replay
 
 # The operations that run a network: every POST under /api/. And the GETs that cost as much:
-# a layer's filters or a parameter array (rendered once, then served from app/weightcache.py
-# without a slot).
+# a layer's filters or a parameter array, and one unit's answer (its ideal input may be computed)
+# (rendered once, then served from app/weightcache.py without a slot).
 INFERENCE_METHOD = "POST"
 INFERENCE_PREFIX = "/api/"
-COSTLY_GET = re.compile(r"^/api/models/[^/]+/(filters|filters\.png|params/[^/]+)$")
+COSTLY_GET = re.compile(
+    r"^/api/models/[^/]+/(filters|filters\.png|params/[^/]+|units/[^/]+/[^/]+)$")
 # The queue's drain rate is measured over the last HANDOFFS slots passed from a finished request
 # to a waiting one (so only while saturated), if at least MIN_HANDOFFS of them are recent.
 HANDOFFS = 32

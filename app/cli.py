@@ -1,4 +1,4 @@
-"""The ``cnnvis`` command line: data, train, evaluate, serve, predict, misclassified."""
+"""The ``cnnvis`` command line: data, train, evaluate, serve, predict, misclassified, units."""
 
 from __future__ import annotations
 
@@ -224,6 +224,21 @@ def cmd_misclassified(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_units(args: argparse.Namespace) -> int:
+    import time
+
+    from model.runtime import available_cores
+    from model.units import build_units_file
+    from model.weights import default_weights_dir
+
+    manifest_path = Path(args.weights_dir or default_weights_dir()) / f"{args.model}.json"
+    started = time.perf_counter()
+    out = build_units_file(manifest_path, threads=args.threads or available_cores())
+    print(f"{args.model}: wrote {out} in {time.perf_counter() - started:.1f} s and recorded it "
+          f"in {manifest_path.name}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     import subprocess
 
@@ -286,6 +301,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=500, help="keep at most this many mistakes")
     _add_data_dir(p)
     p.set_defaults(func=cmd_misclassified)
+
+    p = sub.add_parser("units", help="write <name>.units.npz: each unit's top test images, value "
+                                     "distribution and (first conv layer, outputs) ideal input")
+    p.add_argument("model", metavar="NAME", help="a model in the weights directory")
+    p.add_argument("--weights-dir", help="where NAME.json is and the .units.npz goes (default: "
+                                         "$CNNVIS_WEIGHTS_DIR or the repository's weights/)")
+    p.add_argument("--threads", type=int, default=0, help="threads (default: every core)")
+    p.set_defaults(func=cmd_units)
 
     p = sub.add_parser("bench", help="run a benchmark suite from benchmarks/ (speed, load, ...)")
     p.add_argument("suite", nargs="?", default="speed", help="script name in benchmarks/ "

@@ -18,7 +18,9 @@ from model.inputs import fit_input
 from model.misclassified import errors_path, load_misclassified
 from model.networks import ARCH_INFO, Sequential
 from model.preprocess import MNIST_SIDE
-from model.weights import DEFAULT_MODEL, WeightsError, load_checked
+from model.units import MANIFEST_KEY as UNITS_KEY
+from model.units import load_units, units_path
+from model.weights import DEFAULT_MODEL, WeightsError, attached, load_checked
 
 from .config import Settings
 
@@ -53,6 +55,8 @@ class LoadedModel:
     misclassified: dict[str, np.ndarray] | None = field(default=None, repr=False)
     misclassified_note: str = ""
     run: dict[str, Any] | None = None  # a training run's id, config, history and result
+    units: dict[str, Any] | None = field(default=None, repr=False)  # model/units.py's arrays
+    units_note: str = ""
 
     @property
     def sha256(self) -> str:
@@ -75,6 +79,7 @@ class LoadedModel:
             "param_count": self.net.param_count(), "test_accuracy": self.test_accuracy,
             "input_shape": list(self.net.input_shape), "layers": self.net.describe(),
             "has_misclassified": self.misclassified is not None, "run": self.run,
+            "has_units": self.units is not None,
         }
 
     def detail(self) -> dict[str, Any]:
@@ -204,6 +209,25 @@ def load_gallery(path: Path, sha256: str) -> tuple[dict[str, np.ndarray] | None,
     return gallery, ""
 
 
+def load_unit_stats(path: Path, manifest: dict[str, Any],
+                    net: Sequential) -> tuple[dict[str, Any] | None, str]:
+    """The units file the manifest records (checksummed and validated), or None and why not. A
+    missing, corrupt or altered file stops startup; one made for other weights is left unserved."""
+    command = f"`cnnvis units {path.stem}`"
+    try:
+        found = attached(path, manifest, UNITS_KEY)
+        if found is None:
+            return None, (f"model {path.stem!r} has no units file ({units_path(path).name}); "
+                          f"make it with {command}")
+        units = load_units(found, net)
+    except WeightsError as exc:
+        raise StartupError(str(exc)) from None
+    if str(units["weights_sha256"]) != str(manifest["sha256"]):
+        return None, (f"{found.name} was made for other weights than {path.stem!r} has now; "
+                      f"remake it with {command}")
+    return units, ""
+
+
 Check = Callable[[LoadedModel], None]
 
 
@@ -231,9 +255,11 @@ def load_model(path: Path, samples: dict[str, np.ndarray], min_accuracy: float,
                            f"{len(samples['labels'])} shipped sample digits classified correctly,"
                            f" at least {min_accuracy:.0%} needed (wrong or untrained weights?)")
     gallery, note = load_gallery(path, str(manifest["sha256"]))
+    units, units_note = load_unit_stats(path, manifest, net)
     model = LoadedModel(name=path.stem, net=net, manifest=manifest, initial=initial, path=path,
                         self_test_accuracy=accuracy, forward_ms=single_image_ms(net, samples),
-                        misclassified=gallery, misclassified_note=note)
+                        misclassified=gallery, misclassified_note=note, units=units,
+                        units_note=units_note)
     if check is not None:
         check(model)
     return model

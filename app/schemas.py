@@ -257,6 +257,8 @@ class ModelSummary(BaseModel):
         description="whether GET /api/models/{name}/misclassified has a gallery to serve")
     run: RunTag | None = Field(
         None, description="set when the model is a finished training run's (named run-<id>)")
+    has_units: bool = Field(
+        False, description="whether GET /api/models/{name}/units/{layer} has units to describe")
 
 
 class TrainingSummary(BaseModel):
@@ -702,3 +704,79 @@ class RunActivationsRequest(DrawingInput):
 
 class RunActivationsResponse(ActivationsResponse):
     step: int = Field(description="the kept snapshot step whose weights answered")
+
+
+# ----- what a unit means (issue 16; app/routers/units.py) --------------------------------------
+Box = Annotated[list[int], Field(
+    min_length=4, max_length=4,
+    description="[y0, x0, y1, x1], ends exclusive, over the 28×28 digit: the receptive field of "
+                "the position where the channel peaked (it may reach past the border: padding), "
+                "or [0, 0, 28, 28] for a dense unit")]
+
+
+class UnitTop(BaseModel):
+    index: int = Field(description="the test image's position in its dataset's test split")
+    label: int = Field(ge=0, le=9, description="its true digit")
+    score: float = Field(description="the unit's score on it: a channel's maximum over "
+                                     "positions, a dense unit's value (before any activation)")
+    box: Box
+    position: list[int] | None = Field(description="[row, col] in the layer's map where the "
+                                                   "channel peaked; null for a dense unit")
+
+
+class UnitTopDigit(UnitTop):
+    data: str = Field(description="the whole digit: base64 of 784 bytes, row-major, ink = 255")
+
+
+class UnitDetail(BaseModel):
+    model: str
+    layer: str
+    kind: str = Field(description="`conv`, `maxpool`, `avgpool` or `affine`")
+    count: int = Field(description="units in the layer: channels, or dense outputs")
+    spatial: bool = Field(description="true for a layer of feature maps (units are channels)")
+    dataset: str = Field(description="the test split the statistics come from, e.g. `mnist`")
+    test_size: int
+    index: int
+    top: list[UnitTopDigit] = Field(description="the 9 test digits with the highest scores, "
+                                                "highest first")
+    optimal: EncodedArray = Field(
+        description="the ideal input, 28×28 in [0, 1]: gradient ascent on the input through the "
+                    "network's own backward pass (seeded; jitter, L2 and total-variation "
+                    "penalties, clipped to [0, 1]). " + UINT8_ENCODING)
+    optimal_score: float = Field(description="the unit's score on the ideal input (at least its "
+                                             "score on its best test digit)")
+    optimal_source: Literal["shipped", "computed"] = Field(
+        description="`shipped` in the units file (first conv layer, outputs) or `computed` on "
+                    "this request (then kept in the answer cache)")
+    quantiles: list[float] = Field(
+        description="the 0th, 1st, …, 100th percentile of the unit's score over the test split")
+
+
+class UnitSummary(BaseModel):
+    index: int
+    top: list[UnitTop] = Field(description="the best test digit (its pixels are tile `index` "
+                                           "of the layer's sprite)")
+    optimal: EncodedArray | None = Field(description="the shipped ideal input, or null (ask "
+                                                     "the unit itself to compute one)")
+    optimal_score: float | None
+
+
+class Sprite(BaseModel):
+    encoding: Literal["png"] = Field(description="`data` is base64 of an 8-bit grayscale PNG")
+    columns: int = Field(description="tiles per row; tile i's top-left is (i // columns · tile, "
+                                     "i % columns · tile)")
+    tile: int = Field(description="a tile's side in pixels")
+    data: str
+
+
+class UnitLayerResponse(BaseModel):
+    model: str
+    layer: str
+    kind: str
+    count: int
+    spatial: bool
+    dataset: str
+    test_size: int
+    units: list[UnitSummary]
+    sprite: Sprite = Field(description="each unit's best test digit, whole, in unit order "
+                                       "(ink = 255)")

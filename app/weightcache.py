@@ -1,6 +1,7 @@
 """Answers that depend only on a model's weights (a conv layer's filters, their PNG, a parameter
-array), computed once per URL and kept in a bounded LRU, with an ETag from the weights' sha256 so
-``If-None-Match`` is answered 304 without computing anything (RFC 9110 §8.8.3, §13.1.2)."""
+array, what its units mean), computed once per URL and kept in a bounded LRU, with an ETag from
+the weights' sha256 so ``If-None-Match`` is answered 304 without computing anything (RFC 9110
+§8.8.3, §13.1.2)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from collections import OrderedDict
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-WEIGHT_ONLY = re.compile(r"^/api/models/(?P<name>[^/]+)/(?:filters|filters\.png|params/[^/]+)$")
+WEIGHT_ONLY = re.compile(r"^/api/models/(?P<name>[^/]+)/"
+                         r"(?:filters|filters\.png|params/[^/]+|units/[^/]+(?:/[^/]+)?)$")
 CACHE_CONTROL = b"public, max-age=3600"
 MAX_BYTES = 32 * 1024 * 1024  # per worker; one answer may take at most a quarter
 Stored = tuple[list[tuple[bytes, bytes]], bytes]

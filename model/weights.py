@@ -165,3 +165,32 @@ def load(name_or_path: str | os.PathLike,
     return load_checked(name_or_path, weights_dir)[0]
 
 
+
+
+def attach(json_path: Path, key: str, path: Path) -> None:
+    """Record ``path``, a file made from these weights (``units``: the units file), in the
+    manifest under ``key`` with its SHA-256, so loading checks it as it checks the weights."""
+    manifest = read_manifest(json_path)
+    manifest[key] = {"file": path.name, "sha256": sha256_file(path)}
+    json_path.write_text(json.dumps(manifest, indent=1, allow_nan=False) + "\n")
+
+
+def attached(json_path: Path, manifest: dict[str, Any], key: str) -> Path | None:
+    """The file the manifest records under ``key`` (see :func:`attach`), present and matching
+    its SHA-256; None when the manifest records none. WeightsError otherwise."""
+    entry = manifest.get(key)
+    if entry is None:
+        return None
+    name = entry.get("file") if isinstance(entry, dict) else None
+    digest = entry.get("sha256") if isinstance(entry, dict) else None
+    if not (isinstance(name, str) and isinstance(digest, str)) or Path(name).name != name:
+        raise WeightsError(f"{json_path}: {key!r} must be {{\"file\": a file name beside it, "
+                           f"\"sha256\": its digest}}, got {entry!r:.80}")
+    path = json_path.parent / name
+    if not path.is_file():
+        raise WeightsError(f"{path}: file not found (named by {json_path.name} as its {key})")
+    actual = sha256_file(path)
+    if actual != digest:
+        raise WeightsError(f"{path}: checksum mismatch (sha256 {actual}, {json_path.name} says "
+                           f"{digest})")
+    return path

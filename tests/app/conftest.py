@@ -3,7 +3,7 @@ directory (self-test threshold 0), and the shipped weights with the real setting
 
 import pytest
 from fastapi.testclient import TestClient
-from tiny_models import TINY, write_tiny
+from tiny_models import TINY, write_tiny, write_tiny_units
 
 from app.config import Settings
 from app.main import create_app
@@ -15,6 +15,8 @@ def tiny_dir(tmp_path_factory):
     directory = tmp_path_factory.mktemp("weights")
     for i, (name, (arch, config)) in enumerate(TINY.items()):
         write_tiny(directory, name, arch, config, seed=i, initial=name != "tiny_lenet")
+        if name != "tiny_lenet":  # one model without a units file
+            write_tiny_units(directory, name)
     (directory / "notes.json").write_text('{"not": "a manifest"}')
     return directory
 

@@ -18,7 +18,7 @@ from model import load_checked
 from model.data import REPO_ROOT
 
 MODEL_FIELDS = {"name", "arch", "description", "param_count", "test_accuracy", "input_shape",
-                "layers", "has_misclassified", "run"}
+                "layers", "has_misclassified", "run", "has_units"}
 
 
 def loaded(tiny_dir, name):

@@ -2,7 +2,11 @@
 
 import numpy as np
 
-from model import build, save
+from model import build, load_checked, save
+from model.maximise import AscentConfig
+from model.testset import as_input, load_test_set
+from model.units import describe_units, save_units, units_path
+from model.weights import attach
 
 TINY = {
     "tiny": ("simple_convnet", {"filter_num": 4, "hidden_size": 16}),
@@ -21,3 +25,18 @@ def write_tiny(directory, name, arch, config, seed=0, initial=True):
             "history": [{"epoch": 1, "loss": 2.3}]}
     save(net, directory, name, info, first)
     return net
+
+
+UNIT_IMAGES = 500  # tiny units files describe the first 500 test digits (fast to make)
+FAST_ASCENT = AscentConfig(steps=40, polish=20)
+
+
+def write_tiny_units(directory, name):
+    """A units file for tiny model ``name`` over the first UNIT_IMAGES test digits, recorded in
+    its manifest as ``cnnvis units`` records one."""
+    json_path = directory / f"{name}.json"
+    net, manifest, _ = load_checked(json_path)
+    x = as_input(net, load_test_set().images[:UNIT_IMAGES])
+    arrays = describe_units(net, x, manifest["sha256"], "mnist", config=FAST_ASCENT)
+    attach(json_path, "units", save_units(units_path(json_path), arrays))
+    return arrays

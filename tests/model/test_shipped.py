@@ -31,3 +31,26 @@ def test_manifest_records_how_the_weights_were_made():
     assert confusion.trace() / 10000 == manifest["metrics"]["test_accuracy"]
     for row in manifest["history"]:
         assert {"loss", "train_accuracy", "val_accuracy", "test_accuracy"} <= set(row)
+
+
+def test_every_shipped_model_ships_a_checksummed_units_file_whose_ideal_inputs_win():
+    """Each shipped network's units file is recorded in its manifest, describes the whole MNIST
+    test set for these very weights, and its ideal inputs (first conv layer, outputs) score at
+    least as high as the best test digit (up to float32 rounding of the same sum)."""
+    from model.units import load_units, precomputed_layers
+    from model.weights import attached, read_manifest
+
+    directory = default_weights_dir()
+    names = sorted(p.stem for p in directory.glob("*.json"))
+    assert {"simple_convnet", "lenet5", "alexnet", "deep_convnet"} <= set(names)
+    for name in names:
+        json_path = directory / f"{name}.json"
+        net, manifest, _ = load_checked(json_path)
+        units = load_units(attached(json_path, read_manifest(json_path), "units"), net)
+        assert str(units["weights_sha256"]) == manifest["sha256"]
+        assert int(units["test_size"]) == 10_000 and str(units["dataset"]) == "mnist"
+        assert units["optimal_layers"] == precomputed_layers(net)
+        for layer in units["optimal_layers"]:
+            best = units[f"{layer}.top_score"][:, 0]
+            score = units[f"{layer}.optimal_score"]
+            assert np.all(score >= best - 1e-5 * np.abs(best)), (name, layer)
