@@ -1,4 +1,5 @@
-"""The ``cnnvis`` command line: data, train, evaluate, serve, predict, misclassified, units."""
+"""The ``cnnvis`` command line: data, train, evaluate, serve, predict, misclassified, units,
+neighbors."""
 
 from __future__ import annotations
 
@@ -239,6 +240,23 @@ def cmd_units(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_neighbors(args: argparse.Namespace) -> int:
+    from model.reference import reference_images
+    from model.reference_build import make, record
+    from model.testset import dataset_of
+    from model.weights import default_weights_dir, load_checked
+
+    manifest_path = Path(args.weights_dir or default_weights_dir()) / f"{args.model}.json"
+    net, manifest, _ = load_checked(manifest_path)
+    images, labels = reference_images(dataset_of(manifest), args.data_dir)
+    arrays = make(net, manifest, images, labels)
+    out = record(manifest_path, arrays)
+    print(f"{args.model}: {len(labels)} reference digits ({arrays['layer']}, "
+          f"{arrays['components'].shape[0]} components), atypical beyond "
+          f"{float(arrays['threshold']):.4f}; wrote {out} and its checksum to {manifest_path}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     import subprocess
 
@@ -309,6 +327,15 @@ def build_parser() -> argparse.ArgumentParser:
                                          "$CNNVIS_WEIGHTS_DIR or the repository's weights/)")
     p.add_argument("--threads", type=int, default=0, help="threads (default: every core)")
     p.set_defaults(func=cmd_units)
+
+    p = sub.add_parser("neighbors", help="write <name>.neighbors.npz: the training digits' "
+                                         "features, the data map and the atypical threshold")
+    p.add_argument("model", metavar="NAME", help="a model in the weights directory")
+    p.add_argument("--weights-dir", help="where NAME.json is and the .neighbors.npz goes "
+                                         "(default: $CNNVIS_WEIGHTS_DIR or the repository's "
+                                         "weights/)")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_neighbors)
 
     p = sub.add_parser("bench", help="run a benchmark suite from benchmarks/ (speed, load, ...)")
     p.add_argument("suite", nargs="?", default="speed", help="script name in benchmarks/ "

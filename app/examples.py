@@ -78,3 +78,4 @@ RUN = Examples(lambda: {
                        "optimizer": "adam", "lr": 0.001, "train_size": 55000,
                        "augment": False, "seed": 0}}})
 RUN_DRAWING = with_pixels(start={"step": 0}, later={"step": 100})
+NEIGHBORS = with_pixels(nine={}, fifty={"k": 50})

@@ -29,7 +29,19 @@ from .middleware import (
     ResponseSizeLimit,
     StartupFailureMessage,
 )
-from .routers import docs, explain, health, metrics, models, pages, predict, runs, samples, units
+from .routers import (
+    docs,
+    explain,
+    health,
+    metrics,
+    models,
+    neighbors,
+    pages,
+    predict,
+    runs,
+    samples,
+    units,
+)
 from .runs.manager import RunManager
 from .runs.models import RunModels
 from .runs.service import Runs
@@ -102,7 +114,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_middleware(app, settings)
     document_form_limits(app, settings)
     install_error_handlers(app)
-    for module in (health, metrics, models, predict, samples, explain, runs, units, pages, docs):
+    for module in (health, metrics, models, predict, samples, explain, neighbors, runs, units,
+                   pages, docs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")

@@ -18,6 +18,9 @@ from model.inputs import fit_input
 from model.misclassified import errors_path, load_misclassified
 from model.networks import ARCH_INFO, Sequential
 from model.preprocess import MNIST_SIDE
+from model.reference import MANIFEST_KEY as REFERENCE_KEY
+from model.reference import Reference
+from model.reference import load as load_reference_file
 from model.units import MANIFEST_KEY as UNITS_KEY
 from model.units import load_units, units_path
 from model.weights import DEFAULT_MODEL, WeightsError, attached, load_checked
@@ -57,6 +60,8 @@ class LoadedModel:
     run: dict[str, Any] | None = None  # a training run's id, config, history and result
     units: dict[str, Any] | None = field(default=None, repr=False)  # model/units.py's arrays
     units_note: str = ""
+    reference: Reference | None = field(default=None, repr=False)  # nearest digits, data map
+    reference_note: str = ""
 
     @property
     def sha256(self) -> str:
@@ -228,6 +233,25 @@ def load_unit_stats(path: Path, manifest: dict[str, Any],
     return units, ""
 
 
+def load_reference(path: Path, manifest: dict[str, Any]) -> tuple[Reference | None, str]:
+    """The reference set (model/reference.py: nearest digits, data map, atypical threshold) the
+    manifest records, checksummed and validated; or None and why not. A missing, corrupt or
+    altered file, or one made for other weights, stops startup."""
+    command = f"`cnnvis neighbors {path.stem}`"
+    try:
+        found = attached(path, manifest, REFERENCE_KEY)
+        if found is None:
+            return None, (f"model {path.stem!r} has no reference set of training digits; make "
+                          f"it with {command}")
+        reference = load_reference_file(found)
+    except WeightsError as exc:
+        raise StartupError(str(exc)) from None
+    if reference.weights_sha256 != str(manifest["sha256"]):
+        raise StartupError(f"{found}: made for other weights than {path.name} names; remake it "
+                           f"with {command}")
+    return reference, ""
+
+
 Check = Callable[[LoadedModel], None]
 
 
@@ -256,10 +280,12 @@ def load_model(path: Path, samples: dict[str, np.ndarray], min_accuracy: float,
                            f" at least {min_accuracy:.0%} needed (wrong or untrained weights?)")
     gallery, note = load_gallery(path, str(manifest["sha256"]))
     units, units_note = load_unit_stats(path, manifest, net)
+    reference, reference_note = load_reference(path, manifest)
     model = LoadedModel(name=path.stem, net=net, manifest=manifest, initial=initial, path=path,
                         self_test_accuracy=accuracy, forward_ms=single_image_ms(net, samples),
                         misclassified=gallery, misclassified_note=note, units=units,
-                        units_note=units_note)
+                        units_note=units_note, reference=reference,
+                        reference_note=reference_note)
     if check is not None:
         check(model)
     return model

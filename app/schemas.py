@@ -780,3 +780,60 @@ class UnitLayerResponse(BaseModel):
     units: list[UnitSummary]
     sprite: Sprite = Field(description="each unit's best test digit, whole, in unit order "
                                        "(ink = 255)")
+
+
+# ----- where a drawing stands: nearest digits, the data map, counterfactuals (issue 17) ---------
+class NeighborsRequest(DrawingInput):
+    model: ModelName
+    k: WholeNumber = Field(default=9, ge=1, le=50,
+                           description="how many nearest training digits to return")
+
+
+class Neighbor(BaseModel):
+    index: int = Field(description="position in the reference set (the MNIST training set)")
+    label: int = Field(ge=0, le=9, description="the digit's true label")
+    distance: float = Field(description="Euclidean distance between the unit-length features "
+                                        "(0 = the same features, 2 = opposite); 4 decimals")
+    encoding: Literal["uint8"] = Field(description="base64 of 784 bytes, row-major, ink = 255")
+    data: str
+
+
+class NeighborsResponse(BaseModel):
+    model: str
+    layer: str = Field(description="the layer whose output is compared: the one the output "
+                                   "layer reads")
+    label: int = Field(ge=0, le=9, description="the predicted digit")
+    probabilities: Probabilities
+    neighbors: list[Neighbor] = Field(description="nearest first")
+    position: list[float] = Field(min_length=2, max_length=2,
+                                  description="the drawing on the data map (GET /api/models/"
+                                              "{name}/map): its first two principal coordinates")
+    atypicality: float = Field(description="distance to the rank-th nearest training digit")
+    rank: int = Field(description="which neighbour's distance is the atypicality")
+    atypical: bool = Field(description="atypicality above the threshold: the drawing looks like "
+                                       "no digit the network has seen")
+    threshold: float = Field(description="calibrated on the validation split: 97 % of its "
+                                         "digits, as stored and redrawn on the pad, lie within")
+    timing_ms: Timing
+
+
+class DataMap(BaseModel):
+    model: str
+    layer: str
+    method: Literal["pca"] = Field(description="the first two principal components of the "
+                                               "unit-length features of the training digits")
+    count: int = Field(description="points on the map")
+    reference_size: int = Field(description="digits in the reference set")
+    points: str = Field(description="base64 of little-endian float16 (x, y) pairs, one per "
+                                    "point")
+    labels: str = Field(description="base64 of one byte per point: its digit")
+    indices: str = Field(description="base64 of little-endian int32 per point: its index in "
+                                     "the reference set (GET /api/models/{name}/digits/{index})")
+
+
+class ReferenceDigit(BaseModel):
+    model: str
+    index: int
+    label: int = Field(ge=0, le=9)
+    encoding: Literal["uint8"] = Field(description="base64 of 784 bytes, row-major, ink = 255")
+    data: str

@@ -31,7 +31,7 @@ def free_port() -> int:
 
 
 def shipped_copy(directory):
-    for suffix in (".json", ".npz", ".units.npz"):
+    for suffix in (".json", ".npz", ".units.npz", ".neighbors.npz"):
         shutil.copy(SHIPPED / f"simple_convnet{suffix}", directory / f"simple_convnet{suffix}")
     return directory / "simple_convnet.json", directory / "simple_convnet.npz"
 
