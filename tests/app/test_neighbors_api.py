@@ -99,7 +99,7 @@ def test_a_missing_or_altered_reference_set_stops_startup(tmp_path, damage, mess
     from model.data import REPO_ROOT
     from model.reference import reference_path
 
-    for suffix in (".json", ".npz", ".neighbors.npz"):
+    for suffix in (".json", ".npz", ".units.npz", ".neighbors.npz"):
         (tmp_path / f"{SHIPPED}{suffix}").write_bytes(
             (REPO_ROOT / "weights" / f"{SHIPPED}{suffix}").read_bytes())
     damage(reference_path(tmp_path / f"{SHIPPED}.json"))
