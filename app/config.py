@@ -151,9 +151,11 @@ class Settings:
         50, ge=2, le=1000,
         description="Weight snapshots (float16) kept per run for /api/runs/{id}/activations.")
     run_snapshot_seconds: float = Field(
-        0.5, ge=0.05, le=60.0, description="Time between a run's snapshot events.")
+        0.4, ge=0.05, le=60.0,
+        description="Least time between a run's snapshot events (more on slow networks, so "
+                    "that they cost at most 2.5 % of the training).")
     run_progress_seconds: float = Field(
-        0.2, ge=0.02, le=60.0, description="Time between a run's progress events.")
+        0.1, ge=0.02, le=60.0, description="Time between a run's progress events.")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

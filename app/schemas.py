@@ -18,7 +18,10 @@ from pydantic import (
     model_validator,
 )
 
+from model.optim import OPTIMIZERS
 from model.preprocess import MNIST_SIDE
+
+from .runs import options as run_options
 
 PIXELS = MNIST_SIDE * MNIST_SIDE
 
@@ -648,7 +651,6 @@ class MisclassifiedResponse(BaseModel):
 
 
 # ----- training runs (issue 15; shapes documented in app/routers/runs.py) ----------------------
-TRAIN_SPLIT = 55_000  # the 60,000 training images less the 5,000-image validation split
 
 
 class RunRequest(Strict):
@@ -657,16 +659,25 @@ class RunRequest(Strict):
     arch: str = Field(min_length=1, max_length=100,
                       description="a registered architecture (GET /api/models lists them as "
                                   "`arch`), e.g. simple_convnet")
-    epochs: WholeNumber = Field(1, ge=1, le=1000, description="passes over the training images "
-                                                      "(at most CNNVIS_MAX_RUN_EPOCHS)")
-    batch_size: WholeNumber = Field(100, ge=1, le=1000, description="images per gradient step")
-    optimizer: Literal["sgd", "momentum", "adam"] = "adam"
-    lr: float = Field(0.001, gt=0.0, le=1.0, allow_inf_nan=False, description="learning rate")
-    train_size: WholeNumber = Field(TRAIN_SPLIT, ge=1, le=TRAIN_SPLIT,
-                            description="training images used, drawn (seeded) from the training "
-                                        "split")
-    augment: bool = Field(False, description="random shifts of up to ±2 pixels")
-    seed: WholeNumber = Field(0, ge=0, le=2**32 - 1, description="seed of every random draw")
+    epochs: WholeNumber = Field(run_options.DEFAULTS["epochs"], ge=run_options.EPOCHS[0],
+                                le=run_options.EPOCHS[1],
+                                description="passes over the training images (at most "
+                                            "CNNVIS_MAX_RUN_EPOCHS)")
+    batch_size: WholeNumber = Field(run_options.DEFAULTS["batch_size"],
+                                    ge=run_options.BATCH_SIZE[0], le=run_options.BATCH_SIZE[1],
+                                    description="images per gradient step")
+    optimizer: Literal[tuple(OPTIMIZERS)] = run_options.DEFAULTS["optimizer"]  # type: ignore[valid-type]
+    lr: float = Field(run_options.DEFAULTS["lr"], gt=0.0, le=run_options.LR_MAX,
+                      allow_inf_nan=False, description="learning rate")
+    train_size: WholeNumber = Field(run_options.DEFAULTS["train_size"],
+                                    ge=run_options.TRAIN_SIZE[0], le=run_options.TRAIN_SIZE[1],
+                                    description="training images used, drawn (seeded) from the "
+                                                "training split")
+    augment: bool = Field(run_options.DEFAULTS["augment"],
+                          description=f"random shifts of up to ±{run_options.AUGMENT_SHIFT} "
+                                      f"pixels")
+    seed: WholeNumber = Field(run_options.DEFAULTS["seed"], ge=run_options.SEED[0],
+                              le=run_options.SEED[1], description="seed of every random draw")
 
 
 class RunProgress(BaseModel):
@@ -681,6 +692,8 @@ class Run(BaseModel):
     status: Literal["queued", "running", "done", "failed", "cancelled"]
     position: int | None = Field(description="queued: runs ahead of this one; else null")
     config: RunRequest
+    input_shape: list[int] = Field(description="the network's input, as in /api/models")
+    layers: list[LayerInfo] = Field(description="the network's layers, as in /api/models")
     created: str = Field(description="ISO 8601 UTC")
     started: str | None
     finished: str | None
@@ -695,6 +708,35 @@ class Run(BaseModel):
 
 class RunList(BaseModel):
     runs: list[Run] = Field(description="newest first")
+
+
+class RunArchitecture(BaseModel):
+    arch: str
+    description: str
+    param_count: int
+    trainable: bool = Field(description="whether this server trains it (CNNVIS_MAX_RUN_PARAMS)")
+    reason: str | None = Field(description="why not, when it is not trainable")
+    input_shape: list[int]
+    layers: list[LayerInfo]
+
+
+class RunOptimizer(BaseModel):
+    name: str = Field(description="the value of `optimizer`")
+    label: str
+    rule: str = Field(description="the update rule")
+
+
+class RunOptions(BaseModel):
+    training: bool = Field(description="false when this server trains nothing (CNNVIS_MAX_RUNS=0)")
+    defaults: dict[str, Any] = Field(description="every optional field of POST /api/runs")
+    limits: dict[str, dict[str, float]] = Field(
+        description="per field: min and max (lr: above and max); epochs and the network's "
+                    "param_count narrowed by this server's settings")
+    optimizers: list[RunOptimizer]
+    augment: dict[str, Any] = Field(description="what `augment: true` does (shift in pixels)")
+    events: dict[str, float] = Field(description="progress and snapshot pace (seconds), the "
+                                                 "validation subset's size, snapshots kept")
+    architectures: list[RunArchitecture] = Field(description="every registered architecture")
 
 
 class RunActivationsRequest(DrawingInput):

@@ -81,29 +81,42 @@ def cli_epoch_seconds(config: dict, out: Path) -> float:
 
 
 def streamed_run(server: Server, config: dict, runs_dir: Path) -> dict:
-    """One run through the API, followed over SSE: its epoch seconds and event latencies."""
+    """One run through the API, followed over SSE as a browser's EventSource does (reconnecting
+    with Last-Event-ID after the stream's ``retry`` delay): its epoch seconds, how late each
+    step's first progress event arrives, the gaps between progress events as they arrive (from
+    the first to the final event) and the snapshots' pace while the weights change."""
     run = httpx.post(server.url + "/api/runs", json=config, timeout=10).json()
-    latencies, snapshots, progress_gaps, last = [], 0, [], None
-    event, seq, ended = None, None, False
+    latencies, gaps, sent_gaps, snap_times = [], [], [], []
+    last = last_sent = None
+    reported = -1
+    event, seq, retry, ended = None, None, 0.0, False
     while not ended:  # the server ends a stream every 15 s: resume it as EventSource would
         headers = {"Last-Event-ID": seq} if seq else {}
+        if seq:
+            time.sleep(retry)
         with httpx.stream("GET", f"{server.url}/api/runs/{run['id']}/events", headers=headers,
                           timeout=600) as s:
             for line in s.iter_lines():
-                if line.startswith("id: "):
+                if line.startswith("retry: "):
+                    retry = int(line[7:]) / 1000
+                elif line.startswith("id: "):
                     seq = line[4:]
                 elif line.startswith("event: "):
                     event = line[7:]
                 elif line.startswith("data: "):
                     data = json.loads(line[6:])
+                    now = time.time()
+                    if event in ("progress", "done", "failed", "cancelled") and last is not None:
+                        gaps.append((now - last) * 1000)
                     if event == "progress":
-                        now = time.time()
-                        latencies.append((now - data["time"]) * 1000)
-                        if last is not None:
-                            progress_gaps.append((now - last) * 1000)
-                        last = now
+                        if data["step"] > reported:  # the first event to report this step
+                            latencies.append((now - data["time"]) * 1000)
+                            reported = data["step"]
+                        if last_sent is not None:
+                            sent_gaps.append((data["sent"] - last_sent) * 1000)
+                        last, last_sent = now, data["sent"]
                     elif event == "snapshot":
-                        snapshots += 1
+                        snap_times.append(now)
                     elif event in ("done", "failed", "cancelled"):
                         assert event == "done", data
                         ended = True
@@ -114,8 +127,13 @@ def streamed_run(server: Server, config: dict, runs_dir: Path) -> dict:
     log = (runs_dir / run["id"] / "worker.log").read_text()
     hook, training = map(float, re.search(r"streaming: ([\d.]+) s in the progress hook; "
                                           r"training ([\d.]+) s", log).groups())
-    return {"seconds": seconds, "latency_ms": latencies, "gaps_ms": progress_gaps,
-            "snapshots": snapshots, "id": run["id"], "hook_percent": 100 * hook / training}
+    # step 0's snapshot to the last step's: the weights change all along (one epoch)
+    span = snap_times[-1] - snap_times[0]
+    return {"seconds": seconds, "latency_ms": latencies, "gaps_ms": gaps,
+            "sent_gaps_ms": sent_gaps, "snapshots": len(snap_times),
+            "snapshots_per_second": (len(snap_times) - 1) / span if span > 0 else 0.0,
+            "snapshot_gap_max_ms": max(np.diff(snap_times)) * 1000 if span > 0 else 0.0,
+            "id": run["id"], "hook_percent": 100 * hook / training}
 
 
 def probe(url: str, path: str, body: dict | None, stop: threading.Event) -> list[float]:
@@ -182,7 +200,7 @@ def main() -> None:
         runs_dir = Path(tmp) / "runs"
         server = Server(runs_dir)
         try:
-            cli, api, latencies, gaps, hooks = [], [], [], [], []
+            cli, api, latencies, gaps, sent_gaps, hooks, rates, snap_gaps = ([] for _ in range(8))
             last = None
             for i in range(args.rounds):  # interleaved, so drift in the machine hits both
                 cli.append(cli_epoch_seconds(config, Path(tmp) / f"cli{i}"))
@@ -190,10 +208,14 @@ def main() -> None:
                 api.append(run["seconds"])
                 latencies += run["latency_ms"]
                 gaps += run["gaps_ms"]
+                sent_gaps += run["sent_gaps_ms"]
                 hooks.append(run["hook_percent"])
+                rates.append(run["snapshots_per_second"])
+                snap_gaps.append(run["snapshot_gap_max_ms"])
                 last = run
                 print(f"round {i + 1}: cnnvis train {cli[-1]:.2f} s, run {api[-1]:.2f} s, "
-                      f"hook {hooks[-1]:.2f} %", flush=True)
+                      f"hook {hooks[-1]:.2f} %, progress gap max {max(run['gaps_ms']):.0f} ms, "
+                      f"{rates[-1]:.2f} snapshots/s", flush=True)
             # serving, measured apart: the probes' own work would slow the training above
             _, quiet = probed(server.url, lambda: time.sleep(10))
             _, during = probed(server.url, lambda: streamed_run(server, config, runs_dir))
@@ -217,8 +239,14 @@ def main() -> None:
         "progress_events": {"count": len(latencies), "latency_p50_ms": pct(latencies, 50),
                             "latency_p99_ms": pct(latencies, 99),
                             "latency_max_ms": round(max(latencies), 1),
-                            "gap_p50_ms": pct(gaps, 50), "gap_max_ms": round(max(gaps), 1)},
-        "snapshots_last_run": last["snapshots"],
+                            "gap_p50_ms": pct(gaps, 50), "gap_p99_ms": pct(gaps, 99),
+                            "gap_max_ms": round(max(gaps), 1),
+                            "sent_gap_p99_ms": pct(sent_gaps, 99),
+                            "sent_gap_max_ms": round(max(sent_gaps), 1)},
+        "snapshots": {"last_run": last["snapshots"],
+                      "per_second": [round(r, 2) for r in rates],
+                      "per_second_min": round(min(rates), 2),
+                      "gap_max_ms": [round(g, 1) for g in snap_gaps]},
         "serving_quiet": quiet,
         "serving_while_training": during,
         "disk_per_run": disk,
@@ -232,6 +260,7 @@ def main() -> None:
 
 def markdown(r: dict) -> str:
     t, p, d = r["throughput"], r["progress_events"], r["disk_per_run"]
+    sn = r["snapshots"]
     during = r["serving_while_training"]
     c = r["config"]
     lines = [
@@ -252,10 +281,19 @@ def markdown(r: dict) -> str:
         f"{t['streaming_cost_percent']} % |",
         f"| **streaming cost, the child's time in the progress hook / training time** "
         f"(median of {len(t['hook_percent'])}) | **{t['hook_percent_median']} %** |",
-        f"| progress event latency (step end → client), p50 / p99 / max | {p['latency_p50_ms']}"
-        f" / {p['latency_p99_ms']} / {p['latency_max_ms']} ms ({p['count']} events) |",
-        f"| time between progress events, p50 / max | {p['gap_p50_ms']} / {p['gap_max_ms']} ms |",
-        f"| snapshot events in the last run | {r['snapshots_last_run']} |",
+        f"| progress event latency (step end → client, each step's first event), p50 / p99 / "
+        f"max | {p['latency_p50_ms']} / {p['latency_p99_ms']} / {p['latency_max_ms']} ms "
+        f"({p['count']} steps reported) |",
+        f"| **time between progress events at the client** (the last one to the final event "
+        f"included), p50 / p99 / max | {p['gap_p50_ms']} / {p['gap_p99_ms']} / "
+        f"**{p['gap_max_ms']} ms** |",
+        f"| time between progress events as sent by the child, p99 / max | "
+        f"{p['sent_gap_p99_ms']} / {p['sent_gap_max_ms']} ms |",
+        f"| **snapshot events per second** while the weights change (each run; least) | "
+        f"{', '.join(str(x) for x in sn['per_second'])} (**{sn['per_second_min']}**) |",
+        f"| longest time between snapshot events (each run) | "
+        f"{', '.join(f'{g:.0f}' for g in sn['gap_max_ms'])} ms |",
+        f"| snapshot events in the last run | {sn['last_run']} |",
         f"| predict p50 / p99, quiet | {r['serving_quiet']['predict']['p50_ms']} / "
         f"{r['serving_quiet']['predict']['p99_ms']} ms |",
         f"| predict p50 / p99, while a run trains | {during['predict']['p50_ms']} / "

@@ -115,8 +115,9 @@ def add_weight_decay(params: dict[str, np.ndarray], grads: dict[str, np.ndarray]
 
 
 # ``hook(event, fields)``: "start" {net, steps_total, x_val, y_val}, then "step" {net, epoch,
-# step (from 1 over the run), loss, correct, seen} after every update, and "epoch" {row} after
-# each epoch's evaluation. A hook only reads (it must not draw from the trainer's generator).
+# step (from 1 over the run), loss, correct, seen} after every update, "evaluate" {} before each
+# epoch's evaluation and before the final one, and "epoch" {row} after each epoch's evaluation.
+# A hook only reads (it must not draw from the trainer's generator).
 Hook = Callable[[str, dict[str, Any]], None]
 
 
@@ -180,6 +181,8 @@ def train(config: TrainConfig, command: str = "", progress: bool = True,
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
         epoch_seconds = time.perf_counter() - epoch_start
+        if hook is not None:
+            hook("evaluate", {})
         # evaluated on the training threads too: a run beside a server keeps to its share
         train_eval = evaluate(net, x_train[probe], y_train[probe], config.threads)
         val_eval = (evaluate(net, x_val, y_val, config.threads) if len(x_val)
@@ -201,6 +204,8 @@ def train(config: TrainConfig, command: str = "", progress: bool = True,
             best = {"val_accuracy": val_eval["accuracy"], "epoch": epoch,
                     "params": {k: v.copy() for k, v in net.params.items()}}
     duration = time.perf_counter() - started
+    if hook is not None:
+        hook("evaluate", {})
     if best["params"] is not None:
         net.params = best["params"]
     final = evaluate(net, x_test, y_test, config.threads)

@@ -18,7 +18,25 @@ The run object (``POST /api/runs`` → 202, ``GET /api/runs/{id}``, each item of
      "error": null,                             # failed: the reason, one sentence
      "snapshots": [0, 41, 83]}                  # steps whose weights are kept (for /activations)
 
-``augment: true`` trains with random shifts of ±2 pixels (``cnnvis train --shift 2``).
+``augment: true`` trains with random shifts of ±2 pixels (``cnnvis train --shift 2``). The run
+also carries its network's ``input_shape`` and ``layers`` (as ``/api/models`` has them).
+
+``GET /api/runs/options``: what a run may ask for, from the registry, ``TrainConfig`` and this
+server's settings (the page's Train form is built from it)::
+
+    {"training": true,                          # false: CNNVIS_MAX_RUNS=0
+     "defaults": {"epochs": 1, "batch_size": 100, "optimizer": "adam", "lr": 0.001,
+                  "train_size": 55000, "augment": false, "seed": 0},
+     "limits": {"epochs": {"min": 1, "max": 20}, "batch_size": {"min": 1, "max": 1000},
+                "lr": {"above": 0.0, "max": 1.0}, "train_size": {"min": 1, "max": 55000},
+                "seed": {"min": 0, "max": 4294967295}, "param_count": {"max": 1000000}},
+     "optimizers": [{"name": "sgd", "label": "SGD", "rule": "p ← p − lr·g"}, …],
+     "augment": {"shift": 2, "description": "…"},
+     "events": {"progress_seconds": 0.1, "snapshot_seconds": 0.4, "val_subset": 100,
+                "snapshots_kept": 50},
+     "architectures": [{"arch": "simple_convnet", "description": "…", "param_count": 433890,
+                        "trainable": true, "reason": null, "input_shape": [1, 28, 28],
+                        "layers": [...]}, …]}
 
 ``GET /api/runs/{id}/events`` (``text/event-stream``): every event is ``id: <n>`` (1, 2, 3, … per
 run), ``event: <name>`` and one ``data:`` line of JSON. A client reconnecting with the
@@ -26,18 +44,23 @@ run), ``event: <name>`` and one ``data:`` line of JSON. A client reconnecting wi
 first, then live events. Lines starting with ``:`` are keep-alive comments. A stream lasts at
 most ``STREAM_SECONDS`` (15 s; so that no stream holds up a server that is stopping): if it ends
 without a final event, reconnect with ``Last-Event-ID`` (``EventSource`` does so by itself, after
-the ``retry: 500`` milliseconds the stream starts with). Events::
+the ``retry: 100`` milliseconds the stream starts with). Events::
 
-    progress  (≤ 250 ms apart while running)
-      {"step": 120, "steps_total": 550, "epoch": 1, "loss": 0.412, "batch_accuracy": 0.88,
-       "images_per_second": 15023.5, "eta_seconds": 3.1, "time": 1764484800.123}
-      # step counts from 1 over the whole run; loss and batch_accuracy: mean over the batches
-      # since the previous progress event; time: when that step ended (Unix seconds)
-    snapshot  (twice a second while running, spaced out on slow networks so they cost ≤ 2.5 % of
-               the training; step 0 is the random start, the last step always has one)
+    progress  (every CNNVIS_RUN_PROGRESS_SECONDS, 0.1 s, from the start of the run to its end,
+               also while it loads the data, evaluates an epoch or saves)
+      {"step": 120, "steps_total": 550, "epoch": 1, "phase": "training", "loss": 0.412,
+       "batch_accuracy": 0.88, "images_per_second": 15023.5, "eta_seconds": 3.1,
+       "time": 1764484800.123, "sent": 1764484800.171}
+      # step counts from 1 over the whole run (0: not started); phase: loading | training |
+      # evaluating | saving; loss and batch_accuracy: mean over the batches since the previous
+      # event that had any (null before the first step); eta_seconds null before the first step;
+      # time: when that step ended, sent: when the event was made (Unix seconds)
+    snapshot  (every CNNVIS_RUN_SNAPSHOT_SECONDS, 0.4 s, while the weights change, spaced out
+               on slow networks so they cost ≤ 2.5 % of the training; step 0 is the random
+               start, the last step always has one)
       {"step": 120, "epoch": 1, "layer": "conv1", "shape": [30, 1, 5, 5], "min": -0.41,
        "max": 0.39, "encoding": "float16", "data": "<base64>", "val_accuracy": 0.912,
-       "val_size": 200}
+       "val_size": 100}
       # the first conv layer's weights (float16 as in /api/models/{name}/params); val_accuracy on
       # a fixed validation subset of val_size images
     epoch     (after each epoch: the history row)
@@ -79,6 +102,7 @@ from ..schemas import (
     RunActivationsRequest,
     RunActivationsResponse,
     RunList,
+    RunOptions,
     RunRequest,
     error_responses,
 )
@@ -86,10 +110,10 @@ from .deps import JsonBody, SettingsDep
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
-POLL_SECONDS = 0.1  # how often a stream looks for new events (one indexed query)
+POLL_SECONDS = 0.05  # how often a stream looks for new events (one indexed query)
 KEEPALIVE_SECONDS = 10.0
 STREAM_SECONDS = 15.0  # then the client reconnects (Last-Event-ID): no stream blocks a shutdown
-RETRY_MS = 500
+RETRY_MS = 100  # a reconnection after STREAM_SECONDS stays within one progress gap
 RunId = Annotated[str, Path(min_length=1, max_length=40, description="a run's id")]
 
 
@@ -126,6 +150,12 @@ def create_run(body: NewRun, request: Request, runs: RunsDep) -> dict:
             summary="Every run, newest first")
 def list_runs(runs: RunsDep) -> dict:
     return {"runs": runs.list()}
+
+
+@router.get("/options", response_model=RunOptions, responses=error_responses(503),
+            summary="What a run may ask for: every architecture, defaults, limits, optimizers")
+def run_options(runs: RunsDep) -> dict:
+    return runs.options()
 
 
 @router.get("/{run_id}", response_model=Run, responses=error_responses(404, 422, 503),

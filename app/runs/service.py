@@ -5,29 +5,22 @@ snapshot's weights."""
 from __future__ import annotations
 
 import secrets
-from functools import cache
 from typing import Any
 
 from model.inputs import Prepared
-from model.networks import ARCH_INFO, build
+from model.networks import ARCH_INFO
 
 from .. import service
 from ..config import Settings
 from ..registry import NotFoundError, name_list
 from .manager import RunManager
 from .models import Snapshots
+from .options import VAL_SUBSET, geometry, options
 from .store import public
-
-VAL_SUBSET = 200  # validation images scored at each snapshot (a fixed subset)
 
 
 class TrainingOff(RuntimeError):
     """CNNVIS_MAX_RUNS=0: this server trains nothing."""
-
-
-@cache
-def param_count(arch: str) -> int:
-    return build(arch).param_count()
 
 
 def check_config(config: dict[str, Any], settings: Settings) -> dict[str, Any]:
@@ -38,7 +31,7 @@ def check_config(config: dict[str, Any], settings: Settings) -> dict[str, Any]:
     if config["epochs"] > settings.max_run_epochs:
         raise ValueError(f"epochs: {config['epochs']} is more than this server allows "
                          f"(CNNVIS_MAX_RUN_EPOCHS={settings.max_run_epochs})")
-    params = param_count(config["arch"])
+    params = geometry(config["arch"])["param_count"]
     if params > settings.max_run_params:
         raise ValueError(f"arch: {config['arch']} has {params:,} parameters, more than this "
                          f"server trains (CNNVIS_MAX_RUN_PARAMS={settings.max_run_params:,})")
@@ -71,6 +64,9 @@ class Runs:
                                  "per_client": s.max_runs_per_client})
         self.manager.nudge()
         return public(run)
+
+    def options(self) -> dict[str, Any]:
+        return options(self.settings)
 
     def list(self) -> list[dict[str, Any]]:
         return [public(run) for run in self.store.list()]

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .options import geometry
+
 ACTIVE = ("queued", "running")
 FINAL = ("done", "failed", "cancelled")
 PRIVATE = ("plan", "owner", "pid")
@@ -66,8 +68,11 @@ def iso(seconds: float | None) -> str | None:
 
 
 def public(run: dict[str, Any]) -> dict[str, Any]:
-    """A run as the API shows it, without the server's bookkeeping (plan, owner, pid)."""
-    return {k: v for k, v in run.items() if k not in PRIVATE}
+    """A run as the API shows it, without the server's bookkeeping (plan, owner, pid), with its
+    network's ``input_shape`` and ``layers`` as ``/api/models`` has them (to draw it)."""
+    shape = geometry(run["config"]["arch"])
+    return {**{k: v for k, v in run.items() if k not in PRIVATE},
+            "input_shape": shape["input_shape"], "layers": shape["layers"]}
 
 
 def model_name(run_id: str) -> str:

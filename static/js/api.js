@@ -111,6 +111,9 @@ export const preprocess = (image) => postJson("/api/preprocess", { image });
 
 const runPath = (id) => `/api/runs/${encodeURIComponent(id)}`;
 
+/** GET /api/runs/options → every trainable architecture, defaults, limits, optimizers. */
+export const runOptions = () => request("/api/runs/options");
+
 /** GET /api/runs → {runs: [...]} newest first (the run object: app/routers/runs.py). */
 export const listRuns = () => request("/api/runs");
 

@@ -68,6 +68,9 @@ const teach = new Teach({
   },
   setTarget: (digit) => result.markTarget(digit),
   describeSource: (source) => pad.describe(source),
+  modelsChanged: () => {
+    if (state.source) prediction.compareAll(state.source);
+  },
 });
 const prediction = new Prediction({ result, compare, view, maps, teach, focus });
 const pad = new Pad({ prediction, result });

@@ -90,15 +90,12 @@ function stopFollowing(s) {
   s.play = null;
 }
 
-/** The run's 3D view: the architecture of a served network of the same arch. */
+/** The run's 3D view, from the layers the run object carries (as /api/models has them). */
 function viewFor(ctx, run) {
   const s = ctx.settings;
-  const arch = run.config?.arch;
-  const models = [...ctx.page.models.values()];
-  const same = models.find((m) => m.arch === arch && !m.run) || models.find((m) => m.arch === arch);
-  s.groups = same ? buildGroups(same, true) : [];
-  if (same) ctx.painter.setGroups(s.groups);
-  else ctx.painter.placeholder(`No served network has the ${arch} architecture to draw this run with.`);
+  s.groups = run.layers?.length ? buildGroups(run, true) : [];
+  if (s.groups.length) ctx.painter.setGroups(s.groups);
+  else ctx.painter.placeholder(`The server did not say how ${run.config?.arch} is built.`);
 }
 
 function watch(ctx, run) {
@@ -146,6 +143,7 @@ async function ended(ctx, run) {
   try {
     const { models } = await api.getModels();
     addToPicker(models);
+    ctx.hooks.modelsChanged(); // every network's answer includes it now
   } catch (err) {
     ctx.painter.state(`The run finished, but the list of networks could not be read: ${err.message}`, "error");
   }
@@ -164,6 +162,17 @@ async function loadRuns(ctx, first = false) {
     watch(ctx, s.runs.find(isActive) || s.runs[0]);
   }
   schedule(ctx);
+}
+
+/** The form: every architecture, the optimizers, defaults and limits, from the server. */
+async function loadOptions(ctx) {
+  try {
+    const options = await api.runOptions();
+    ctx.painter.setOptions(options, ctx.page.models.get(ctx.page.modelName)?.arch);
+    if (!options.training) ctx.painter.state("This server trains no networks (CNNVIS_MAX_RUNS=0).");
+  } catch (err) {
+    ctx.painter.state(`Cannot read what training allows: ${err.message}`, "error");
+  }
 }
 
 // ----- what the user asks ---------------------------------------------------------------------
@@ -200,7 +209,10 @@ async function remove(ctx, id) {
       ctx.painter.placeholder("Start a run, or pick one below, to see it read your drawing.");
       ctx.painter.state("");
     }
-    if (run.model) dropFromPicker(run.model); // after forgetting the run: the page asks again
+    if (run.model) {
+      dropFromPicker(run.model); // after forgetting the run: the page asks again
+      ctx.hooks.modelsChanged();
+    }
   }
   loadRuns(ctx);
 }
@@ -262,18 +274,15 @@ export const trainView = {
       replay: () => replay(ctx),
     });
     document.getElementById("train-link").addEventListener("click", () => document.getElementById("tab-train").click());
-    loadRuns(ctx, true); // answers after create() returns, when ctx.painter is set
+    loadOptions(ctx); // both answer after create() returns, when ctx.painter is set
+    loadRuns(ctx, true);
     return painter;
   },
 
-  /** Offer every architecture the served networks have (and draw a waiting run once they are known). */
+  /** Offer the shown network's architecture first (until the user picks one). */
   modelChanged(ctx) {
-    const archs = new Map();
-    const shippedFirst = [...ctx.page.models.values()].sort((a, b) => Boolean(a.run) - Boolean(b.run));
-    for (const m of shippedFirst) if (!archs.has(m.arch)) archs.set(m.arch, { arch: m.arch, description: m.description });
-    ctx.painter.setArchs([...archs.values()], ctx.page.models.get(ctx.page.modelName)?.arch);
-    const s = ctx.settings;
-    if (s.rec && !s.groups.length) viewFor(ctx, s.rec.run);
+    const arch = ctx.page.models.get(ctx.page.modelName)?.arch;
+    if (arch) ctx.painter.prefer(arch);
   },
 
   /** The pad was emptied: the run's view goes dark (teach.js then shows a placeholder). */

@@ -14,7 +14,7 @@ const KERNEL_CSS = 22; // about this many CSS pixels per kernel side
 const LOSS_COLOR = "#f89c3a";
 const BATCH_COLOR = "#f89c3a";
 const VAL_COLOR = "#5ab4f0";
-const OPTIMIZERS = [["adam", "Adam"], ["momentum", "Momentum"], ["sgd", "SGD"]];
+const PHASES = { loading: "reading the training data", evaluating: "scoring the epoch", saving: "saving the network" };
 
 const $ = (id) => document.getElementById(id);
 
@@ -37,13 +37,14 @@ export class TrainPainter {
       "train-bar", "train-numbers", "train-loss", "train-acc", "train-start-filters",
       "train-now-filters", "train-change-filters", "train-now-caption", "train-stage", "train-net", "train-labels",
       "train-answer", "train-timeline", "train-replay", "train-time", "train-runs", "train-runs-note",
-      "train-use", "train-watch"].map((id) => [id.slice(6), $(id)]));
+      "train-use", "train-watch", "train-augment-label", "train-augment-text"].map((id) => [id.slice(6), $(id)]));
     const d = this.dom;
-    d.optimizer.replaceChildren(...OPTIMIZERS.map(([v, t]) => el("option", { value: v }, t)));
+    this.ready = false; // the form waits for GET /api/runs/options
     d.form.addEventListener("submit", (e) => {
       e.preventDefault();
       on.start(this.config());
     });
+    d.arch.addEventListener("change", () => { d.arch.dataset.picked = "1"; });
     d.stop.addEventListener("click", () => on.stop());
     d.timeline.addEventListener("input", () => on.seek(Number(d.timeline.value)));
     d.replay.addEventListener("click", () => on.replay());
@@ -57,12 +58,39 @@ export class TrainPainter {
 
   // ----- the form -----------------------------------------------------------------------------
 
-  /** The architectures to offer ([{arch, description}]), keeping the choice (first: `preferred`). */
-  setArchs(archs, preferred) {
-    const sel = this.dom.arch;
-    const keep = sel.value || preferred;
-    sel.replaceChildren(...archs.map((a) => el("option", { value: a.arch, title: a.description || "" }, a.arch)));
-    if (archs.some((a) => a.arch === keep)) sel.value = keep;
+  /** Build the form from GET /api/runs/options: every architecture (those this server will not
+      train disabled, with the reason), the optimizers, each field's default and limits; the
+      architecture first offered is `preferred` (the shown network's). */
+  setOptions(o, preferred) {
+    const d = this.dom;
+    const trainable = o.architectures.filter((a) => a.trainable);
+    d.arch.replaceChildren(...o.architectures.map((a) => el("option",
+      { value: a.arch, disabled: !a.trainable, title: a.reason || `${a.description} · ${a.param_count.toLocaleString("en")} parameters` },
+      a.trainable ? a.arch : `${a.arch} (too large here)`)));
+    const first = trainable.find((a) => a.arch === preferred) || trainable[0];
+    if (first) d.arch.value = first.arch;
+    d.optimizer.replaceChildren(...o.optimizers.map((opt) => el("option", { value: opt.name, title: opt.rule }, opt.label)));
+    d.optimizer.value = o.defaults.optimizer;
+    const bound = (input, limits, value) => {
+      if (limits.min !== undefined) input.min = String(limits.min);
+      else input.min = "0";
+      input.max = String(limits.max);
+      input.value = String(value);
+    };
+    bound(d.epochs, o.limits.epochs, o.defaults.epochs);
+    bound(d.lr, o.limits.lr, o.defaults.lr);
+    bound(d.size, o.limits.train_size, o.defaults.train_size);
+    d.augment.checked = o.defaults.augment;
+    d["augment-text"].textContent = `shift digits ±${o.augment.shift} px`;
+    d["augment-label"].title = o.augment.description;
+    this.ready = o.training && trainable.length > 0;
+    this.setBusy(this.busy);
+  }
+
+  /** Offer the shown network's architecture when the user has not picked one yet. */
+  prefer(arch) {
+    const option = [...this.dom.arch.options].find((opt) => opt.value === arch && !opt.disabled);
+    if (option && !this.dom.arch.dataset.picked) this.dom.arch.value = arch;
   }
 
   config() {
@@ -78,10 +106,12 @@ export class TrainPainter {
     this.dom.watch.hidden = !on;
   }
 
-  /** Start while nothing of ours trains; Stop while the watched run is queued or running. */
+  /** Start while nothing of ours trains (and the form is built); Stop while the watched run is
+      queued or running. */
   setBusy(active) {
-    this.dom.start.disabled = active;
-    this.dom.stop.disabled = !active;
+    this.busy = Boolean(active);
+    this.dom.start.disabled = this.busy || !this.ready;
+    this.dom.stop.disabled = !this.busy;
   }
 
   // ----- progress -----------------------------------------------------------------------------
@@ -102,11 +132,12 @@ export class TrainPainter {
     const epochs = run.config?.epochs ?? p.epochs;
     const parts = [`step ${step.toLocaleString("en")} of ${total.toLocaleString("en")}`,
       `epoch ${Math.max(1, (last && last.epoch) || p.epoch || 1)} of ${epochs}`];
-    if (last && run.status === "running") {
+    if (last && run.status === "running" && last.loss !== null) {
       parts.push(`loss ${fmt(last.loss)}`, `batch ${pct(last.batch_accuracy)} right`,
         `${Math.round(last.images_per_second).toLocaleString("en")} images/s`,
         `ETA ${duration(last.eta_seconds)}`);
     }
+    if (last && run.status === "running" && PHASES[last.phase]) parts.push(PHASES[last.phase]);
     this.dom.numbers.textContent = parts.join(" · ");
   }
 

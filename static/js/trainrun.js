@@ -17,7 +17,9 @@ export function newRecord(run) {
 /** Fold one event (`name`, its JSON) into the record. */
 export function fold(rec, name, data) {
   if (name === "progress") {
-    rec.progress.push(data);
+    // A point per step measured: the timer repeats the latest step while the run evaluates.
+    const prev = rec.progress[rec.progress.length - 1];
+    if (data.loss !== null && (!prev || prev.step !== data.step)) rec.progress.push(data);
     rec.last = data;
     if (rec.run.status === "queued") rec.run.status = "running";
   } else if (name === "snapshot") {

@@ -15,9 +15,12 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.main import create_app
 from app.routers import runs as runs_router
+from app.runs import reporter as events_module
 from app.runs import worker
 from app.runs.manager import LOST, exit_reason
 from app.runs.store import Store, model_name
+from model.networks import ARCH_INFO, build
+from model.optim import OPTIMIZERS
 from model.weights import load_checked
 
 TINY_RUN = {"arch": "simple_convnet", "train_size": 200, "epochs": 1}
@@ -109,6 +112,12 @@ def test_a_run_trains_streams_and_becomes_a_model(runs_client, tiny_dir, tmp_pat
         **TINY_RUN, "batch_size": 100, "optimizer": "adam", "lr": 0.001, "augment": False,
         "seed": 3}
     assert created["progress"] == {"step": 0, "steps_total": 2, "epoch": 0, "epochs": 1}
+    # drawn like a shipped model: the run carries its network's input and layers
+    shipped = client.get("/api/models/tiny").json()
+    built = build("simple_convnet")
+    assert created["input_shape"] == list(built.input_shape) == shipped["input_shape"]
+    assert created["layers"] == built.describe()
+    assert [layer["name"] for layer in created["layers"]][:2] == ["conv1", "relu1"]
     stream = events(client, created["id"])
     ids = [seq for seq, _, _ in stream]
     names = [name for _, name, _ in stream]
@@ -120,8 +129,12 @@ def test_a_run_trains_streams_and_becomes_a_model(runs_client, tiny_dir, tmp_pat
     assert first_snapshot["encoding"] == "float16" and first_snapshot["val_size"] == 200
     progress = [data for _, name, data in stream if name == "progress"]
     assert progress[-1]["step"] == 2 and progress[-1]["eta_seconds"] == 0
-    assert set(progress[-1]) == {"step", "steps_total", "epoch", "loss", "batch_accuracy",
-                                 "images_per_second", "eta_seconds", "time"}
+    last_step = next(p for p in progress if p["step"] == 2)
+    assert last_step["phase"] == "training"
+    assert set(progress[-1]) == {"step", "steps_total", "epoch", "phase", "loss",
+                                 "batch_accuracy", "images_per_second", "eta_seconds", "time",
+                                 "sent"}
+    assert [p["phase"] for p in progress][-1] in ("evaluating", "saving")
 
     run = client.get(f"/api/runs/{created['id']}").json()
     assert stream[-1][2] == run and run["status"] == "done" and run["error"] is None
@@ -187,6 +200,43 @@ def check_deleted(client, tmp_path, run):
         answer = client.request(method, path, json=body)
         assert answer.status_code == 404, (path, answer.text)
     assert "exists only while its run is kept" in answer.json()["detail"]
+
+
+def test_the_options_list_every_architecture_and_the_limits(tiny_dir, tmp_path):
+    """GET /api/runs/options: the registry, the request's defaults and this server's limits;
+    one step beyond each limit is refused."""
+    with TestClient(create_app(settings_for(tiny_dir, tmp_path, max_runs=0,
+                                            max_run_epochs=7, max_run_params=400_000))) as c:
+        options = c.get("/api/runs/options").json()
+        assert options["training"] is False
+        archs = {a["arch"]: a for a in options["architectures"]}
+        assert list(archs) == list(ARCH_INFO)
+        for name, entry in archs.items():
+            net = build(name)
+            assert entry["param_count"] == net.param_count()
+            assert entry["layers"] == net.describe()
+            assert entry["input_shape"] == list(net.input_shape)
+            assert entry["trainable"] == (net.param_count() <= 400_000)
+            assert (entry["reason"] is None) == entry["trainable"]
+        assert not archs["simple_convnet"]["trainable"]  # 433,890 parameters
+        assert "CNNVIS_MAX_RUN_PARAMS=400,000" in archs["simple_convnet"]["reason"]
+        assert [o["name"] for o in options["optimizers"]] == list(OPTIMIZERS)
+        assert options["limits"]["epochs"] == {"min": 1, "max": 7}
+        assert options["limits"]["train_size"]["max"] == 55_000
+        assert options["defaults"] == {"epochs": 1, "batch_size": 100, "optimizer": "adam",
+                                       "lr": 0.001, "train_size": 55_000, "augment": False,
+                                       "seed": 0}
+    with TestClient(create_app(settings_for(tiny_dir, tmp_path, max_run_epochs=7))) as c:
+        limits = c.get("/api/runs/options").json()["limits"]
+        for field, bound in (("epochs", "max"), ("train_size", "max"), ("batch_size", "max"),
+                             ("seed", "max"), ("epochs", "min")):
+            beyond = limits[field][bound] + (1 if bound == "max" else -1)
+            answer = c.post("/api/runs", json={**TINY_RUN, field: beyond, "train_size": 55_000,
+                                               **({"train_size": beyond}
+                                                  if field == "train_size" else {})})
+            assert answer.status_code == 422, (field, beyond, answer.text)
+        assert c.post("/api/runs", json={"arch": "lenet5",
+                                         "lr": limits["lr"]["max"] * 2}).status_code == 422
 
 
 @pytest.mark.parametrize("body, words", [
@@ -354,9 +404,9 @@ def test_snapshots_are_bounded_and_evenly_thinned(tmp_path):
     from model import build
 
     store = _Recorder()
-    plan = {"threads": 1, "snapshots": 4, "snapshot_seconds": 0.0, "progress_seconds": 0.0,
+    plan = {"threads": 1, "snapshots": 4, "snapshot_seconds": 0.0, "progress_seconds": 60.0,
             "val_subset": 5, "epochs": 1}
-    reporter = worker.Reporter(store, "r", tmp_path, plan, batch_size=10)
+    reporter = events_module.Reporter(store, "r", tmp_path, plan, batch_size=10)
     net = build("simple_convnet", {"filter_num": 2, "hidden_size": 4},
                 rng=np.random.default_rng(0))
     x = np.zeros((8, 1, 28, 28), np.float32)
@@ -366,7 +416,8 @@ def test_snapshots_are_bounded_and_evenly_thinned(tmp_path):
                           "seen": 10})
     reporter.close()  # every event written
     names = [name for name, _, _ in store.sent]
-    assert names.count("progress") == 12 and names[0] == "snapshot"
+    assert names[0] == "snapshot"  # the random start
+    assert names.count("progress") == 1  # the last step's at once; the rest come from the timer
     assert names[-1] == "snapshot"  # the last step always has one
     for step in range(13, 40):  # more snapshots than may be kept
         reporter.snapshot(net, 1, step)
@@ -378,6 +429,40 @@ def test_snapshots_are_bounded_and_evenly_thinned(tmp_path):
     with np.load(tmp_path / "snapshots" / "39.npz") as saved:
         assert saved["conv1.weight"].dtype == np.float16
         assert np.array_equal(saved["conv1.weight"], net.params["conv1.weight"].astype("f2"))
+
+
+def test_progress_comes_from_a_timer_whatever_the_training_does(tmp_path):
+    """Progress events keep their pace while the trainer is busy between hook calls (a long
+    evaluation): each reports the latest step, the phase and the means since the last one."""
+    store = _Recorder()
+    plan = {"threads": 1, "snapshots": 4, "snapshot_seconds": 60.0, "progress_seconds": 0.02,
+            "val_subset": 0, "epochs": 1}
+    reporter = events_module.Reporter(store, "r", tmp_path, plan, batch_size=10, steps_total=9)
+    reporter.start_timer()
+    time.sleep(0.1)  # loading: step 0, nothing measured yet
+    from model import build
+
+    net = build("simple_convnet", {"filter_num": 2, "hidden_size": 4},
+                rng=np.random.default_rng(0))
+    reporter("start", {"net": net, "steps_total": 8, "x_val": np.zeros((0, 1, 28, 28), "f4"),
+                       "y_val": np.zeros(0, int)})
+    reporter("step", {"net": net, "epoch": 1, "step": 1, "loss": 2.0, "correct": 5, "seen": 10})
+    reporter("step", {"net": net, "epoch": 1, "step": 2, "loss": 1.0, "correct": 7, "seen": 10})
+    time.sleep(0.1)
+    reporter("evaluate", {})
+    time.sleep(0.1)  # a long evaluation: the timer goes on
+    reporter.close()
+    progress = [data for name, data, _ in store.sent if name == "progress"]
+    phases = [p["phase"] for p in progress]
+    assert phases[0] == "loading" and "training" in phases and phases[-1] == "evaluating"
+    loading = progress[0]
+    assert loading["step"] == 0 and loading["loss"] is None and loading["eta_seconds"] is None
+    measured = next(p for p in progress if p["step"] == 2)
+    assert measured["loss"] == 1.5 and measured["batch_accuracy"] == 0.6
+    assert progress[-1]["step"] == 2 and progress[-1]["loss"] == 1.5  # kept while evaluating
+    assert progress[-1]["steps_total"] == 8 and progress[-1]["sent"] >= progress[-1]["time"]
+    sent = [p["sent"] for p in progress]
+    assert len(progress) >= 8 and max(np.diff(sent)) < 0.5
 
 
 def test_a_wrong_method_names_every_allowed_one(runs_client):

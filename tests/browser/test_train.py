@@ -83,8 +83,16 @@ def open_train(pg) -> None:
 def test_a_tiny_run_trains_live_replays_and_joins_the_picker(train_page):
     pg = train_page
     open_train(pg)
-    archs = pg.locator("#train-arch option").all_inner_texts()
-    assert {"simple_convnet", "lenet5"} <= set(archs)
+    # The form is built from GET /api/runs/options: every architecture, its optimizers, limits.
+    options = json.loads(urllib.request.urlopen(pg.url.split("/?")[0] + "/api/runs/options").read())
+    expect(pg.locator("#train-start")).to_be_enabled()
+    archs = pg.locator("#train-arch option").evaluate_all("els => els.map((e) => e.value)")
+    assert archs == [a["arch"] for a in options["architectures"]]
+    optimizers = pg.locator("#train-optimizer option").evaluate_all("els => els.map((e) => e.value)")
+    assert optimizers == [o["name"] for o in options["optimizers"]]
+    assert pg.locator("#train-optimizer").input_value() == options["defaults"]["optimizer"]
+    assert pg.locator("#train-epochs").get_attribute("max") == str(options["limits"]["epochs"]["max"])
+    assert pg.locator("#train-size").input_value() == str(options["defaults"]["train_size"])
     expect(pg.locator("#train-runs-note")).to_contain_text("No runs yet")
 
     pg.select_option("#train-arch", "simple_convnet")
@@ -112,6 +120,9 @@ def test_a_tiny_run_trains_live_replays_and_joins_the_picker(train_page):
 
     pg.wait_for_selector("#train-runs .run-row[data-status=done]", timeout=RUN_TIMEOUT_MS)
     expect(pg.locator("#train-state")).to_contain_text("Done")
+    name = pg.locator("#train-use").get_attribute("data-model")
+    # every network's answer asks again at once: the new network answers without a new stroke
+    expect(pg.locator("#compare")).to_contain_text(name)
     expect(pg.locator("#train-stop")).to_be_disabled()
     end = snapshot(pg.locator("#train-now-filters"))
     assert start.shape == end.shape
@@ -129,7 +140,6 @@ def test_a_tiny_run_trains_live_replays_and_joins_the_picker(train_page):
     expect(pg.locator("#train-time")).to_contain_text("snapshot 1 of")
 
     # The finished model is a network like the shipped ones: in the picker and every answer.
-    name = pg.locator("#train-use").get_attribute("data-model")
     assert name and pg.locator(f"#model-select option[value='{name}']").count() == 1
     pg.select_option("#model-select", name)
     pg.wait_for_selector("#prediction[data-state=ok]")
@@ -157,6 +167,7 @@ def test_a_tiny_run_trains_live_replays_and_joins_the_picker(train_page):
     assert pg.locator("#model-select").input_value() != name
     pg.wait_for_selector("#prediction[data-state=ok]")
     wait_idle(pg)
+    expect(pg.locator("#compare")).not_to_contain_text(name)
     assert pg.locator("#train-watch").is_hidden()
 
 
