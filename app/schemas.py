@@ -729,12 +729,12 @@ class RunOptimizer(BaseModel):
 class RunOptions(BaseModel):
     training: bool = Field(description="false when this server trains nothing (CNNVIS_MAX_RUNS=0)")
     defaults: dict[str, Any] = Field(description="every optional field of POST /api/runs")
-    limits: dict[str, dict[str, float]] = Field(
+    limits: dict[str, dict[str, int | float]] = Field(
         description="per field: min and max (lr: above and max); epochs and the network's "
                     "param_count narrowed by this server's settings")
     optimizers: list[RunOptimizer]
     augment: dict[str, Any] = Field(description="what `augment: true` does (shift in pixels)")
-    events: dict[str, float] = Field(description="progress and snapshot pace (seconds), the "
+    events: dict[str, int | float] = Field(description="progress and snapshot pace (seconds), the "
                                                  "validation subset's size, snapshots kept")
     architectures: list[RunArchitecture] = Field(description="every registered architecture")
 
@@ -746,6 +746,10 @@ class RunActivationsRequest(DrawingInput):
 
 class RunActivationsResponse(ActivationsResponse):
     step: int = Field(description="the kept snapshot step whose weights answered")
+
+
+class RunParamResponse(ParamResponse):
+    step: int = Field(description="the kept snapshot step whose weights these are")
 
 
 # ----- what a unit means (issue 16; app/routers/units.py) --------------------------------------

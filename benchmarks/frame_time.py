@@ -8,10 +8,13 @@ the camera round with the mouse for --seconds while the page records requestAnim
 timestamps: mean, median and 95th-percentile frame time, frames per second. Prints and writes
 DIR/NAME.json and a table, DIR/NAME.md. With --overlay, a saliency heatmap lies on the input
 layer first (the Why view's 3D overlay, asked for by clicking the predicted digit's probability
-bar). A benchmark, not a test.
+bar). With --training, the Train view's own 3D view is orbited the same way while a run of
+simple_convnet trains on the server (a child process, as a user would start it from the form),
+then again after it is stopped: the same view with and without training beside it (issue 15).
+A benchmark, not a test.
 
 Usage: cnnvis bench frame_time [--seconds 6] [--model NAME ...] [--url URL] [--out DIR]
-       [--name frame_time] [--overlay]   (or python benchmarks/frame_time.py ...)
+       [--name frame_time] [--overlay] [--training]   (or python benchmarks/frame_time.py ...)
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -111,8 +115,10 @@ def server(url: str | None):
         yield url.rstrip("/")
         return
     port = free_port()
+    runs = tempfile.TemporaryDirectory(prefix="cnnvis-frame-runs-")  # runs started here go away
+    env = {**os.environ, "CNNVIS_RUNS_DIR": runs.name}
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-                             "--port", str(port), "--log-level", "warning"], cwd=ROOT)
+                             "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -130,6 +136,7 @@ def server(url: str | None):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        runs.cleanup()
 
 
 def summarise(stamps: list[float]) -> dict:
@@ -142,9 +149,9 @@ def summarise(stamps: list[float]) -> dict:
             "fps": round(1000 / mean, 1)}
 
 
-def orbit(page, seconds: float, drag: bool) -> dict:
+def orbit(page, seconds: float, drag: bool, view: str = "#network-view") -> dict:
     """Move the mouse in a smooth loop over the view (button held when `drag`: orbiting)."""
-    box = page.locator("#network-view").bounding_box()
+    box = page.locator(view).bounding_box()
     cx, cy = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.55
     page.mouse.move(cx, cy)
     page.evaluate(RECORD)
@@ -188,6 +195,37 @@ def measure(browser, base: str, model: str, args) -> dict:
     return result
 
 
+def measure_training(browser, base: str, args) -> dict:
+    """The Train view's 3D view orbited while a run trains (started from the form), then after
+    it was stopped."""
+    page = browser.new_page(viewport={"width": args.width, "height": args.height})
+    page.goto(f"{base}/?model=simple_convnet")
+    page.wait_for_selector("#prediction[data-state=ok]", timeout=60_000)
+    page.click("#tab-train")
+    page.wait_for_selector("#train-start:not([disabled])", timeout=60_000)
+    page.select_option("#train-arch", "simple_convnet")
+    page.fill("#train-epochs", "1")
+    page.fill("#train-size", "55000")
+    page.click("#train-start")
+    page.wait_for_selector("#train-answer[data-state=ok]", timeout=120_000)
+    page.locator("#train-net").scroll_into_view_if_needed()
+    page.wait_for_function("() => { const b = document.getElementById('train-bar');"
+                           " return b.value > 0 && b.value < b.max; }", timeout=120_000)
+    training = orbit(page, args.seconds, drag=True, view="#train-net")
+    step = page.evaluate("() => document.getElementById('train-bar').value")
+    still = page.evaluate("() => document.getElementById('train-bar').value < "
+                          "document.getElementById('train-bar').max")
+    page.click("#train-stop")
+    page.wait_for_selector("#train-runs .run-row.current[data-status=cancelled]", timeout=60_000)
+    quiet = orbit(page, args.seconds, drag=True, view="#train-net")
+    info = page.evaluate("""() => { const c = document.getElementById('train-net');
+      return [c.width, c.height]; }""")
+    page.close()
+    return {"view": "#train-net", "canvas": info, "orbit_while_training": training,
+            "run_step_at_end": step, "run_still_training_at_end": still,
+            "orbit_after_stop": quiet, "load_average": round(os.getloadavg()[0], 2)}
+
+
 def table(result: dict) -> str:
     lines = [f"# 3D view at {result['viewport'][0]}×{result['viewport'][1]} ({result['name']})", "",
              "| model | layers | lit pixels | smallest map (px) | in | orbit fps | orbit p95 ms |",
@@ -197,6 +235,15 @@ def table(result: dict) -> str:
         lines.append(f"| {r['model']} | {r['layers_drawn']} | {f['lit_share'] * 100:.1f} % | "
                      f"{f['smallest_map_px']:.1f} | {f['smallest_map_layer']} | "
                      f"{r['orbit']['fps']} | {r['orbit']['p95_ms']} |")
+    t = result.get("training")
+    if t:
+        lines += ["", f"Train view's 3D view ({t['canvas'][0]}×{t['canvas'][1]} canvas), orbited "
+                      f"while simple_convnet trains on the server, then after the run was stopped "
+                      f"(load average {t['load_average']}):", "",
+                  "| while | fps | median ms | p95 ms |", "| --- | --- | --- | --- |",
+                  *(f"| {label} | {o['fps']} | {o['median_ms']} | {o['p95_ms']} |"
+                    for label, o in (("a run trains", t["orbit_while_training"]),
+                                     ("nothing trains", t["orbit_after_stop"])))]
     return "\n".join(lines) + "\n"
 
 
@@ -211,6 +258,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results",
                     help="directory for the results (default: benchmarks/results)")
     ap.add_argument("--name", default="frame_time", help="file name of the results, no suffix")
+    ap.add_argument("--training", action="store_true",
+                    help="also orbit the Train view's 3D view while a run trains, then without")
     ap.add_argument("--overlay", action="store_true",
                     help="draw the Why view's heatmap over the input layer while orbiting")
     args = ap.parse_args()
@@ -229,7 +278,10 @@ def main() -> None:
             "machine": platform.machine(),
             "overlay": args.overlay,
             "runs": [measure(browser, base, model, args) for model in models],
+            "load_average": round(os.getloadavg()[0], 2),
         }
+        if args.training:
+            result["training"] = measure_training(browser, base, args)
         browser.close()
     text = json.dumps(result, indent=2)
     print(text)

@@ -2,13 +2,15 @@
 """Write the README's pictures of the page: docs/screenshot.png, a drawn 4, its prediction, and
 an active fc1 unit of simple_convnet hovered with its incoming weights on the 3D view; and
 docs/screenshot_deep_convnet.png, the same 4 read by deep_convnet, all twelve layers framed in
-3D.
+3D; and docs/train.png, the Train view mid-run (simple_convnet learning from the page, its curves,
+filters and 3D view of the 4; the run is stopped afterwards).
 
 Starts the app on a free port unless --url names a running one; drives Debian's Chromium with
 Playwright (the test extras), as the browser tests do.
 
     .venv/bin/python scripts/screenshots.py [--url URL] [--out docs/screenshot.png]
                                             [--deep-out docs/screenshot_deep_convnet.png]
+                                            [--train-out docs/train.png]
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -44,8 +47,10 @@ def served(url: str | None):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    runs = tempfile.TemporaryDirectory(prefix="cnnvis-shot-runs-")  # the Train view's run goes away
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-                             "--port", str(port), "--log-level", "warning"], cwd=ROOT)
+                             "--port", str(port), "--log-level", "warning"], cwd=ROOT,
+                            env={**os.environ, "CNNVIS_RUNS_DIR": runs.name})
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -67,6 +72,7 @@ def served(url: str | None):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        runs.cleanup()
 
 
 def settle(page) -> None:
@@ -122,19 +128,52 @@ def shoot(page, base: str, model: str, hover: str | None, out: Path) -> None:
     print(f"wrote {out}")
 
 
+def shoot_train(page, base: str, out: Path) -> None:
+    """The 4 on the pad, then a one-epoch run of simple_convnet started from the Train view and
+    pictured half-way (curves, filters, the run's 3D view and answer); then stopped."""
+    page.goto(f"{base}/?model=simple_convnet")
+    page.wait_for_selector("#prediction[data-state=ok]")
+    settle(page)
+    page.click("#clear")
+    draw(page, FOUR)
+    page.wait_for_selector("#prediction[data-state=ok]")
+    settle(page)
+    page.click("#tab-train")
+    page.wait_for_selector("#train-start:not([disabled])")
+    page.select_option("#train-arch", "simple_convnet")
+    page.fill("#train-epochs", "1")
+    page.fill("#train-size", "20000")
+    page.fill("#train-lr", "0.002")
+    page.click("#train-start")
+    page.wait_for_function("() => { const b = document.getElementById('train-bar');"
+                           " return b.value >= 0.5 * b.max; }", timeout=300_000)
+    page.wait_for_selector("#train-answer[data-state=ok]")
+    page.wait_for_selector("#train-net[data-still='1']", state="attached")
+    page.locator("#panel-train").scroll_into_view_if_needed()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(page.locator("#teach").screenshot())
+    print(f"wrote {out}")
+    page.click("#train-stop")
+    page.wait_for_selector("#train-runs .run-row.current[data-status=cancelled]")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running cnnvis (default: start one)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
     parser.add_argument("--deep-out", type=Path,
                         default=ROOT / "docs" / "screenshot_deep_convnet.png")
+    parser.add_argument("--train-out", type=Path, default=ROOT / "docs" / "train.png")
+    parser.add_argument("--only-train", action="store_true", help="only docs/train.png")
     args = parser.parse_args()
     with served(args.url) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport=VIEWPORT)
         page.set_default_timeout(30_000)
-        shoot(page, base, "simple_convnet", "fc1", args.out)
-        shoot(page, base, "deep_convnet", None, args.deep_out)
+        if not args.only_train:
+            shoot(page, base, "simple_convnet", "fc1", args.out)
+            shoot(page, base, "deep_convnet", None, args.deep_out)
+        shoot_train(page, base, args.train_out)
         browser.close()
 
 

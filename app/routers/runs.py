@@ -72,6 +72,10 @@ the ``retry: 100`` milliseconds the stream starts with). Events::
 ``DELETE /api/runs/{id}`` → 200 with the run: a queued or running run becomes ``cancelled`` (its
 process stops within a second); a finished one is deleted with its model (then 404 everywhere).
 
+``GET /api/runs/{id}/params/{param}?step=N``: one parameter (``conv1.weight``, …) as
+``/api/models/{name}/params/{param}`` answers it, plus ``"step"``, under the weights of the latest
+kept snapshot at or before ``N`` (the Train view's hover connections and unit panel use it).
+
 ``POST /api/runs/{id}/activations``: the usual drawing body (``image`` or ``pixels``) plus
 ``"step"``: the answer of ``/api/activations`` plus ``"step"``, computed under the weights of the
 latest kept snapshot at or before that step (``snapshots`` lists them; at most
@@ -91,7 +95,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Request
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
 from .. import examples, service
@@ -103,6 +107,7 @@ from ..schemas import (
     RunActivationsResponse,
     RunList,
     RunOptions,
+    RunParamResponse,
     RunRequest,
     error_responses,
 )
@@ -217,6 +222,16 @@ def run_activations(run_id: RunId, body: RunDrawing, runs: RunsDep,
     started = time.perf_counter()
     prepared = service.prepare(body.image, body.pixels, settings)
     return runs.activations(run_id, body.step, prepared, started)
+
+
+@router.get("/{run_id}/params/{param}", response_model=RunParamResponse,
+            responses=error_responses(404, 422, 503),
+            summary="One parameter array under the weights of a run's snapshot step (float16)")
+def run_param(run_id: RunId, param: Annotated[str, Path(max_length=100)], runs: RunsDep,
+              step: Annotated[int, Query(ge=0, description="a snapshot's step (the latest kept "
+                                                             "one at or before it is used)")],
+              ) -> dict:
+    return runs.param(run_id, step, param)
 
 
 # Two operations share each of these paths; Starlette's 405 would name only the first one's

@@ -90,6 +90,11 @@ class Runs:
             raise NotFoundError(f"no run {run_id[:40]!r} (deleted meanwhile)")
         return public(run)
 
+    def param(self, run_id: str, step: int, key: str) -> dict[str, Any]:
+        """One parameter as the snapshot at (or before) ``step`` kept it."""
+        kept, model = self.snapshots.get(self._row(run_id), step)
+        return {**service.param(model, key), "step": kept}
+
     def activations(self, run_id: str, step: int, prepared: Prepared,
                     started: float) -> dict[str, Any]:
         kept, model = self.snapshots.get(self._row(run_id), step)

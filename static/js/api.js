@@ -126,6 +126,10 @@ export const startRun = (config) => postJson("/api/runs", config);
 /** DELETE /api/runs/{id}: cancel a queued or running run; delete a finished one with its model. */
 export const deleteRun = (id) => request(runPath(id), { method: "DELETE" });
 
+/** GET /api/runs/{id}/params/{name}?step=: one parameter under the weights kept at (or before) `step`. */
+export const runParam = (id, step, name) =>
+  request(`${runPath(id)}/params/${encodeURIComponent(name)}?step=${encodeURIComponent(step)}`);
+
 /** POST /api/runs/{id}/activations: /api/activations under the weights kept at (or before) `step`. */
 export const runActivations = (id, step, input) =>
   postJson(`${runPath(id)}/activations`, { ...input, step });

@@ -304,9 +304,9 @@ export const trainView = {
 
   ask: (ctx, req) => (req.options.run ? api.runActivations(req.options.run, req.options.step, req.source) : null),
 
-  apply(ctx, answer) {
+  apply(ctx, answer, req) {
     if (!answer) return;
     const layers = new Map(answer.layers.map((l) => [l.name, decodeLayer(l)]));
-    ctx.painter.answer(answer, displayValues(ctx.settings.groups, layers));
+    ctx.painter.answer(answer, displayValues(ctx.settings.groups, layers), layers, req.options.run);
   },
 };

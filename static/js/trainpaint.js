@@ -7,8 +7,11 @@ import { lineChart } from "./chart.js";
 import { LUT, lutIndex } from "./colormap.js";
 import { el } from "./dom.js";
 import { fmt, pct } from "./format.js";
+import { InspectPanel } from "./inspect.js";
 import { displayValues } from "./netmodel.js";
 import { NetView } from "./netview.js";
+import { Readout } from "./readout.js";
+import { TrainFocus } from "./trainfocus.js";
 
 const KERNEL_CSS = 22; // about this many CSS pixels per kernel side
 const LOSS_COLOR = "#f89c3a";
@@ -37,7 +40,8 @@ export class TrainPainter {
       "train-bar", "train-numbers", "train-loss", "train-acc", "train-start-filters",
       "train-now-filters", "train-change-filters", "train-now-caption", "train-stage", "train-net", "train-labels",
       "train-answer", "train-timeline", "train-replay", "train-time", "train-runs", "train-runs-note",
-      "train-use", "train-watch", "train-augment-label", "train-augment-text"].map((id) => [id.slice(6), $(id)]));
+      "train-use", "train-watch", "train-augment-label", "train-augment-text", "train-readout", "train-inspect",
+      "train-inspect-title", "train-inspect-body", "train-inspect-close"].map((id) => [id.slice(6), $(id)]));
     const d = this.dom;
     this.ready = false; // the form waits for GET /api/runs/options
     d.form.addEventListener("submit", (e) => {
@@ -51,8 +55,12 @@ export class TrainPainter {
     d.use.addEventListener("click", () => on.use(d.use.dataset.model));
     this.view = new NetView({
       canvas: d.net, body: d.stage, labels: d.labels,
-      onHover: (unit) => this.view.setFocus(unit, null), onClick: () => {}, onError: (m) => this.placeholder(m),
+      onHover: (unit, e) => this.focus.hover(unit, e), onClick: (unit) => this.focus.select(unit),
+      onError: (m) => this.placeholder(m),
     });
+    const inspect = new InspectPanel({ panel: d.inspect, title: d["inspect-title"], body: d["inspect-body"],
+      close: d["inspect-close"] }, () => this.focus.select(null));
+    this.focus = new TrainFocus({ view: this.view, readout: new Readout(d.readout, d.stage), inspect });
     this.placeholder("Start a run, or pick one below, to see it read your drawing.");
   }
 
@@ -195,11 +203,15 @@ export class TrainPainter {
     this.groups = groups;
     this.view.setGroups(groups, new Set());
     this.view.setLayout("3d");
+    this.focus.setContext({ groups, display: [], layers: new Map(), probabilities: null, run: null, step: 0 });
   }
 
   /** Every unit of the run's view at zero (no drawing to read). */
   dark() {
-    if (this.groups) this.view.setValues(displayValues(this.groups, new Map()));
+    if (!this.groups) return;
+    const display = displayValues(this.groups, new Map());
+    this.view.setValues(display);
+    this.focus.setContext({ ...this.focus.at, display, layers: new Map(), probabilities: null });
   }
 
   /** Shown when there is no answer to show (see panels.js). */
@@ -209,9 +221,11 @@ export class TrainPainter {
     this.view.setPredicted(-1);
   }
 
-  /** The answer at a snapshot: {label, probabilities, step}; `display` per-group values. */
-  answer(a, display) {
+  /** The answer at a snapshot: {label, probabilities, step} of run `run`; `layers` its decoded
+      outputs by name, `display` per-group values. */
+  answer(a, display, layers, run) {
     this.view.setValues(display);
+    this.focus.setContext({ groups: this.groups, display, layers, probabilities: a.probabilities, run, step: a.step });
     this.view.setPredicted(a.label);
     const bars = a.probabilities.map((p, d) => el("span",
       { className: `mini-bar${d === a.label ? " win" : ""}`, title: `${d}: ${pct(p)}` },

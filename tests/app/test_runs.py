@@ -2,6 +2,7 @@
 the shipped MNIST with tiny sizes (200 images, one epoch): the run object, the event stream and
 its resume, finished runs as models, limits and faults, and no process outliving its run."""
 
+import base64
 import errno
 import json
 import os
@@ -18,6 +19,7 @@ from app.routers import runs as runs_router
 from app.runs import reporter as events_module
 from app.runs import worker
 from app.runs.manager import LOST, exit_reason
+from app.runs.options import VAL_SUBSET
 from app.runs.store import Store, model_name
 from model.networks import ARCH_INFO, build
 from model.optim import OPTIMIZERS
@@ -126,7 +128,7 @@ def test_a_run_trains_streams_and_becomes_a_model(runs_client, tiny_dir, tmp_pat
     assert {"progress", "snapshot", "epoch"} <= set(names)
     first_snapshot = next(data for _, name, data in stream if name == "snapshot")
     assert first_snapshot["step"] == 0 and first_snapshot["shape"] == [30, 1, 5, 5]
-    assert first_snapshot["encoding"] == "float16" and first_snapshot["val_size"] == 200
+    assert first_snapshot["encoding"] == "float16" and first_snapshot["val_size"] == VAL_SUBSET
     progress = [data for _, name, data in stream if name == "progress"]
     assert progress[-1]["step"] == 2 and progress[-1]["eta_seconds"] == 0
     last_step = next(p for p in progress if p["step"] == 2)
@@ -176,6 +178,13 @@ def test_a_run_trains_streams_and_becomes_a_model(runs_client, tiny_dir, tmp_pat
     assert at_start["step"] == 0 and at_end["step"] == 2
     assert at_start["probabilities"] != at_end["probabilities"]
     assert [layer["name"] for layer in at_end["layers"]][:2] == ["input", "conv1"]
+    # one parameter under a snapshot's weights (the Train view's connections and unit panel)
+    param = client.get(f"/api/runs/{run['id']}/params/conv1.weight?step=1").json()
+    assert param["step"] == 0 and param["shape"] == [30, 1, 5, 5]
+    values = np.frombuffer(base64.b64decode(param["data"]), "<f2").reshape(30, 1, 5, 5)
+    with np.load(tmp_path / "runs" / run["id"] / "snapshots" / "0.npz") as kept:
+        assert np.array_equal(values, kept["conv1.weight"])
+    assert client.get(f"/api/runs/{run['id']}/params/conv9.weight?step=2").status_code == 404
 
     # the child has ended; the run and its model outlive the server (another one, or a
     # restarted one, on the same runs directory sees them)
@@ -222,6 +231,7 @@ def test_the_options_list_every_architecture_and_the_limits(tiny_dir, tmp_path):
         assert "CNNVIS_MAX_RUN_PARAMS=400,000" in archs["simple_convnet"]["reason"]
         assert [o["name"] for o in options["optimizers"]] == list(OPTIMIZERS)
         assert options["limits"]["epochs"] == {"min": 1, "max": 7}
+        assert isinstance(options["limits"]["epochs"]["max"], int)
         assert options["limits"]["train_size"]["max"] == 55_000
         assert options["defaults"] == {"epochs": 1, "batch_size": 100, "optimizer": "adam",
                                        "lr": 0.001, "train_size": 55_000, "augment": False,

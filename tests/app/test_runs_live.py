@@ -1,6 +1,8 @@
-"""Training runs against a live ``cnnvis serve`` (issue 15): a run streamed over real HTTP gives
-bit-identical weights and history to ``cnnvis train`` with the same config, seed and threads;
-no child outlives the server, stopped or killed, and the next start fails the lost run."""
+"""Training runs against a live ``cnnvis serve`` (issue 15): two workers share one view of the
+runs (a run created through one is listed, streamed and deleted through either); a run streamed
+over real HTTP gives bit-identical weights and history to ``cnnvis train`` with the same config,
+seed and threads; no child outlives the server, stopped or killed, and the next start fails the
+lost run."""
 
 import json
 import os
@@ -32,14 +34,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(weights_dir, runs_dir):
-    """``cnnvis serve`` on tiny weights, training allowed: ``(url, process)`` once ready."""
+def serving(weights_dir, runs_dir, *args):
+    """``cnnvis serve ARGS`` on tiny weights, training allowed: ``(url, process)`` once ready."""
     port = free_port()
     env = {**os.environ, "CNNVIS_WEIGHTS_DIR": str(weights_dir), "CNNVIS_RUNS_DIR": str(runs_dir),
            "CNNVIS_MAX_RUNS": "1", "CNNVIS_DEFAULT_MODEL": "tiny",
            "CNNVIS_MIN_SELF_TEST_ACCURACY": "0"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), *args],
                             cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -55,14 +57,61 @@ def serving(weights_dir, runs_dir):
             proc.stderr.close()
 
 
-def follow(url, run_id):
+def worker_pids(server_pid: int, count: int) -> set[int]:
+    """The ``count`` worker processes of a ``cnnvis serve --workers`` (its children)."""
+    deadline = time.monotonic() + 30
+    while True:
+        with open(f"/proc/{server_pid}/task/{server_pid}/children") as f:
+            pids = {int(p) for p in f.read().split()}
+        if len(pids) >= count:
+            return pids
+        assert time.monotonic() < deadline, f"workers: {pids}"
+        time.sleep(0.1)
+
+
+def served_by(response: httpx.Response, pids: set[int]) -> int:
+    """Which of ``pids`` holds the server end of the response's connection (Linux /proc)."""
+    port = response.extensions["network_stream"].get_extra_info("client_addr")[1]
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for row in f.read().splitlines()[1:]:
+                cols = row.split()
+                if int(cols[2].rsplit(":", 1)[1], 16) == port:  # its remote end is our socket
+                    inodes.add(f"socket:[{cols[9]}]")
+    for pid in pids:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                    return pid
+            except OSError:
+                continue
+    raise AssertionError(f"no worker holds the connection from port {port}")
+
+
+@contextmanager
+def on_worker(method, url, pid, pids, **kwargs):
+    """A request answered by worker ``pid``: fresh connections until that one takes it."""
+    headers = {"Connection": "close", **kwargs.pop("headers", {})}
+    for _ in range(200):
+        with httpx.stream(method, url, headers=headers, timeout=120, **kwargs) as response:
+            if served_by(response, pids) == pid:
+                yield response
+                return
+    raise AssertionError(f"worker {pid} never took a connection")
+
+
+def follow(url, run_id, worker=None):
     """Every (id, event, data) of a run's stream over HTTP until its final event, reconnecting
-    with Last-Event-ID when the server ends a connection first."""
+    with Last-Event-ID when the server ends a connection first; ``worker``: ``(pid, pids)`` to
+    have every connection served by that worker."""
     found, current = [], {}
     while not found or found[-1][1] not in ("done", "failed", "cancelled"):
         headers = {"Last-Event-ID": str(found[-1][0])} if found else {}
-        with httpx.stream("GET", f"{url}/api/runs/{run_id}/events", headers=headers,
-                          timeout=120) as stream:
+        path = f"{url}/api/runs/{run_id}/events"
+        opened = (on_worker("GET", path, *worker, headers=headers) if worker
+                  else httpx.stream("GET", path, headers=headers, timeout=120))
+        with opened as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
             for line in stream.iter_lines():
                 if not line:
@@ -106,22 +155,36 @@ def gone_within(pid: int, seconds: float) -> bool:
     return True
 
 
-def test_a_run_is_bit_identical_to_cnnvis_train(tiny_dir, tmp_path):
+def test_two_workers_share_the_runs_and_a_run_is_bit_identical_to_cnnvis_train(tiny_dir,
+                                                                                tmp_path):
     runs_dir = tmp_path / "runs"
     config = {"arch": "lenet5", "epochs": 2, "train_size": 200, "batch_size": 50,
               "augment": True, "seed": 7, "lr": 0.002}
-    with serving(tiny_dir, runs_dir) as (url, _):
-        answer = httpx.post(f"{url}/api/runs", json=config)
-        assert answer.status_code == 202, answer.text
-        run_id = answer.json()["id"]
+    with serving(tiny_dir, runs_dir, "--workers", "2") as (url, server):
+        pids = worker_pids(server.pid, 2)
+        with httpx.stream("POST", f"{url}/api/runs", json=config, timeout=60) as answer:
+            creator = served_by(answer, pids)
+            answer.read()
+            assert answer.status_code == 202, answer.text
+            run_id = answer.json()["id"]
+        (other,) = pids - {creator}
+        for pid in pids:  # either worker lists it
+            with on_worker("GET", f"{url}/api/runs", pid, pids) as listed:
+                assert [r["id"] for r in json.loads(listed.read())["runs"]] == [run_id]
         # a client that leaves the stream early does not disturb the run or the server
         with httpx.stream("GET", f"{url}/api/runs/{run_id}/events", timeout=60) as stream:
             next(stream.iter_lines())
-        stream = follow(url, run_id)
+        # each worker streams the whole run, whichever one's child trains it
+        stream = follow(url, run_id, (other, pids))
+        assert follow(url, run_id, (creator, pids)) == stream
         assert stream[-1][1] == "done", stream[-1]
         run = stream[-1][2]
         assert [row["epoch"] for row in run["history"]] == [1, 2]
         assert httpx.get(f"{url}/healthz").status_code == 200
+        for pid in pids:  # the finished run is a model in either worker
+            with on_worker("GET", f"{url}/api/models/{run['model']}", pid, pids) as model:
+                model.read()
+                assert model.status_code == 200 and model.json()["run"]["id"] == run_id
     folder = runs_dir / run_id / "model"
     manifest = json.loads((folder / f"{run['model']}.json").read_text())
     command = manifest["training"]["command"]

@@ -67,18 +67,20 @@ def changed_fraction(a: np.ndarray, b: np.ndarray) -> float:
     return float((changed & content).sum() / max(1, content.sum()))
 
 
-def label_box(pg, title: str) -> dict:
-    """Bounding box of the 3D view's label for the layer whose title starts with `title`."""
-    label = pg.locator(".layer-label", has=pg.locator(".l-title", has_text=title)).first
+def label_box(pg, title: str, scope: str = "") -> dict:
+    """Bounding box of the 3D view's label for the layer whose title starts with `title` (in
+    the element `scope` selects, when given)."""
+    label = pg.locator(f"{scope} .layer-label".strip(),
+                       has=pg.locator(".l-title", has_text=title)).first
     return label.bounding_box()
 
 
-def hover_unit_below(pg, title: str, max_px: int = 160,
-                     active: bool = False) -> tuple[float, float]:
+def hover_unit_below(pg, title: str, max_px: int = 160, active: bool = False,
+                     scope: str = "", readout: str = "#hover-readout") -> tuple[float, float]:
     """Move the mouse down from a layer's label until the hover readout names a unit (with a
-    non-zero value when `active`)."""
-    box = label_box(pg, title)
-    readout = pg.locator("#hover-readout")
+    non-zero value when `active`); `scope` and `readout` select another 3D view's."""
+    box = label_box(pg, title, scope)
+    readout = pg.locator(readout)
     for dx in (0, -12, 12, -24, 24) if active else (0,):
         x = box["x"] + box["width"] / 2 + dx
         for dy in range(24, max_px, 6 if not active else 3):

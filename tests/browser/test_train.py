@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 from conftest import READY_TIMEOUT_S, ROOT, VIEWPORT
-from pagetools import SEVEN, changed_fraction, draw, snapshot, wait_idle
+from pagetools import SEVEN, changed_fraction, draw, hover_unit_below, snapshot, wait_idle
 from playwright.sync_api import expect
 
 RUN_TIMEOUT_MS = 240_000  # a 1-epoch run on a few thousand images, queued behind nothing
@@ -86,12 +86,14 @@ def test_a_tiny_run_trains_live_replays_and_joins_the_picker(train_page):
     # The form is built from GET /api/runs/options: every architecture, its optimizers, limits.
     options = json.loads(urllib.request.urlopen(pg.url.split("/?")[0] + "/api/runs/options").read())
     expect(pg.locator("#train-start")).to_be_enabled()
-    archs = pg.locator("#train-arch option").evaluate_all("els => els.map((e) => e.value)")
+    values = "els => els.map((e) => e.value)"
+    archs = pg.locator("#train-arch option").evaluate_all(values)
     assert archs == [a["arch"] for a in options["architectures"]]
-    optimizers = pg.locator("#train-optimizer option").evaluate_all("els => els.map((e) => e.value)")
+    optimizers = pg.locator("#train-optimizer option").evaluate_all(values)
     assert optimizers == [o["name"] for o in options["optimizers"]]
     assert pg.locator("#train-optimizer").input_value() == options["defaults"]["optimizer"]
-    assert pg.locator("#train-epochs").get_attribute("max") == str(options["limits"]["epochs"]["max"])
+    epochs_max = str(options["limits"]["epochs"]["max"])
+    assert pg.locator("#train-epochs").get_attribute("max") == epochs_max
     assert pg.locator("#train-size").input_value() == str(options["defaults"]["train_size"])
     expect(pg.locator("#train-runs-note")).to_contain_text("No runs yet")
 
@@ -123,6 +125,18 @@ def test_a_tiny_run_trains_live_replays_and_joins_the_picker(train_page):
     name = pg.locator("#train-use").get_attribute("data-model")
     # every network's answer asks again at once: the new network answers without a new stroke
     expect(pg.locator("#compare")).to_contain_text(name)
+
+    # The run's 3D view as the page's: hovering a conv1 unit names it and draws its connections
+    # under the shown snapshot's weights; a click opens its unit panel.
+    pg.locator("#train-stage").scroll_into_view_if_needed()
+    pg.wait_for_selector("#train-net[data-still='1']")
+    with pg.expect_response(lambda r: "/params/conv1.weight?step=" in r.url and r.ok):
+        x, y = hover_unit_below(pg, "conv1", scope="#train-labels", readout="#train-readout")
+    pg.mouse.click(x, y)
+    expect(pg.locator("#train-inspect-title")).to_contain_text("conv1")
+    expect(pg.locator("#train-inspect-body")).not_to_contain_text("loading")
+    pg.click("#train-inspect-close")
+    expect(pg.locator("#train-inspect")).to_be_hidden()
     expect(pg.locator("#train-stop")).to_be_disabled()
     end = snapshot(pg.locator("#train-now-filters"))
     assert start.shape == end.shape
