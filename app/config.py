@@ -106,6 +106,11 @@ class Settings:
     keepalive_seconds: float = Field(
         5.0, ge=0.1, le=300.0, description="Idle time after an answer before the connection is "
                                            "closed.")
+    worker_healthcheck_seconds: int = Field(
+        30, gt=0, le=3600,
+        description="--workers: a worker that does not answer the supervisor's health check "
+                    "within this is restarted (uvicorn's 5 s kills workers still starting on a "
+                    "busy machine).")
     max_head_bytes: int = Field(
         32 * 1024, ge=1024, le=1024 * 1024,
         description="Request line and headers together; beyond: 431 and close.")

@@ -17,6 +17,7 @@ def uvicorn_options(settings: Settings) -> dict:
     ``uvicorn app.main:app`` by hand: ``--http app.httpguard:HttpGuard`` and the rest)."""
     trusted = list(settings.forwarded_allow_ips)
     return {"http": PROTOCOL, "ws": "none", "timeout_keep_alive": settings.keepalive_seconds,
+            "timeout_worker_healthcheck": settings.worker_healthcheck_seconds,
             "proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
 
 

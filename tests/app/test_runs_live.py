@@ -24,7 +24,7 @@ from app.runs.store import Store
 from model.data import REPO_ROOT
 from model.weights import read_npz
 
-READY_WITHIN_S = 60
+READY_WITHIN_S = 120  # two workers on a busy 2-core machine
 
 
 def free_port() -> int:
@@ -35,35 +35,42 @@ def free_port() -> int:
 
 @contextmanager
 def serving(weights_dir, runs_dir, *args):
-    """``cnnvis serve ARGS`` on tiny weights, training allowed: ``(url, process)`` once ready."""
+    """``cnnvis serve ARGS`` on tiny weights, training allowed: ``(url, process)`` once ready.
+    Its output goes to a file beside the runs (a pipe nobody reads could fill and stall it)."""
     port = free_port()
     env = {**os.environ, "CNNVIS_WEIGHTS_DIR": str(weights_dir), "CNNVIS_RUNS_DIR": str(runs_dir),
            "CNNVIS_MAX_RUNS": "1", "CNNVIS_DEFAULT_MODEL": "tiny",
            "CNNVIS_MIN_SELF_TEST_ACCURACY": "0"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), *args],
-                            cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    log = runs_dir.parent / f"serve-{port}.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
+                                 *args], cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=out)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(proc, url, READY_WITHIN_S, proc.stderr.read)
+        wait_ready(proc, url, READY_WITHIN_S, log.read_text)
         yield url, proc
     finally:
         if proc.poll() is None:
             proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        finally:
-            proc.stderr.close()
+        proc.wait(timeout=20)
 
 
 def worker_pids(server_pid: int, count: int) -> set[int]:
-    """The ``count`` worker processes of a ``cnnvis serve --workers`` (its children)."""
+    """The ``count`` worker processes of a ``cnnvis serve --workers`` (its children that
+    multiprocessing spawned to run uvicorn, not its resource tracker)."""
     deadline = time.monotonic() + 30
     while True:
         with open(f"/proc/{server_pid}/task/{server_pid}/children") as f:
-            pids = {int(p) for p in f.read().split()}
+            children = [int(p) for p in f.read().split()]
+        pids = set()
+        for pid in children:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"spawn_main" in f.read():
+                    pids.add(pid)
         if len(pids) >= count:
+            assert len(pids) == count, pids
             return pids
         assert time.monotonic() < deadline, f"workers: {pids}"
         time.sleep(0.1)
@@ -80,7 +87,11 @@ def served_by(response: httpx.Response, pids: set[int]) -> int:
                 if int(cols[2].rsplit(":", 1)[1], 16) == port:  # its remote end is our socket
                     inodes.add(f"socket:[{cols[9]}]")
     for pid in pids:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue  # that worker is gone (the failure below says so)
+        for fd in fds:
             try:
                 if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
                     return pid
@@ -91,8 +102,9 @@ def served_by(response: httpx.Response, pids: set[int]) -> int:
 
 @contextmanager
 def on_worker(method, url, pid, pids, **kwargs):
-    """A request answered by worker ``pid``: fresh connections until that one takes it."""
-    headers = {"Connection": "close", **kwargs.pop("headers", {})}
+    """A request answered by worker ``pid``: fresh connections until that one takes it (kept
+    alive, so the worker still holds its end when it is looked for)."""
+    headers = kwargs.pop("headers", {})
     for _ in range(200):
         with httpx.stream(method, url, headers=headers, timeout=120, **kwargs) as response:
             if served_by(response, pids) == pid:
