@@ -79,3 +79,4 @@ RUN = Examples(lambda: {
                        "augment": False, "seed": 0}}})
 RUN_DRAWING = with_pixels(start={"step": 0}, later={"step": 100})
 NEIGHBORS = with_pixels(nine={}, fifty={"k": 50})
+RANK = with_pixels(channels={"layer": "conv1"}, dense={"layer": "fc1", "target": 3})

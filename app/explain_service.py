@@ -31,6 +31,7 @@ from model.layers import Affine, Convolution, MaxPooling, Pooling
 from model.misclassified import TEST_SET_SIZE
 from model.preprocess import centre_of_mass, decode_image, preprocess_array, resize, to_gray
 
+from .ablation_service import Units, effect, switched_off
 from .config import Settings
 from .encoding import b64, encode_array, encode_bytes, float32_list, float32_value
 from .registry import LoadedModel, NotFoundError, name_list
@@ -76,8 +77,11 @@ def cam_layer(model: LoadedModel, layer: str | None) -> str:
 
 def explain(model: LoadedModel, prepared: Prepared, method: str, target: int | None,
             started: float, layer: str | None = None, patch: int = 6,
-            stride: int = 2) -> dict[str, Any]:
-    """One attribution map for one drawing, 28×28 over the input the person sees."""
+            stride: int = 2, off: Units = ()) -> dict[str, Any]:
+    """One attribution map for one drawing, 28×28 over the input the person sees (through the
+    network with the units ``off`` switched off)."""
+    original = model
+    model, listed = switched_off(model, off)
     net = model.net
     name = cam_layer(model, layer) if method == "gradcam" else None
     begun = time.perf_counter()
@@ -100,6 +104,8 @@ def explain(model: LoadedModel, prepared: Prepared, method: str, target: int | N
     else:
         raise ValueError(f"unknown method {method!r}")
     inference = elapsed_ms(begun)
+    if listed:
+        answer["ablation"] = effect(original, prepared.image, probs, listed)
     return {"model": model.name, "label": int(np.argmax(probs)),
             "probabilities": float32_list(probs), "method": method, "target": target,
             "target_probability": float32_value(probs[target]),

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from model.data import SAMPLE_PATH, load_sample, to_float
+from model.data import SAMPLE_PATH, DatasetError, load_sample, to_float
 from model.inputs import fit_input
 from model.misclassified import errors_path, load_misclassified
 from model.networks import ARCH_INFO, Sequential
@@ -21,6 +21,7 @@ from model.preprocess import MNIST_SIDE
 from model.reference import MANIFEST_KEY as REFERENCE_KEY
 from model.reference import Reference
 from model.reference import load as load_reference_file
+from model.testset import load_test_set
 from model.units import MANIFEST_KEY as UNITS_KEY
 from model.units import load_units, units_path
 from model.weights import DEFAULT_MODEL, WeightsError, attached, load_checked
@@ -230,6 +231,10 @@ def load_unit_stats(path: Path, manifest: dict[str, Any],
     if str(units["weights_sha256"]) != str(manifest["sha256"]):
         return None, (f"{found.name} was made for other weights than {path.stem!r} has now; "
                       f"remake it with {command}")
+    try:
+        load_test_set(str(units["dataset"]))  # read now (once per process), not by a request
+    except (DatasetError, ValueError) as exc:
+        raise StartupError(f"{found}: cannot read its test images ({exc})") from None
     return units, ""
 
 

@@ -31,6 +31,11 @@ UINT8_ENCODING = (
     "at most (max - min) / 510."
 )
 FLOAT32_ENCODING = "`float32`: `data` is base64 of little-endian IEEE float32 values in C order."
+# Switching units off (issue 16): the request field and answer are at the end of this module.
+MAX_ABLATED = 256
+ABLATION_ANSWER = ("Set when the request switched units off (`ablate`): what was off and how the "
+                   "prediction moved; the answer's other fields are those of the network without "
+                   "those units.")
 FLOAT16_ENCODING = ("`float16`: `data` is base64 of little-endian IEEE float16 values in C order "
                     "(`min`/`max` are exact, from the float32 weights).")
 
@@ -156,10 +161,11 @@ class DrawingInput(Strict):
 
 class PredictRequest(DrawingInput):
     model: ModelName
+    ablate: Ablate = None
 
 
 class CompareRequest(DrawingInput):
-    pass
+    ablate: Ablate = None
 
 
 # ----- answers ---------------------------------------------------------------------------------
@@ -182,6 +188,7 @@ class PredictResponse(BaseModel):
     probabilities: Probabilities
     input: InputImage
     timing_ms: Timing
+    ablation: Ablation | None = Field(None, description=ABLATION_ANSWER)
 
 
 class EncodedArray(BaseModel):
@@ -210,6 +217,8 @@ class CompareResult(BaseModel):
     probabilities: Probabilities
     test_accuracy: float | None
     param_count: int
+    ablation: Ablation | None = Field(None, description=ABLATION_ANSWER + " Applied to the "
+                                      "models that have every unit named; null for the others.")
 
 
 class CompareResponse(BaseModel):
@@ -373,6 +382,7 @@ Target = Annotated[Annotated[int, Field(ge=0, le=9), BeforeValidator(_whole)] | 
 class ExplainBase(DrawingInput):
     model: ModelName
     target: Target
+    ablate: Ablate = None
 
 
 class SaliencyRequest(ExplainBase):
@@ -493,6 +503,7 @@ class ExplainResponse(BaseModel):
     gradient: EncodedArray | None = Field(
         description="saliency: the signed gradient ∂ score / ∂ pixel (28×28); else null")
     timing_ms: Timing
+    ablation: Ablation | None = Field(None, description=ABLATION_ANSWER)
 
 
 class ConvMatrices(BaseModel):
@@ -883,3 +894,55 @@ class ReferenceDigit(BaseModel):
     label: int = Field(ge=0, le=9)
     encoding: Literal["uint8"] = Field(description="base64 of 784 bytes, row-major, ink = 255")
     data: str
+
+
+# ----- switching units off (issue 16) -----------------------------------------------------------
+
+
+class UnitRef(Strict):
+    layer: str = Field(min_length=1, max_length=100,
+                       description="a convolution, pooling or dense layer, e.g. `conv1`")
+    index: WholeNumber = Field(ge=0, description="a channel of a layer with feature maps, or a "
+                                                 "dense layer's output")
+
+
+Ablate = Annotated[list[UnitRef] | None, Field(
+    max_length=MAX_ABLATED,
+    description="Units to switch off for this request only: each channel (every position of "
+                "its feature map) or dense unit outputs zero, as if its weights and bias were "
+                "zero; the served network itself is never changed. Omitted, null or []: none.",
+    json_schema_extra=_no_default)]
+
+
+class Ablation(BaseModel):
+    units: list[UnitRef] = Field(description="the units that were off, as given (duplicates "
+                                             "removed)")
+    original_label: int = Field(ge=0, le=9, description="the prediction with every unit on")
+    original_probabilities: Probabilities
+    label_changed: bool
+    drop: float = Field(description="how much the originally predicted digit's probability "
+                                    "fell (negative: it rose)")
+
+
+class RankRequest(DrawingInput):
+    model: ModelName
+    layer: str = Field(min_length=1, max_length=100,
+                       description="a convolution, pooling or dense layer, e.g. `conv2`")
+    target: Target
+
+
+class RankedUnit(BaseModel):
+    index: int
+    probability: float = Field(description="the target digit's probability with this unit off")
+    drop: float = Field(description="the target's probability as drawn minus `probability` "
+                                    "(positive: the unit was helping)")
+
+
+class RankResponse(BaseModel):
+    model: str
+    layer: str
+    label: int = Field(ge=0, le=9, description="the prediction with every unit on")
+    probabilities: Probabilities
+    target: int = Field(ge=0, le=9, description="the digit whose probability is tracked")
+    units: list[RankedUnit] = Field(description="every unit of the layer, largest drop first")
+    timing_ms: Timing

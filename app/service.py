@@ -13,6 +13,7 @@ from model import inputs
 from model.functional import softmax
 from model.inputs import Prepared, elapsed_ms, fit_input
 
+from .ablation_service import Units, effect, switched_off
 from .config import Settings
 from .encoding import b64, encode_array, finite_range, float16_bytes, float32_bytes, float32_list
 from .registry import LoadedModel, NotFoundError, Registry, name_list
@@ -41,10 +42,21 @@ def _infer(model: LoadedModel, image: np.ndarray,
     return x, probs, outputs, elapsed_ms(started)
 
 
-def predict(model: LoadedModel, prepared: Prepared, started: float) -> dict[str, Any]:
-    """``started``: ``time.perf_counter()`` when the request's work began (for ``total``)."""
-    _, probs, _, inference = _infer(model, prepared.image, keep=False)
-    return _answer(model, prepared, probs, inference, started)
+def predict(model: LoadedModel, prepared: Prepared, started: float,
+            off: Units = ()) -> dict[str, Any]:
+    """``started``: ``time.perf_counter()`` when the request's work began (for ``total``);
+    ``off``: (layer, index) units switched off for this answer."""
+    view, listed = switched_off(model, off)
+    _, probs, _, inference = _infer(view, prepared.image, keep=False)
+    return _with_effect(_answer(model, prepared, probs, inference, started), model, prepared,
+                        probs, listed)
+
+
+def _with_effect(answer: dict[str, Any], model: LoadedModel, prepared: Prepared,
+                 probs: np.ndarray, listed: list[dict[str, Any]]) -> dict[str, Any]:
+    if listed:
+        answer["ablation"] = effect(model, prepared.image, probs, listed)
+    return answer
 
 
 def _answer(model: LoadedModel, prepared: Prepared, probs: np.ndarray, inference: float,
@@ -55,23 +67,35 @@ def _answer(model: LoadedModel, prepared: Prepared, probs: np.ndarray, inference
                           "total": elapsed_ms(started)}}
 
 
-def activations(model: LoadedModel, prepared: Prepared, started: float) -> dict[str, Any]:
-    """The prediction plus the input and every layer's output for this one image."""
-    x, probs, outputs, inference = _infer(model, prepared.image, keep=True)
+def activations(model: LoadedModel, prepared: Prepared, started: float,
+                off: Units = ()) -> dict[str, Any]:
+    """The prediction plus the input and every layer's output for this one image (with the
+    units ``off`` switched off)."""
+    view, listed = switched_off(model, off)
+    x, probs, outputs, inference = _infer(view, prepared.image, keep=True)
     layers = [{"name": "input", "kind": "input", **encode_array(x[0])}]
     layers += [{"name": name, "kind": layer.kind, **encode_array(outputs[name][0])}
                for name, layer in model.net.layers]
-    return {**_answer(model, prepared, probs, inference, started), "layers": layers}
+    answer = {**_answer(model, prepared, probs, inference, started), "layers": layers}
+    return _with_effect(answer, model, prepared, probs, listed)
 
 
-def compare(registry: Registry, prepared: Prepared) -> dict[str, Any]:
+def compare(registry: Registry, prepared: Prepared, off: Units = ()) -> dict[str, Any]:
+    """Every model's answer; the units ``off`` are switched off in each model that has them
+    all."""
+    off = list(off)
     results = []
     for model in registry.models.values():
-        _, probs, _, _ = _infer(model, prepared.image, keep=False)
-        results.append({"model": model.name, "label": int(np.argmax(probs)),
-                        "probabilities": float32_list(probs),
-                        "test_accuracy": model.test_accuracy,
-                        "param_count": model.net.param_count()})
+        try:
+            view, listed = switched_off(model, off)
+        except NotFoundError:
+            view, listed = model, []
+        _, probs, _, _ = _infer(view, prepared.image, keep=False)
+        results.append(_with_effect({"model": model.name, "label": int(np.argmax(probs)),
+                                     "probabilities": float32_list(probs),
+                                     "test_accuracy": model.test_accuracy,
+                                     "param_count": model.net.param_count()},
+                                    model, prepared, probs, listed))
     return {"input": prepared.rows, "results": results}
 
 

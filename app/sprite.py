@@ -23,5 +23,6 @@ def digits_png(images: np.ndarray, columns: int) -> bytes:
         r, c = divmod(i, cols)
         sheet[r * h:(r + 1) * h, c * w:(c + 1) * w] = tile
     out = io.BytesIO()
-    Image.fromarray(sheet).save(out, format="PNG", optimize=True)
+    # the fastest zlib level: 1/20 of the time of the smallest file, for 15 % more bytes
+    Image.fromarray(sheet).save(out, format="PNG", compress_level=1)
     return out.getvalue()

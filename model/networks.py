@@ -61,13 +61,17 @@ class Sequential:
             for i in range(len(self.layers) - 2)
             if fusable(self.layers[i][1], self.layers[i + 1][1], self.layers[i + 2][1],
                        in_shapes[i][0])}
-        # (parameter owner's name, layer or fused block) in order: the fused pass
-        self._fused_steps: list[tuple[str, Layer | ConvReluPool]] = []
+        self._fused_steps = self._plan_fused_steps()
+
+    def _plan_fused_steps(self) -> list[tuple[str, Layer | ConvReluPool]]:
+        """(parameter owner's name, layer or fused block) in order: the fused pass."""
+        steps: list[tuple[str, Layer | ConvReluPool]] = []
         i = 0
         while i < len(self.layers):
             name, layer = self.layers[i]
-            self._fused_steps.append((name, self._fused.get(i, layer)))
+            steps.append((name, self._fused.get(i, layer)))
             i += 3 if i in self._fused else 1
+        return steps
 
     # ----- parameters -----------------------------------------------------------------------
     def expected_params(self) -> dict[str, Shape]:

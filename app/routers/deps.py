@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Request
 
 from ..config import Settings
 from ..registry import Registry
+from ..schemas import UnitRef
 
 
 async def get_registry(request: Request) -> Registry:
@@ -47,3 +48,8 @@ RegistryDep = Annotated[Registry, Depends(get_registry)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 JsonBody = Depends(require_json)
 MultipartBody = Depends(require_multipart)
+
+
+def units_off(ablate: list[UnitRef] | None) -> list[tuple[str, int]]:
+    """A request's ``ablate`` (issue 16) as the services take it: (layer, index) pairs."""
+    return [(unit.layer, unit.index) for unit in ablate or []]

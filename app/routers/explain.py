@@ -26,7 +26,7 @@ from ..schemas import (
     UnitResponse,
     error_responses,
 )
-from .deps import JsonBody, RegistryDep, SettingsDep
+from .deps import JsonBody, RegistryDep, SettingsDep, units_off
 
 router = APIRouter(prefix="/api", tags=["explain"])
 BODY_ERRORS = error_responses(400, 404, 413, 415, 422, 503)
@@ -51,7 +51,8 @@ def explain(body: Explanation, registry: RegistryDep, settings: SettingsDep) -> 
     if body.method == "gradcam":
         explain_service.cam_layer(model, body.layer)  # an unknown layer is refused first
     prepared = service.prepare(body.image, body.pixels, settings)
-    return explain_service.explain(model, prepared, body.method, body.target, started, **options)
+    return explain_service.explain(model, prepared, body.method, body.target, started, **options,
+                                   off=units_off(body.ablate))
 
 
 @router.post("/im2col", response_model=Im2colResponse, responses=IM2COL_ERRORS,

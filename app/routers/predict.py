@@ -19,7 +19,7 @@ from ..schemas import (
     PredictResponse,
     error_responses,
 )
-from .deps import JsonBody, MultipartBody, RegistryDep, SettingsDep
+from .deps import JsonBody, MultipartBody, RegistryDep, SettingsDep, units_off
 
 router = APIRouter(prefix="/api", tags=["predict"])
 BODY_ERRORS = error_responses(400, 404, 413, 415, 422, 503)
@@ -44,7 +44,7 @@ async def predict(body: Drawing, registry: RegistryDep, settings: SettingsDep) -
 def _predict(model: LoadedModel, body: PredictRequest, settings: Settings,
              started: float) -> dict:
     prepared = service.prepare(body.image, body.pixels, settings)
-    return service.predict(model, prepared, started)
+    return service.predict(model, prepared, started, units_off(body.ablate))
 
 
 @router.post("/predict/file", response_model=PredictResponse, responses=BODY_ERRORS,
@@ -68,7 +68,7 @@ def activations(body: Drawing, registry: RegistryDep, settings: SettingsDep) -> 
     started = time.perf_counter()
     model = registry.get(body.model)
     prepared = service.prepare(body.image, body.pixels, settings)
-    return service.activations(model, prepared, started)
+    return service.activations(model, prepared, started, units_off(body.ablate))
 
 
 @router.post("/compare", response_model=CompareResponse,
@@ -76,4 +76,4 @@ def activations(body: Drawing, registry: RegistryDep, settings: SettingsDep) -> 
              summary="The same drawing through every loaded model")
 def compare(body: Drawings, registry: RegistryDep, settings: SettingsDep) -> dict:
     prepared = service.prepare(body.image, body.pixels, settings)
-    return service.compare(registry, prepared)
+    return service.compare(registry, prepared, units_off(body.ablate))
