@@ -152,6 +152,9 @@ class Settings:
     run_threads: int = Field(
         1, gt=0, le=256,
         description="Threads each run's batches are split over (and its BLAS threads).")
+    run_units: bool = Field(
+        True, description="Make each finished run's units file (as `cnnvis units` does) in its "
+                          "child process, so its units can be inspected like a shipped model's.")
     run_snapshots: int = Field(
         50, ge=2, le=1000,
         description="Weight snapshots (float16) kept per run for /api/runs/{id}/activations.")

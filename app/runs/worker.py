@@ -20,6 +20,7 @@ from typing import Any
 from model.data import DatasetError
 from model.runtime import keep_freed_memory
 from model.train import TrainConfig, train
+from model.units import build_units_file
 from model.weights import WeightsError, load_checked
 
 from .options import AUGMENT_SHIFT
@@ -95,6 +96,8 @@ def run(runs_dir: Path, run_id: str) -> int:
                             hook=reporter)
             reporter.saving()
             load_checked(staging / f"{name}.json")  # exactly as shipped weights are checked
+            if plan.get("units", True):  # what its units mean, as `cnnvis units` makes it
+                build_units_file(staging / f"{name}.json", threads=plan["threads"])
             os.replace(staging, run_dir / "model")
         finally:
             reporter.close()

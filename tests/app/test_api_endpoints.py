@@ -100,7 +100,8 @@ def test_predict_pixels_matches_the_network(client, tiny_dir, as_flat):
     r = client.post("/api/predict", json=body)
     assert r.status_code == 200, r.text
     answer = r.json()
-    assert set(answer) == {"model", "label", "probabilities", "input", "timing_ms"}
+    assert set(answer) == {"model", "label", "probabilities", "input", "timing_ms",
+                           "ablation"}
     net, _, _ = loaded(tiny_dir, "tiny_lenet")
     x = np.round(np.asarray(values), 4).astype(np.float32)[None, None]
     expected = net.predict(x)[0]
@@ -143,7 +144,8 @@ def test_compare_runs_every_model(client):
     assert set(body) == {"input", "results"}
     assert [res["model"] for res in body["results"]] == ["tiny", "tiny_alexnet", "tiny_lenet"]
     for res in body["results"]:
-        assert set(res) == {"model", "label", "probabilities", "test_accuracy", "param_count"}
+        assert set(res) == {"model", "label", "probabilities", "test_accuracy", "param_count",
+                            "ablation"}
         single = client.post("/api/predict", json={"pixels": pixels(5), "model": res["model"]})
         assert single.json()["probabilities"] == res["probabilities"]
 

@@ -169,6 +169,11 @@ def test_a_run_trains_streams_and_becomes_a_model(runs_client, tiny_dir, tmp_pat
     filters = client.get(f"/api/models/{run['model']}/filters?state=initial").json()
     assert filters["state"] == "initial" and filters["shape"] == [30, 1, 5, 5]
     assert client.get(f"/api/models/{run['model']}").json()["history"] == run["history"]
+    # what its units mean, made by the run's child as `cnnvis units` makes it (issue 16)
+    assert listed[run["model"]]["has_units"] is True and saved["units"]["file"].endswith(
+        ".units.npz")
+    top = client.get(f"/api/models/{run['model']}/units/conv1/0").json()["top"]
+    assert len(top) == 9 and top[0]["score"] >= top[-1]["score"]
 
     # activations under a snapshot: the latest kept at or before the step asked
     at_start = client.post(f"/api/runs/{run['id']}/activations",
