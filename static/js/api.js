@@ -55,6 +55,9 @@ export const getSamples = () => request("/api/samples");
 export const activations = (model, input) =>
   postJson("/api/activations", { model, ...input });
 
+/** POST /api/predict: the label and ten probabilities only (a replay's chart, replay.js). */
+export const predict = (model, input) => postJson("/api/predict", { model, ...input });
+
 /** POST /api/compare: every served model's answer for one input. */
 export const compare = (input) => postJson("/api/compare", { ...input });
 

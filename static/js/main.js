@@ -18,8 +18,11 @@ import { Pad } from "./pad.js";
 import { paintHeatLegend } from "./paint.js";
 import { Prediction } from "./predict.js";
 import { Readout } from "./readout.js";
+import { Replay } from "./replay.js";
 import { ResultPanel } from "./result.js";
 import { renderSamples } from "./samples.js";
+import { ScaleLegend } from "./scales.js";
+import { Share } from "./share.js";
 import { state } from "./state.js";
 import { Teach } from "./teach.js";
 import { UnitKeys } from "./unitkeys.js";
@@ -72,9 +75,18 @@ const teach = new Teach({
     if (state.source) prediction.compareAll(state.source);
   },
 });
-const prediction = new Prediction({ result, compare, view, maps, teach, focus });
+// Colour scales, stroke replay and shareable links (issue 19).
+const scales = new ScaleLegend({
+  select: $("scale-mode"), lo: $("legend-lo"), hi: $("legend-hi"), caption: $("legend-range"), note: $("maps-scale"),
+}, (mode) => {
+  state.view.scale = mode;
+  prediction.pushValues();
+});
+const prediction = new Prediction({ result, compare, view, maps, teach, focus, scales });
 const pad = new Pad({ prediction, result });
 const models = new Models({ view, maps, filters, compare, readout, teach, focus, prediction, pad });
+new Replay({ pad, prediction });
+const share = new Share({ pad, view, models, focus, teach, scales });
 
 document.addEventListener("keydown", (e) => {
   const typing = e.target.closest && e.target.closest("input, select, textarea");
@@ -109,10 +121,11 @@ async function boot() {
     const { samples } = await api.getSamples();
     state.samples = samples.map((s) => ({ index: s.index, label: s.label, pixels: decodeSample(s) }));
     renderSamples($("samples"), state.samples, (s) => pad.loadSample(s));
-    if (pad.isBlank() && !state.source && state.samples.length) pad.loadSample(state.samples[0], true);
   } catch (err) {
     $("samples").replaceChildren(el("p", { className: "muted small" }, `Samples unavailable: ${err.message}`));
   }
+  const restored = share.restore();
+  if (!restored && pad.isBlank() && !state.source && state.samples.length) pad.loadSample(state.samples[0], true);
 }
 
 boot();

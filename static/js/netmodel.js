@@ -1,10 +1,10 @@
 /* From an architecture (the /api/models layer list) to display groups: one group per drawn layer,
    an activation or normalisation layer optionally merged into the layer before it, identity
    layers (flatten, dropout at inference) always merged; decided by each layer's `role`. Also
-   per-map normalisation and unit naming. */
+   unit naming; colours per scale in scales.js. */
 
-import { lutIndex } from "./colormap.js";
 import { unitCoords } from "./geometry.js";
+import { scaleValues } from "./scales.js";
 
 /** Roles drawn on their own plane only when merging is off. */
 const MERGEABLE = new Set(["activation", "normalisation"]);
@@ -89,25 +89,17 @@ export function layerSummary(layer) {
 
 const POOL_WORD = { maxpool: "max", avgpool: "avg" };
 
-/** Per group: raw values of the shown layer and LUT indices, normalised per feature map. */
-export function displayValues(groups, layers) {
-  return groups.map((g) => {
+/**
+ * Per group: raw values of the shown layer, LUT indices and the divisor of each map under colour
+ * scale `mode` (scales.js: "map", "layer" or "global").
+ */
+export function displayValues(groups, layers, mode = "map") {
+  const entries = groups.map((g) => {
     const layer = groupOutput(g, layers);
-    const values = layer ? layer.values : new Float32Array(g.count);
-    return { values, norm: normalise(values, g) };
+    return { group: g, values: layer ? layer.values : new Float32Array(g.count) };
   });
-}
-
-function normalise(values, group) {
-  const norm = new Uint8Array(values.length);
-  const per = group.isMaps ? group.shape[1] * group.shape[2] : values.length;
-  for (let start = 0; start < values.length; start += per) {
-    let m = 0;
-    for (let i = start; i < start + per; i++) m = Math.max(m, Math.abs(values[i]));
-    const inv = m > 0 ? 1 / m : 0;
-    for (let i = start; i < start + per; i++) norm[i] = lutIndex(values[i] * inv);
-  }
-  return norm;
+  const scaled = scaleValues(entries, mode);
+  return entries.map((e, gi) => ({ values: e.values, ...scaled[gi] }));
 }
 
 /** "conv1 · relu1 map 12 (7, 9)" style label of a unit. */

@@ -228,6 +228,58 @@ export class NetView {
     this.requestRender();
   }
 
+  /** The camera's goal pose {yaw, pitch, dist, target} (a shared link keeps it), or null. */
+  pose() {
+    return this.renderer ? { ...this.camera.goal, target: this.camera.goal.target.slice() } : null;
+  }
+
+  /** Jump to a pose from pose(); the view keeps it until the user or a fit moves it. */
+  showPose(pose) {
+    if (!this.renderer) return;
+    this.framed = false;
+    this.flown = null;
+    this.camera.clip = 0;
+    this.camera.setPose(pose, true);
+    this.requestRender();
+  }
+
+  /**
+   * Frame groups `gis` from orientation {yaw, pitch} (a tour step's shot; flat: face-on),
+   * easing there; a single layer is shown in focus mode, the layers before it clipped away.
+   */
+  shoot(gis, yaw, pitch) {
+    if (!this.renderer) return;
+    const shown = new Set(gis.filter((gi) => this.geoms[gi]?.visible));
+    if (!shown.size) {
+      this.fit(false);
+      return;
+    }
+    this.framed = false;
+    this.flown = shown.size === 1 ? [...shown][0] : null;
+    const flat = this.mixGoal > 0.5;
+    const pts = corners(this.geoms.map((o, i) => ({ ...o, visible: shown.has(i) })), this.mixGoal);
+    const pose = flat ? POSE_FLAT : { yaw, pitch };
+    this.camera.setPose(this.camera.frame(pts, pose.yaw, pose.pitch, 0.1, 0.2), false);
+    this.camera.clip = !flat && shown.size === 1 ? 0.7 : 0;
+    this.requestRender();
+  }
+
+  /** Light the groups in `lit` (a Set of group indices; `bright` one of them glows) and dim the
+      rest, or clear with null: the forward pass played layer by layer. */
+  setLit(lit, bright = -1) {
+    if (!this.renderer) return;
+    const flags = new Map();
+    if (lit) {
+      this.geoms.forEach((g, gi) => {
+        if (lit.has(gi)) flags.set(gi, new Uint8Array(g.count).fill(gi === bright ? 2 : 1));
+      });
+    }
+    this.dim = Boolean(lit);
+    this.renderer.setFlags(flags, null);
+    this.renderer.setLines(new Float32Array(0), new Uint8Array(0));
+    this.requestRender();
+  }
+
   pickAt(ndc) {
     if (!this.ready || (this.mix > 0.001 && this.mix < 0.999)) return null;
     return pick(this.geoms, this.camera.ray(ndc[0], ndc[1]), this.mix);

@@ -25,6 +25,8 @@ export class Pad {
     this.uploads = new WeakMap(); // source object of an upload → {image: data URL, name}
     this.lastAsk = 0;
     this.timer = 0;
+    /** Called after any change of the drawing (replay.js follows it). */
+    this.listeners = [];
     this.pad = new DrawPad($("draw-canvas"), {
       onDraw: () => this.drawing(),
       onStroke: () => this.strokeDone(),
@@ -66,6 +68,21 @@ export class Pad {
   changed() {
     $("undo").disabled = !this.pad.canUndo();
     $("pad-hint").hidden = !this.pad.isBlank();
+    for (const fn of this.listeners) fn();
+  }
+
+  /** The recorded strokes, each a list of whole-pixel [x, y, width] points. */
+  strokes() {
+    return this.pad.strokes.map((s) => s.points);
+  }
+
+  /** Draw `strokes` (from a shared link) on a blank pad and ask about them as a finished drawing. */
+  loadStrokes(strokes, base = null) {
+    if (base) this.pad.setPixels(base.pixels, { sample: base.index });
+    else this.pad.clear();
+    this.pad.setStrokes(strokes);
+    state.note = "";
+    this.strokeDone();
   }
 
   clear() {
@@ -90,7 +107,7 @@ export class Pad {
     this.result.status(`Reading ${file.name}…`);
     try {
       const answer = await api.predictFile(file, state.modelName);
-      this.pad.setPixels(answer.input.flat());
+      this.pad.setPixels(answer.input.flat(), { upload: file.name });
       state.note = `${file.name}: cropped, scaled and centred like MNIST.`;
       const source = { pixels: answer.input };
       this.uploads.set(source, { image: await readDataUrl(file), name: file.name });
@@ -123,12 +140,13 @@ export class Pad {
   loadSample(sample, first = false) {
     this.loadPixels(sample.pixels, first
       ? "This is an MNIST test digit: start drawing to replace it with your own."
-      : `MNIST test digit #${sample.index}, labelled ${sample.label}.`, first);
+      : `MNIST test digit #${sample.index}, labelled ${sample.label}.`, first, { sample: sample.index });
   }
 
-  /** Put a 28×28 digit (Float32Array, ink = 1) on the pad and ask about it as it is. */
-  loadPixels(flat, text, replaceOnDraw = false) {
-    this.pad.setPixels(flat);
+  /** Put a 28×28 digit (Float32Array, ink = 1) on the pad and ask about it as it is; `ref` says
+      where it came from (a shared link names samples by index and leaves others out). */
+  loadPixels(flat, text, replaceOnDraw = false, ref = { other: true }) {
+    this.pad.setPixels(flat, ref);
     this.pad.replaceOnDraw = replaceOnDraw;
     state.note = text;
     const pixels = [];

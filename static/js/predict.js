@@ -10,8 +10,9 @@ import { state } from "./state.js";
 
 export class Prediction {
   /**
-   * @param {{result, compare, view, maps, teach, focus}} parts the answer card, the comparison
-   *   panel, the 3D view, the flat maps, the explain-and-teach section and focus (focus.js)
+   * @param {{result, compare, view, maps, teach, focus, scales}} parts the answer card, the
+   *   comparison panel, the 3D view, the flat maps, the explain-and-teach section, focus
+   *   (focus.js) and the colour-scale legend (scales.js)
    */
   constructor(parts) {
     Object.assign(this, parts);
@@ -21,6 +22,12 @@ export class Prediction {
       this.result.busy(on);
     });
     this.compareAll = latestOnly((source) => this.compareWith(source), (on) => this.busy(on));
+    this.watchers = [];
+  }
+
+  /** Call fn(result | null) after every answer shown or cleared (the tour's live numbers). */
+  watch(fn) {
+    this.watchers.push(fn);
   }
 
   /** Count requests in flight; body[data-busy] tells the page (and its tests) when all are done. */
@@ -89,12 +96,14 @@ export class Prediction {
     this.view.setPredicted(answer.label);
     this.teach.predicted(state.result);
     this.focus.prefetch();
+    for (const fn of this.watchers) fn(state.result);
   }
 
   /** Recompute per-group values for the current groups and repaint everything that shows them. */
   pushValues() {
     const layers = state.result ? state.result.layers : new Map();
-    state.display = displayValues(state.groups, layers);
+    state.display = displayValues(state.groups, layers, state.view.scale);
+    this.scales?.update(state.display, state.view.scale);
     this.view.setValues(state.display);
     this.maps.update(state.display);
     this.focus.refresh();
@@ -109,5 +118,6 @@ export class Prediction {
     this.pushValues();
     state.compare = null;
     this.compare.placeholder("Draw a digit to ask every network.");
+    for (const fn of this.watchers) fn(null);
   }
 }

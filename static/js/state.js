@@ -19,6 +19,8 @@ export const state = {
     layout: "3d",
     merge: true,
     links: true,
+    /** Colour scale of activations: "map", "layer" or "global" (scales.js). */
+    scale: "map",
     /** Names of head layers the user hid. */
     hidden: new Set(),
   },
