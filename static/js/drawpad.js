@@ -1,10 +1,10 @@
 /* The drawing pad: Pointer Events (mouse, touch, pen with pressure), round-capped strokes,
    undo by replaying strokes over an optional base image (a loaded sample or upload). Points are
-   kept on whole pixels and each finished stroke is redrawn from the list, so the picture is a
-   function of the strokes alone: a shared link or a replay (strokecodec.js, replay.js) paints
+   kept on whole pixels, a finished stroke is simplified (strokecodec.js) and redrawn from the
+   list, so the picture is a function of the strokes alone: a shared link or a replay (strokecodec.js, replay.js) paints
    exactly what was predicted. */
 
-import { quantise } from "./strokecodec.js";
+import { quantise, simplify } from "./strokecodec.js";
 
 const INK = "#ffffff";
 const PAPER = "#000000";
@@ -126,6 +126,7 @@ export class DrawPad {
 
   up(e) {
     if (!this.current || e.pointerId !== this.current.id) return;
+    this.current.points = simplify(this.current.points);
     this.strokes.push(this.current);
     this.current = null;
     this.redraw(); // the finished picture, painted from the strokes alone

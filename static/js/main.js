@@ -9,6 +9,7 @@ import { paintLegend } from "./colormap.js";
 import { ComparePanel } from "./compare.js";
 import { el } from "./dom.js";
 import { FiltersPanel } from "./filters.js";
+import { ForwardPass } from "./forwardpass.js";
 import { Focus } from "./focus.js";
 import { InspectPanel } from "./inspect.js";
 import { MapsPanel } from "./maps.js";
@@ -25,6 +26,7 @@ import { ScaleLegend } from "./scales.js";
 import { Share } from "./share.js";
 import { state } from "./state.js";
 import { Teach } from "./teach.js";
+import { Tour } from "./tour.js";
 import { UnitKeys } from "./unitkeys.js";
 
 const $ = (id) => document.getElementById(id);
@@ -87,6 +89,9 @@ const pad = new Pad({ prediction, result });
 const models = new Models({ view, maps, filters, compare, readout, teach, focus, prediction, pad });
 new Replay({ pad, prediction });
 const share = new Share({ pad, view, models, focus, teach, scales });
+// The guided tour and the forward pass (issue 19): the view's highlights return to whoever owns them.
+const forward = new ForwardPass({ view, button: $("forward-play"), done: () => (tour.open ? tour.highlight() : focus.refresh()) });
+const tour = new Tour({ view, focus, forward, prediction, models, teach });
 
 document.addEventListener("keydown", (e) => {
   const typing = e.target.closest && e.target.closest("input, select, textarea");

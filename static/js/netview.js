@@ -225,6 +225,7 @@ export class NetView {
     this.camera.radius = radius(this.geoms, this.mixGoal);
     const { yaw, pitch } = this.mixGoal > 0.5 ? POSE_FLAT : this.pose3d;
     this.camera.setPose(this.camera.frame(corners(this.geoms, this.mixGoal), yaw, pitch), immediate);
+    this.canvas.dataset.moving = "1";
     this.requestRender();
   }
 
@@ -245,9 +246,10 @@ export class NetView {
 
   /**
    * Frame groups `gis` from orientation {yaw, pitch} (a tour step's shot; flat: face-on),
-   * easing there; a single layer is shown in focus mode, the layers before it clipped away.
+   * easing there, the bottom `reserve` of the view kept clear (for the tour's card); a single
+   * layer is shown in focus mode, the layers before it clipped away.
    */
-  shoot(gis, yaw, pitch) {
+  shoot(gis, yaw, pitch, reserve = 0.2) {
     if (!this.renderer) return;
     const shown = new Set(gis.filter((gi) => this.geoms[gi]?.visible));
     if (!shown.size) {
@@ -259,7 +261,8 @@ export class NetView {
     const flat = this.mixGoal > 0.5;
     const pts = corners(this.geoms.map((o, i) => ({ ...o, visible: shown.has(i) })), this.mixGoal);
     const pose = flat ? POSE_FLAT : { yaw, pitch };
-    this.camera.setPose(this.camera.frame(pts, pose.yaw, pose.pitch, 0.1, 0.2), false);
+    this.camera.setPose(this.camera.frame(pts, pose.yaw, pose.pitch, 0.1, reserve), false);
+    this.canvas.dataset.moving = "1";
     this.camera.clip = !flat && shown.size === 1 ? 0.7 : 0;
     this.requestRender();
   }
@@ -383,6 +386,7 @@ export class NetView {
     const dt = this.last ? Math.min(0.05, (now - this.last) / 1000) : 1 / 60;
     this.last = now;
     let moving = this.camera.update(dt);
+    this.canvas.dataset.moving = moving ? "1" : "0"; // the camera (not the highlights) in motion
     if (Math.abs(this.mixGoal - this.mix) > 1e-3) {
       this.mix += (this.mixGoal - this.mix) * (1 - Math.exp(-MORPH * dt));
       moving = true;

@@ -25,7 +25,8 @@ export class Prediction {
     this.watchers = [];
   }
 
-  /** Call fn(result | null) after every answer shown or cleared (the tour's live numbers). */
+  /** Call fn(result | null) whenever the shown values change: an answer, a cleared pad, new
+      groups or scale (the tour's live numbers). */
   watch(fn) {
     this.watchers.push(fn);
   }
@@ -96,7 +97,6 @@ export class Prediction {
     this.view.setPredicted(answer.label);
     this.teach.predicted(state.result);
     this.focus.prefetch();
-    for (const fn of this.watchers) fn(state.result);
   }
 
   /** Recompute per-group values for the current groups and repaint everything that shows them. */
@@ -108,6 +108,7 @@ export class Prediction {
     this.maps.update(state.display);
     this.focus.refresh();
     if (state.selected) this.focus.showInspect();
+    for (const fn of this.watchers) fn(state.result);
   }
 
   /** No answer to show (blank pad, empty drawing, new model): `hint` says why. */
@@ -118,6 +119,5 @@ export class Prediction {
     this.pushValues();
     state.compare = null;
     this.compare.placeholder("Draw a digit to ask every network.");
-    for (const fn of this.watchers) fn(null);
   }
 }

@@ -11,6 +11,41 @@ const MAX_WIDTH = 255;
 /** A point as the pad records it: [x, y, width] rounded to whole pixels (width at least 1). */
 export const quantise = (x, y, w) => [Math.round(x), Math.round(y), Math.max(1, Math.min(MAX_WIDTH, Math.round(w)))];
 
+/**
+ * The stroke with the points dropped that lie within `tolerance` pad pixels of the line through
+ * the points kept around them (Ramer–Douglas–Peucker; a width change counts as distance): a
+ * smooth stroke keeps a few dozen points whatever the pointer's event rate. Ends are kept.
+ */
+export function simplify(points, tolerance = 0.75) {
+  if (points.length < 3) return points.slice();
+  const keep = new Uint8Array(points.length);
+  keep[0] = 1;
+  keep[points.length - 1] = 1;
+  const stack = [[0, points.length - 1]];
+  while (stack.length) {
+    const [a, b] = stack.pop();
+    const [ax, ay, aw] = points[a];
+    const [bx, by, bw] = points[b];
+    const len = Math.hypot(bx - ax, by - ay);
+    let worst = -1;
+    let far = tolerance;
+    for (let i = a + 1; i < b; i++) {
+      const [x, y, w] = points[i];
+      const t = len > 0 ? Math.max(0, Math.min(1, ((x - ax) * (bx - ax) + (y - ay) * (by - ay)) / (len * len))) : 0;
+      const d = Math.max(Math.hypot(x - (ax + t * (bx - ax)), y - (ay + t * (by - ay))), Math.abs(w - (aw + t * (bw - aw))));
+      if (d > far) {
+        far = d;
+        worst = i;
+      }
+    }
+    if (worst >= 0) {
+      keep[worst] = 1;
+      stack.push([a, worst], [worst, b]);
+    }
+  }
+  return points.filter((_, i) => keep[i]);
+}
+
 const zig = (n) => (n >= 0 ? n * 2 : -n * 2 - 1);
 const unzig = (z) => (z % 2 ? -(z + 1) / 2 : z / 2);
 
