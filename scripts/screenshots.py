@@ -3,7 +3,8 @@
 an active fc1 unit of simple_convnet hovered with its incoming weights on the 3D view; and
 docs/screenshot_deep_convnet.png, the same 4 read by deep_convnet, all twelve layers framed in
 3D; and docs/train.png, the Train view mid-run (simple_convnet learning from the page, its curves,
-filters and 3D view of the 4; the run is stopped afterwards).
+filters and 3D view of the 4; the run is stopped afterwards); and docs/screenshot_tour.png, the
+guided tour's convolution step (issue 19) on lenet5 with the window sliding over the drawn 4.
 
 Starts the app on a free port unless --url names a running one; drives Debian's Chromium with
 Playwright (the test extras), as the browser tests do.
@@ -11,6 +12,7 @@ Playwright (the test extras), as the browser tests do.
     .venv/bin/python scripts/screenshots.py [--url URL] [--out docs/screenshot.png]
                                             [--deep-out docs/screenshot_deep_convnet.png]
                                             [--train-out docs/train.png]
+                                            [--tour-out docs/screenshot_tour.png]
 """
 
 from __future__ import annotations
@@ -157,6 +159,29 @@ def shoot_train(page, base: str, out: Path) -> None:
     page.wait_for_selector("#train-runs .run-row.current[data-status=cancelled]")
 
 
+def shoot_tour(page, base: str, model: str, step: str, out: Path) -> None:
+    """Draw the 4 on `model`'s page, start the tour and walk to `step` (its data-step id), save."""
+    page.goto(f"{base}/?model={model}")
+    page.wait_for_selector("#prediction[data-state=ok]")
+    settle(page)
+    page.click("#clear")
+    draw(page, FOUR)
+    page.wait_for_selector("#prediction[data-state=ok]")
+    settle(page)
+    page.click("#tour-start")
+    for _ in range(20):
+        if page.locator("#tour").get_attribute("data-step") == step:
+            break
+        page.click("#tour-next")
+    else:
+        raise SystemExit(f"the tour has no step {step}")
+    page.wait_for_selector("#network-view[data-moving='0']", state="attached")
+    page.wait_for_timeout(1500)  # the window slides a few places along its rows
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(page.screenshot())
+    print(f"wrote {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running cnnvis (default: start one)")
@@ -165,15 +190,20 @@ def main() -> None:
                         default=ROOT / "docs" / "screenshot_deep_convnet.png")
     parser.add_argument("--train-out", type=Path, default=ROOT / "docs" / "train.png")
     parser.add_argument("--only-train", action="store_true", help="only docs/train.png")
+    parser.add_argument("--tour-out", type=Path, default=ROOT / "docs" / "screenshot_tour.png")
+    parser.add_argument("--only-tour", action="store_true", help="only docs/screenshot_tour.png")
     args = parser.parse_args()
     with served(args.url) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport=VIEWPORT)
         page.set_default_timeout(30_000)
-        if not args.only_train:
+        if not (args.only_train or args.only_tour):
             shoot(page, base, "simple_convnet", "fc1", args.out)
             shoot(page, base, "deep_convnet", None, args.deep_out)
-        shoot_train(page, base, args.train_out)
+        if not args.only_tour:
+            shoot_train(page, base, args.train_out)
+        if not args.only_train:
+            shoot_tour(page, base, "lenet5", "conv", args.tour_out)
         browser.close()
 
 
