@@ -246,10 +246,11 @@ export class NetView {
 
   /**
    * Frame groups `gis` from orientation {yaw, pitch} (a tour step's shot; flat: face-on),
-   * easing there, the bottom `reserve` of the view kept clear (for the tour's card); a single
-   * layer is shown in focus mode, the layers before it clipped away.
+   * easing there, within the part of the view a card leaves free: `free.right` and
+   * `free.bottom` are the fractions of the view's width and height it covers. A single layer is
+   * shown in focus mode, the layers before it clipped away.
    */
-  shoot(gis, yaw, pitch, reserve = 0.2) {
+  shoot(gis, yaw, pitch, free = { right: 0, bottom: 0.2 }) {
     if (!this.renderer) return;
     const shown = new Set(gis.filter((gi) => this.geoms[gi]?.visible));
     if (!shown.size) {
@@ -260,10 +261,20 @@ export class NetView {
     this.flown = shown.size === 1 ? [...shown][0] : null;
     const flat = this.mixGoal > 0.5;
     const pts = corners(this.geoms.map((o, i) => ({ ...o, visible: shown.has(i) })), this.mixGoal);
-    const pose = flat ? POSE_FLAT : { yaw, pitch };
-    this.camera.setPose(this.camera.frame(pts, pose.yaw, pose.pitch, 0.1, reserve), false);
+    const pose = this.camera.frame(pts, flat ? 0 : yaw, flat ? 0 : pitch, 0.1, free.bottom);
+    const keep = 1 - free.right;
+    if (free.right > 0) {
+      // Fit the picture into the free width, centred in it: farther away, and the target moved
+      // right so the picture moves left.
+      pose.dist /= keep;
+      const { right } = this.camera.basis(pose);
+      const shift = free.right * Math.tan(this.camera.fov / 2) * this.camera.aspect * pose.dist;
+      pose.target = pose.target.map((v, k) => v + right[k] * shift);
+    }
+    this.camera.setPose(pose, false);
     this.canvas.dataset.moving = "1";
-    this.camera.clip = !flat && shown.size === 1 ? 0.7 : 0;
+    // As in flyTo: the near plane 0.3 of the framing distance in front of the layer.
+    this.camera.clip = !flat && shown.size === 1 ? 1 - 0.3 * keep : 0;
     this.requestRender();
   }
 

@@ -12,7 +12,13 @@ import { buildTour, switchActions } from "./tourSteps.js";
 
 const $ = (id) => document.getElementById(id);
 const SLIDE_MS = 90;
-const SLIDE_ROWS = 5; // rows of a map the window visits (evenly spaced), each left to right
+const SLIDE_ROWS = 3; // rows of a map the window visits, around its peak
+
+function argmaxIn(values, start, end) {
+  let best = start;
+  for (let i = start; i < end; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
 
 export class Tour {
   /**
@@ -39,7 +45,9 @@ export class Tour {
   keys(e) {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const t = e.target;
-    if (t.closest && t.closest("input, select, textarea, [role=tab], #network-view")) return;
+    // Keys other parts of the page use for themselves (form fields, tabs, the 3D view's units,
+    // the sample grid) stay theirs.
+    if (t.closest && t.closest("input, select, textarea, [role=tab], [role=group], #network-view")) return;
     if (!this.open) {
       if (e.key === "t" || e.key === "T") this.start();
       return;
@@ -119,10 +127,13 @@ export class Tour {
   move(step) {
     const stage = $("stage-body").getBoundingClientRect();
     const card = $("tour").getBoundingClientRect();
-    // Keep what the step shows clear of the card: a wide card sits at the bottom.
-    const reserve = stage.height > 0 ? Math.min(0.6, (card.height + 16) / stage.height) : 0.2;
+    // Keep what the step shows clear of the card: beside a narrow card, above a wide one (phone).
+    const beside = stage.width > 0 && card.width < 0.6 * stage.width;
+    const free = beside
+      ? { right: (card.width + 24) / stage.width, bottom: 0.05 }
+      : { right: 0, bottom: stage.height > 0 ? Math.min(0.6, (card.height + 16) / stage.height) : 0.2 };
     if (!step.shot) this.view.fit(false);
-    else this.view.shoot(step.shot.groups, step.shot.yaw, step.shot.pitch, reserve);
+    else this.view.shoot(step.shot.groups, step.shot.yaw, step.shot.pitch, free);
   }
 
   render() {
@@ -207,13 +218,12 @@ export class Tour {
     if (token !== this.token || !this.open) return;
     const [, H, W] = group.shape;
     const values = state.display[gi]?.values;
-    let map = 0;
-    if (values && state.result) {
-      let best = 0;
-      for (let i = 0; i < values.length; i++) if (values[i] > values[best]) best = i;
-      map = Math.floor(best / (H * W));
-    }
-    const rows = [...new Set(Array.from({ length: SLIDE_ROWS }, (_, k) => Math.round((k * (H - 1)) / (SLIDE_ROWS - 1))))];
+    // The map that answers most, and the rows around its peak (where the drawing is).
+    const best = values && state.result ? argmaxIn(values, 0, values.length) : Math.floor(H / 2) * W;
+    const map = Math.floor(best / (H * W));
+    const peak = Math.floor((best % (H * W)) / W);
+    const first = Math.max(0, Math.min(H - SLIDE_ROWS, peak - Math.floor(SLIDE_ROWS / 2)));
+    const rows = Array.from({ length: Math.min(SLIDE_ROWS, H) }, (_, k) => first + k);
     const path = rows.flatMap((y) => Array.from({ length: W }, (_, x) => map * H * W + y * W + x));
     const ownValues = state.result?.layers.get(group.head.name)?.values;
     let k = 0;
