@@ -80,3 +80,5 @@ RUN = Examples(lambda: {
 RUN_DRAWING = with_pixels(start={"step": 0}, later={"step": 100})
 NEIGHBORS = with_pixels(nine={}, fifty={"k": 50})
 RANK = with_pixels(channels={"layer": "conv1"}, dense={"layer": "fc1", "target": 3})
+COUNTERFACTUAL = with_pixels(eight={"target": 8}, add_ink={"target": 8, "add_only": True},
+                             tight={"target": 3, "epsilon": 0.1})

@@ -30,6 +30,7 @@ from .middleware import (
     StartupFailureMessage,
 )
 from .routers import (
+    counterfactual,
     docs,
     explain,
     health,
@@ -114,8 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_middleware(app, settings)
     document_form_limits(app, settings)
     install_error_handlers(app)
-    for module in (health, metrics, models, predict, samples, explain, neighbors, runs, units,
-                   pages, docs):
+    for module in (health, metrics, models, predict, samples, explain, neighbors, counterfactual,
+                   runs, units, pages, docs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")

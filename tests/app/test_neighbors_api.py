@@ -105,3 +105,29 @@ def test_a_missing_or_altered_reference_set_stops_startup(tmp_path, damage, mess
     damage(reference_path(tmp_path / f"{SHIPPED}.json"))
     with pytest.raises(StartupError, match=message):
         load_model(tmp_path / f"{SHIPPED}.json", SAMPLE, min_accuracy=0.0)
+
+
+def test_make_it_an_8(real_client):
+    body = {"pixels": pixels(SAMPLE["images"][0]), "model": SHIPPED, "target": 8}
+    for add_only in (False, True):
+        answer = real_client.post("/api/counterfactual", json={**body, "add_only": add_only})
+        assert answer.status_code == 200, answer.text
+        found = answer.json()
+        assert found["reached"] and found["label"] == 8 == int(np.argmax(found["probabilities"]))
+        assert found["linf"] <= 0.3 + 1e-6 and 0 < found["steps"] <= found["max_steps"]
+        assert found["original_label"] == SAMPLE["labels"][0]
+        changed = np.frombuffer(base64.b64decode(found["pixels"]["data"]), np.uint8)
+        lo, hi = found["pixels"]["min"], found["pixels"]["max"]
+        image = lo + changed.reshape(28, 28) * (hi - lo) / 255
+        check = real_client.post("/api/predict", json={"pixels": image.tolist(),
+                                                       "model": SHIPPED}).json()
+        assert check["label"] == 8
+        if add_only:
+            assert found["ink_removed"] == 0.0
+
+
+@pytest.mark.parametrize("change", [{"target": 10}, {"target": None}, {"epsilon": 0},
+                                    {"epsilon": 1.5}, {"add_only": "yes"}])
+def test_bad_counterfactual_requests_are_refused(real_client, change):
+    body = {"pixels": pixels(SAMPLE["images"][0]), "target": 3, **change}
+    assert real_client.post("/api/counterfactual", json=body).status_code == 422
