@@ -243,13 +243,14 @@ def cmd_units(args: argparse.Namespace) -> int:
 def cmd_neighbors(args: argparse.Namespace) -> int:
     from model.reference import reference_images
     from model.reference_build import make, record
+    from model.runtime import available_cores
     from model.testset import dataset_of
     from model.weights import default_weights_dir, load_checked
 
     manifest_path = Path(args.weights_dir or default_weights_dir()) / f"{args.model}.json"
     net, manifest, _ = load_checked(manifest_path)
     images, labels = reference_images(dataset_of(manifest), args.data_dir)
-    arrays = make(net, manifest, images, labels)
+    arrays = make(net, manifest, images, labels, threads=args.threads or available_cores())
     out = record(manifest_path, arrays)
     print(f"{args.model}: {len(labels)} reference digits ({arrays['layer']}, "
           f"{arrays['components'].shape[0]} components), atypical beyond "
@@ -334,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights-dir", help="where NAME.json is and the .neighbors.npz goes "
                                          "(default: $CNNVIS_WEIGHTS_DIR or the repository's "
                                          "weights/)")
+    p.add_argument("--threads", type=int, default=0, help="threads (default: every core)")
     _add_data_dir(p)
     p.set_defaults(func=cmd_neighbors)
 

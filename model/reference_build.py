@@ -40,9 +40,10 @@ def inputs_of(net: Sequential, images: np.ndarray) -> np.ndarray:
 
 
 def make(net: Sequential, manifest: dict[str, Any], images: np.ndarray, labels: np.ndarray,
-         seed: int = 0, redrawn: int = REDRAWN_CALIBRATION) -> dict[str, np.ndarray]:
+         seed: int = 0, redrawn: int = REDRAWN_CALIBRATION,
+         threads: int = 1) -> dict[str, np.ndarray]:
     """The reference arrays for ``net`` over the training ``images`` and ``labels``."""
-    feats = features(net, inputs_of(net, images))
+    feats = features(net, inputs_of(net, images), threads=threads)
     val = validation_indices(manifest, len(labels))
     pad = redrawn_digits(images[val[:redrawn]], seed)
     pad_feats = features(net, fit_input(round_input(pad), net.input_shape))
