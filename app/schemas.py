@@ -895,6 +895,37 @@ class ReferenceDigit(BaseModel):
     encoding: Literal["uint8"] = Field(description="base64 of 784 bytes, row-major, ink = 255")
     data: str
 
+class CounterfactualRequest(DrawingInput):
+    model: ModelName
+    target: Annotated[int, Field(ge=0, le=9), BeforeValidator(_whole)] = Field(
+        description="the digit the changed drawing should be read as")
+    epsilon: float = Field(default=0.3, gt=0.0, le=1.0, allow_inf_nan=False,
+                           description="the most any pixel may change (L∞ bound)")
+    add_only: bool = Field(default=False, description="only add ink (no pixel gets lighter): "
+                                                      "a change a person could draw")
+    seed: WholeNumber = Field(default=0, ge=0, le=2**32 - 1,
+                              description="seed of the random start")
+
+
+class CounterfactualResponse(BaseModel):
+    model: str
+    target: int = Field(ge=0, le=9)
+    reached: bool = Field(description="the network reads the changed drawing as the target")
+    label: int = Field(ge=0, le=9, description="the changed drawing's predicted digit")
+    probabilities: Probabilities
+    original_label: int = Field(ge=0, le=9)
+    original_probabilities: Probabilities
+    pixels: EncodedArray = Field(description="the changed 28×28 drawing (ink = 1)")
+    steps: int = Field(description="gradient steps taken (at most max_steps)")
+    max_steps: int
+    epsilon: float
+    add_only: bool
+    l2: float = Field(description="Euclidean length of the change (28×28 pixels in [0, 1])")
+    linf: float = Field(description="largest change of one pixel")
+    ink_added: float = Field(description="sum of the pixels' increases (in pixels of full ink)")
+    ink_removed: float = Field(description="sum of the pixels' decreases")
+    timing_ms: Timing
+
 
 # ----- switching units off (issue 16) -----------------------------------------------------------
 
@@ -945,35 +976,3 @@ class RankResponse(BaseModel):
     probabilities: Probabilities
     target: int = Field(ge=0, le=9, description="the digit whose probability is tracked")
     units: list[RankedUnit] = Field(description="every unit of the layer, largest drop first")
-
-
-class CounterfactualRequest(DrawingInput):
-    model: ModelName
-    target: Annotated[int, Field(ge=0, le=9), BeforeValidator(_whole)] = Field(
-        description="the digit the changed drawing should be read as")
-    epsilon: float = Field(default=0.3, gt=0.0, le=1.0, allow_inf_nan=False,
-                           description="the most any pixel may change (L∞ bound)")
-    add_only: bool = Field(default=False, description="only add ink (no pixel gets lighter): "
-                                                      "a change a person could draw")
-    seed: WholeNumber = Field(default=0, ge=0, le=2**32 - 1,
-                              description="seed of the random start")
-
-
-class CounterfactualResponse(BaseModel):
-    model: str
-    target: int = Field(ge=0, le=9)
-    reached: bool = Field(description="the network reads the changed drawing as the target")
-    label: int = Field(ge=0, le=9, description="the changed drawing's predicted digit")
-    probabilities: Probabilities
-    original_label: int = Field(ge=0, le=9)
-    original_probabilities: Probabilities
-    pixels: EncodedArray = Field(description="the changed 28×28 drawing (ink = 1)")
-    steps: int = Field(description="gradient steps taken (at most max_steps)")
-    max_steps: int
-    epsilon: float
-    add_only: bool
-    l2: float = Field(description="Euclidean length of the change (28×28 pixels in [0, 1])")
-    linf: float = Field(description="largest change of one pixel")
-    ink_added: float = Field(description="sum of the pixels' increases (in pixels of full ink)")
-    ink_removed: float = Field(description="sum of the pixels' decreases")
-    timing_ms: Timing
