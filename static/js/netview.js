@@ -261,20 +261,22 @@ export class NetView {
     this.flown = shown.size === 1 ? [...shown][0] : null;
     const flat = this.mixGoal > 0.5;
     const pts = corners(this.geoms.map((o, i) => ({ ...o, visible: shown.has(i) })), this.mixGoal);
-    const pose = this.camera.frame(pts, flat ? 0 : yaw, flat ? 0 : pitch, 0.1, free.bottom);
+    // Framed for a view as wide as the free part, then moved into it: the target goes right of
+    // the picture's centre by the width the card takes, so the picture sits left of the card.
     const keep = 1 - free.right;
+    const aspect = this.camera.aspect;
+    this.camera.aspect = aspect * keep;
+    const pose = this.camera.frame(pts, flat ? 0 : yaw, flat ? 0 : pitch, 0.1, free.bottom);
+    this.camera.aspect = aspect;
     if (free.right > 0) {
-      // Fit the picture into the free width, centred in it: farther away, and the target moved
-      // right so the picture moves left.
-      pose.dist /= keep;
       const { right } = this.camera.basis(pose);
       const shift = free.right * Math.tan(this.camera.fov / 2) * this.camera.aspect * pose.dist;
       pose.target = pose.target.map((v, k) => v + right[k] * shift);
     }
     this.camera.setPose(pose, false);
     this.canvas.dataset.moving = "1";
-    // As in flyTo: the near plane 0.3 of the framing distance in front of the layer.
-    this.camera.clip = !flat && shown.size === 1 ? 1 - 0.3 * keep : 0;
+    // As in flyTo: the layers in front of a single one are clipped away.
+    this.camera.clip = !flat && shown.size === 1 ? 0.7 : 0;
     this.requestRender();
   }
 

@@ -123,7 +123,7 @@ export function buildTour(model, groups) {
     const C = prev.shape[0];
     steps.push({
       id: "conv", title: `Convolution: ${g.head.name} slides its filters`, chapter: "7.2",
-      shot: { groups: [conv - 1, conv], yaw: -0.45, pitch: 0.22 }, slide: conv, actions: [],
+      shot: { groups: [conv - 1, conv], yaw: -0.95, pitch: 0.3 }, slide: conv, actions: [],
       unit: () => null,
       text: (ctx) => {
         const head = [`${g.head.name} has ${F} filters of ${C}×${k}×${k} weights. Each one slides over its input; ` +
