@@ -132,8 +132,9 @@ export class Tour {
     const free = beside
       ? { right: (card.width + 24) / stage.width, bottom: 0.05 }
       : { right: 0, bottom: stage.height > 0 ? Math.min(0.6, (card.height + 16) / stage.height) : 0.2 };
-    if (!step.shot) this.view.fit(false);
-    else this.view.shoot(step.shot.groups, step.shot.yaw, step.shot.pitch, free);
+    // No shot of its own: every layer, from the view's usual 3D angle.
+    const shot = step.shot || { groups: state.groups.map((_, gi) => gi), ...this.view.pose3d };
+    this.view.shoot(shot.groups, shot.yaw, shot.pitch, free);
   }
 
   render() {
@@ -155,6 +156,7 @@ export class Tour {
     [...$("tour-dots").children].forEach((dot, k) => {
       dot.className = k === this.at ? "now" : k < this.at ? "done" : "";
     });
+    $("tour").scrollTop = 0; // a new step is read from its title
     $("tour-back").disabled = this.at === 0;
     $("tour-next").textContent = this.at === n - 1 ? "Finish" : "Next";
   }
