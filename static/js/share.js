@@ -58,7 +58,9 @@ export class Share {
     box.hidden = false;
     $("share-url").value = url;
     // Without clipboard permission the box lets the reader copy the link by hand.
-    const copied = await navigator.clipboard.writeText(url).then(() => true, () => false);
+    // (No clipboard at all on a plain-http address other than localhost.)
+    const copied = navigator.clipboard
+      ? await navigator.clipboard.writeText(url).then(() => true, () => false) : false;
     $("share-state").textContent = (copied ? "Link copied." : "Copy this link:") +
       ` ${url.length} characters.` + (note ? ` Not included: ${note}.` : "");
   }
