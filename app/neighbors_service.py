@@ -45,7 +45,8 @@ def neighbors(model: LoadedModel, prepared: Prepared, k: int, started: float) ->
     return {"model": model.name, "layer": reference.layer, "label": int(np.argmax(probs)),
             "probabilities": float32_list(probs),
             "neighbors": [{"index": int(i), "label": int(labels[i]),
-                           "distance": round(float(d), DISTANCE_DECIMALS), "encoding": "uint8",
+                           "distance": round(float(d), DISTANCE_DECIMALS),
+                           "position": float32_list(reference.points[i, :2]), "encoding": "uint8",
                            "data": _digit(images, int(i))}
                           for i, d in zip(found[:k], distances[:k], strict=True)],
             "position": float32_list(reference.position(feats[0])),

@@ -851,6 +851,8 @@ class Neighbor(BaseModel):
     label: int = Field(ge=0, le=9, description="the digit's true label")
     distance: float = Field(description="Euclidean distance between the unit-length features "
                                         "(0 = the same features, 2 = opposite); 4 decimals")
+    position: list[float] = Field(min_length=2, max_length=2,
+                                  description="the digit's place on the data map")
     encoding: Literal["uint8"] = Field(description="base64 of 784 bytes, row-major, ink = 255")
     data: str
 
@@ -916,6 +918,7 @@ class CounterfactualResponse(BaseModel):
     original_label: int = Field(ge=0, le=9)
     original_probabilities: Probabilities
     pixels: EncodedArray = Field(description="the changed 28×28 drawing (ink = 1)")
+    difference: EncodedArray = Field(description="changed − drawn, 28×28 (more ink > 0)")
     steps: int = Field(description="gradient steps taken (at most max_steps)")
     max_steps: int
     epsilon: float

@@ -162,3 +162,17 @@ export function runEvents(id, on, onLost) {
   });
   return () => source.close();
 }
+
+/** POST /api/neighbors: the k nearest training digits, the map position and the atypical flag. */
+export const neighbors = (model, input, k) => postJson("/api/neighbors", { model, ...input, k });
+
+/** GET /api/models/{name}/map: the training digits' map points (base64 float16 pairs). */
+export const getMap = (model) => request(`/api/models/${encodeURIComponent(model)}/map`);
+
+/** GET /api/models/{name}/digits/{index}: one reference digit (uint8 784 bytes, base64). */
+export const getDigit = (model, index) =>
+  request(`/api/models/${encodeURIComponent(model)}/digits/${index}`);
+
+/** POST /api/counterfactual: the least change read as `target` ({epsilon?, add_only?}). */
+export const counterfactual = (model, input, target, options = {}) =>
+  postJson("/api/counterfactual", { model, ...input, target, ...options });

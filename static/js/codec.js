@@ -100,3 +100,13 @@ export function decodeTree(value) {
   }
   return value;
 }
+
+/** A data map (GET /api/models/{name}/map) → {points: Float32Array (x, y pairs), labels:
+    Uint8Array, indices: Int32Array}. */
+export function decodeMap(answer) {
+  const points = decodeFloat16({ shape: [answer.count * 2], data: answer.points }).values;
+  const labels = base64ToBytes(answer.labels);
+  const raw = base64ToBytes(answer.indices);
+  const indices = new Int32Array(raw.buffer, raw.byteOffset, answer.count);
+  return { points, labels, indices };
+}
