@@ -131,3 +131,13 @@ def test_make_it_an_8(real_client):
 def test_bad_counterfactual_requests_are_refused(real_client, change):
     body = {"pixels": pixels(SAMPLE["images"][0]), "target": 3, **change}
     assert real_client.post("/api/counterfactual", json=body).status_code == 422
+
+
+@pytest.mark.parametrize("name", ["simple_convnet", "lenet5", "deep_convnet", "alexnet"])
+def test_every_shipped_model_has_its_reference_set(real_client, training, name):
+    images, _ = training
+    answer = real_client.post("/api/neighbors", json={"pixels": pixels(images[4242]),
+                                                      "model": name, "k": 3}).json()
+    assert (answer["neighbors"][0]["index"], answer["neighbors"][0]["distance"]) == (4242, 0.0)
+    assert not answer["atypical"] and answer["threshold"] > 0
+    assert len(real_client.get(f"/api/models/{name}/map").content) <= 300_000
