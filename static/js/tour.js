@@ -133,8 +133,9 @@ export class Tour {
       ? { right: (card.width + 24) / stage.width, bottom: 0.05 }
       : { right: 0, bottom: stage.height > 0 ? Math.min(0.6, (card.height + 16) / stage.height) : 0.2 };
     // No shot of its own: every layer, from the view's usual 3D angle.
-    const shot = step.shot || { groups: state.groups.map((_, gi) => gi), ...this.view.pose3d };
-    this.view.shoot(shot.groups, shot.yaw, shot.pitch, free);
+    const shot = step.shot || { groups: state.groups.map((_, gi) => gi), yaw: null, pitch: null };
+    const usual = this.view.pose3d || { yaw: -1, pitch: 0.4 };
+    this.view.shoot(shot.groups, shot.yaw ?? usual.yaw, shot.pitch ?? usual.pitch, free);
   }
 
   render() {

@@ -62,7 +62,8 @@ const ACT_WORD = { relu: "ReLU", tanh: "tanh", sigmoid: "sigmoid" };
 
 /**
  * The steps of the tour for `model` (an /api/models summary) shown as `groups`. Each step:
- * {id, title, chapter, shot: {groups: [gi], yaw, pitch} | null (the whole network),
+ * {id, title, chapter, shot: {groups: [gi], yaw, pitch} (yaw and pitch null: the view's usual
+ *  3D angle) | null (the whole network),
  *  slide: gi | null (a window slides across this group's most active map), unit(ctx) → the unit
  *  to highlight {group, index} | null, text(ctx) → paragraphs (arrays of strings and {live} /
  *  {formula} parts), actions: [{id, label}]}; ctx = {result, display, compare, models}.
@@ -264,9 +265,10 @@ export function buildTour(model, groups) {
       text: (ctx) => {
         const names = deeper.map((gi) => `${groups[gi].head.name} (${groups[gi].shape.join("×")})`).join(", ");
         const side = receptiveSide(groups, lastWindowed);
+        const seen = side >= input.shape[1] ? `all of the ${input.shape[1]}×${input.shape[2]} input (its window is ${side}×${side}, ` +
+          "padding included)" : `a ${side}×${side} patch of the input`;
         const head = [`Then the same operations again: ${names}. Each reads all the maps of the layer before, ` +
-          `so one unit of ${top.head.name} sees a ${side}×${side} patch of the input: the deeper the layer, ` +
-          "the larger the shapes it can respond to."];
+          `so one unit of ${top.head.name} sees ${seen}: the deeper the layer, the larger the shapes it can respond to.`];
         const v = values(ctx, lastWindowed);
         if (!ctx.result || !v) return [...head, ...NO_DRAWING];
         const m = liveliestMap(top, v);
