@@ -93,19 +93,11 @@ export class ScaleLegend {
     const { lo, hi } = scaleRange(display);
     this.dom.note.textContent = mode.caption;
     const { lo: loEl, hi: hiEl, caption } = this.dom;
-    if (!hi) {
-      loEl.textContent = "−";
-      hiEl.textContent = "+";
-      caption.textContent = `activation, ${mode.caption} · 0 is dark`;
-    } else if (mode.id === "global") {
-      loEl.textContent = `−${fmt(hi)}`;
-      hiEl.textContent = `+${fmt(hi)}`;
-      caption.textContent = `activation, ${mode.caption}: ±${fmt(hi)} · 0 is dark`;
-    } else {
-      loEl.textContent = "−";
-      hiEl.textContent = "+";
-      caption.textContent = `activation, ${mode.caption}: the ends stand for ±${fmt(lo)} … ±${fmt(hi)} · 0 is dark`;
-    }
+    const ends = mode.id === "global" ? `±${fmt(hi)}` : `ends ±${fmt(lo)} … ±${fmt(hi)}`;
+    loEl.textContent = hi && mode.id === "global" ? `−${fmt(hi)}` : "−";
+    hiEl.textContent = hi && mode.id === "global" ? `+${fmt(hi)}` : "+";
+    caption.textContent = `activation ${mode.label}${hi ? `: ${ends}` : ""} · 0 is dark`;
+    caption.title = mode.caption;
     caption.dataset.lo = String(mode.id === "global" ? hi : lo);
     caption.dataset.hi = String(hi);
   }

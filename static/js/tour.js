@@ -66,6 +66,8 @@ export class Tour {
     $("tour").hidden = false;
     $("tour-start").setAttribute("aria-pressed", "true");
     document.body.classList.add("touring");
+    // The button is in the header: on a phone the view may be scrolled away.
+    $("stage-body").scrollIntoView({ block: "nearest" });
     this.go(0);
     $("tour-next").focus({ preventScroll: true });
   }
