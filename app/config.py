@@ -161,7 +161,7 @@ class Settings:
     run_snapshot_seconds: float = Field(
         0.4, ge=0.05, le=60.0,
         description="Least time between a run's snapshot events (more on slow networks, so "
-                    "that they cost at most 2.5 % of the training).")
+                    "that they cost at most 4 % of the training).")
     run_progress_seconds: float = Field(
         0.1, ge=0.02, le=60.0, description="Time between a run's progress events.")
 

@@ -56,7 +56,7 @@ the ``retry: 100`` milliseconds the stream starts with). Events::
       # event that had any (null before the first step); eta_seconds null before the first step;
       # time: when that step ended, sent: when the event was made (Unix seconds)
     snapshot  (every CNNVIS_RUN_SNAPSHOT_SECONDS, 0.4 s, while the weights change, spaced out
-               on slow networks so they cost ≤ 2.5 % of the training; step 0 is the random
+               on slow networks so they cost ≤ 4 % of the training; step 0 is the random
                start, the last step always has one)
       {"step": 120, "epoch": 1, "layer": "conv1", "shape": [30, 1, 5, 5], "min": -0.41,
        "max": 0.39, "encoding": "float16", "data": "<base64>", "val_accuracy": 0.912,

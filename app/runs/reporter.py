@@ -17,7 +17,7 @@ import numpy as np
 
 # Snapshots are spaced so that computing them takes at most this share of the training time
 # (the validation subset's forward pass and a copy of the weights, on the training thread).
-SNAPSHOT_SHARE = 0.025
+SNAPSHOT_SHARE = 0.04
 
 
 def f16(values: np.ndarray) -> str:
