@@ -304,9 +304,26 @@ def markdown(r: dict) -> str:
         f"| disk per run: {d['snapshot_files']} float16 snapshots + model | "
         f"{d['snapshots_bytes'] / 1e6:.1f} MB + {d['model_bytes'] / 1e6:.1f} MB = "
         f"{d['total_bytes'] / 1e6:.1f} MB |",
+        *frame_rows(),
         "",
     ]
     return "\n".join(lines)
+
+
+def frame_rows() -> list[str]:
+    """The Train view's 3D view while a run trains, from the latest
+    ``benchmarks/frame_time.py --training --name frame_time_training`` (a browser benchmark)."""
+    path = RESULTS / "frame_time_training.json"
+    if not path.exists():
+        return []
+    t = json.loads(path.read_text()).get("training")
+    if not t:
+        return []
+    busy, quiet = t["orbit_while_training"], t["orbit_after_stop"]
+    return [f"| Train view's 3D view orbited in headless Chromium (SwiftShader), fps while a run "
+            f"trains / after it stopped (frame_time_training.md, load average "
+            f"{t['load_average']}) | {busy['fps']} / {quiet['fps']} (p95 {busy['p95_ms']} / "
+            f"{quiet['p95_ms']} ms) |"]
 
 
 if __name__ == "__main__":

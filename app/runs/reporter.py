@@ -1,6 +1,6 @@
 """A training run's events (issue 15), made inside its child process: progress from a timer
-thread (so every gap is bounded, also through evaluation and saving), first-layer snapshots from
-the trainer's hook, and a writer thread that keeps the files and the database off the training."""
+thread (so every gap is bounded, also through evaluation and saving) that also writes every event
+(files and database off the training thread), first-layer snapshots from the trainer's hook."""
 
 from __future__ import annotations
 
@@ -40,10 +40,11 @@ class Reporter:
       files, at most ``snapshots`` of them, thinned evenly.
     - ``epoch``: each epoch's history row.
 
-    The training thread only measures and copies; the writer thread converts, writes the files
-    and the database (a batch per transaction). A write that fails (a full disk) stops the
-    training at its next hook call with that error; a run cancelled in the database, likewise
-    with ``Cancelled``.
+    The training thread only measures, copies and queues; one events thread wakes every
+    ``progress_seconds``, makes the progress event and writes everything queued: the snapshots'
+    files, then one database transaction (one thread, so the training gives up the GIL as
+    rarely as it can). A write that fails (a full disk) stops the training at its next hook call
+    with that error; a run cancelled in the database, likewise with ``Cancelled``.
     """
 
     def __init__(self, store: Any, run_id: str, run_dir: Path, plan: dict[str, Any],
@@ -53,7 +54,7 @@ class Reporter:
         self.snap_dir.mkdir(parents=True, exist_ok=True)
         self.batch_size = batch_size
         self.steps_total = steps_total
-        self.kept: list[int] = []  # the writer's
+        self.kept: list[int] = []  # the events thread's
         self.history: list[dict[str, Any]] = []
         self.cancelled = False
         self.error: BaseException | None = None
@@ -68,7 +69,6 @@ class Reporter:
         self.step_time = time.time()
         self.train_started: float | None = None
         self.outbox: queue.Queue = queue.Queue()
-        self.writer: threading.Thread | None = None
         self.stopping = threading.Event()
         self.timer: threading.Thread | None = None
 
@@ -127,8 +127,8 @@ class Reporter:
 
     # ----- events ------------------------------------------------------------------------------
     def start_timer(self) -> None:
-        """Progress every ``progress_seconds`` from now until ``close``."""
-        self.timer = threading.Thread(target=self._tick, daemon=True, name="run-progress")
+        """Progress (and every queued event written) each ``progress_seconds`` until ``close``."""
+        self.timer = threading.Thread(target=self._tick, daemon=True, name="run-events")
         self.timer.start()
 
     def _tick(self) -> None:
@@ -136,6 +136,7 @@ class Reporter:
             if self.cancelled or self.error is not None:
                 return
             self.progress()
+            self.flush()
 
     def progress(self) -> None:
         """A progress event for the latest step (from the timer, or the training at its end)."""
@@ -158,7 +159,7 @@ class Reporter:
                                               "epoch": epoch, "epochs": self.plan["epochs"]})
 
     def snapshot(self, net, epoch: int, step: int) -> None:
-        """Score the subset and copy the weights; the writer thread does the rest."""
+        """Score the subset and copy the weights; the events thread does the rest."""
         t0 = time.perf_counter()
         accuracy = 0.0
         if len(self.x_sub):  # one chunk, the fused inference pass
@@ -175,36 +176,25 @@ class Reporter:
         self.snapshot_cost = self.last_snapshot - t0
 
     def send(self, name: str, data: dict[str, Any], **columns: Any) -> None:
-        """Hand an event to the writer thread: the training never waits for the disk."""
+        """Queue an event for the events thread: the training never waits for the disk."""
         self.check()
-        if self.writer is None:
-            self.writer = threading.Thread(target=self._write, daemon=True, name="run-events")
-            self.writer.start()
         self.outbox.put((name, data, columns))
 
-    # ----- the writer thread -------------------------------------------------------------------
-    def _write(self) -> None:
-        """Write what is queued, a batch per transaction, until ``close``."""
-        while True:
-            items = [self.outbox.get()]
+    # ----- writing -----------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write what is queued: snapshot files, then one transaction (the events thread's, or
+        the caller's once that thread has stopped)."""
+        batch = []
+        try:
             while not self.outbox.empty():
-                items.append(self.outbox.get_nowait())
-            batch = []
-            try:
-                for item in items:
-                    if item is None:
-                        continue
-                    name, data, columns = item
-                    if "weights" in columns:
-                        columns = {"snapshots": self._keep(*columns["weights"])}
-                    batch.append((name, data, columns))
-                if batch and self.store.emit_many(self.run_id, batch) is None:
-                    self.cancelled = True
-            except BaseException as exc:  # the training stops with it at its next step
-                self.error = exc
-                return
-            if items[-1] is None or self.cancelled:
-                return
+                name, data, columns = self.outbox.get_nowait()
+                if "weights" in columns:
+                    columns = {"snapshots": self._keep(*columns["weights"])}
+                batch.append((name, data, columns))
+            if batch and self.store.emit_many(self.run_id, batch) is None:
+                self.cancelled = True
+        except BaseException as exc:  # the training stops with it at its next step
+            self.error = exc
 
     def _keep(self, step: int, params: dict[str, np.ndarray]) -> list[int]:
         """Write the snapshot's weights (float16); thin the kept ones to ``snapshots``."""
@@ -221,16 +211,15 @@ class Reporter:
         return list(self.kept)
 
     def close(self) -> None:
-        """Stop the timer; every event handed over is written (before the run's final state)."""
+        """Stop the events thread; every event queued is written (before the run's final
+        state), unless writing has failed or the run was cancelled."""
         self.stopping.set()
         if self.timer is not None:
             self.timer.join()
             self.timer = None
-        if self.writer is not None:
-            self.outbox.put(None)
-            self.writer.join()
-            self.writer = None
         self.stopping.clear()
+        if self.error is None and not self.cancelled:
+            self.flush()
 
 
 def write_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
