@@ -34,13 +34,15 @@ PIXELS = [[1.0 if 4 <= r <= 23 and 13 <= c <= 15 else 0.0 for c in range(28)]
 def settings_for(tiny_dir, runs_dir, **overrides):
     values = {"weights_dir": tiny_dir, "default_model": "tiny", "min_self_test_accuracy": 0.0,
               "runs_dir": runs_dir, "max_runs": 1, "max_queued_runs": 4,
-              "max_runs_per_client": 10, **overrides}
+              "max_runs_per_client": 10, "run_units": False, **overrides}
     return Settings(**values)
 
 
 @pytest.fixture
 def runs_client(tiny_dir, tmp_path):
-    with TestClient(create_app(settings_for(tiny_dir, tmp_path / "runs"))) as client:
+    # units on: the one finished run here is also checked for its units file
+    settings = settings_for(tiny_dir, tmp_path / "runs", run_units=True)
+    with TestClient(create_app(settings)) as client:
         yield client
 
 
@@ -66,7 +68,7 @@ def read_stream(client, run_id, last_id=None):
 def events(client, run_id, last_id=None):
     """Every event of a run's stream until its final one, reconnecting with Last-Event-ID
     whenever the server ends a connection first (as EventSource does)."""
-    found, deadline = [], time.monotonic() + 120
+    found, deadline = [], time.monotonic() + 300  # a busy machine: training, then the units
     while not found or found[-1][1] not in FINAL:
         assert time.monotonic() < deadline, f"run {run_id} did not end: {found[-1:]}"
         found += read_stream(client, run_id, found[-1][0] if found else last_id)

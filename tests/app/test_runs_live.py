@@ -40,7 +40,8 @@ def serving(weights_dir, runs_dir, *args):
     port = free_port()
     env = {**os.environ, "CNNVIS_WEIGHTS_DIR": str(weights_dir), "CNNVIS_RUNS_DIR": str(runs_dir),
            "CNNVIS_MAX_RUNS": "1", "CNNVIS_DEFAULT_MODEL": "tiny",
-           "CNNVIS_MIN_SELF_TEST_ACCURACY": "0"}
+           "CNNVIS_MIN_SELF_TEST_ACCURACY": "0",
+           "CNNVIS_RUN_UNITS": "0"}  # a run's units file is tested in test_runs.py
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log = runs_dir.parent / f"serve-{port}.log"
     with open(log, "w") as out:

@@ -31,7 +31,8 @@ def train_url(tmp_path_factory):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "CNNVIS_RUNS_DIR": str(tmp_path_factory.mktemp("runs")),
-           "CNNVIS_MAX_RUNS": "1", "CNNVIS_MAX_RUNS_PER_CLIENT": "2", "CNNVIS_RUN_THREADS": "1"}
+           "CNNVIS_MAX_RUNS": "1", "CNNVIS_MAX_RUNS_PER_CLIENT": "2", "CNNVIS_RUN_THREADS": "1",
+           "CNNVIS_RUN_UNITS": "0"}  # a run's units file is tested in tests/app/test_runs.py
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env)
