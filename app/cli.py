@@ -12,25 +12,27 @@ import typing
 from dataclasses import fields, replace
 from pathlib import Path
 
-from model.data import DATA_ENV, DatasetError
+from model.data import DatasetError
+from model.datasets import DATASETS, DEFAULT_DATASET
 from model.train import TrainConfig
 from model.weights import DEFAULT_MODEL
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", help=f"MNIST directory (default: ${DATA_ENV}, else the "
-                                      f"shipped datasets/mnist)")
+    envs = ", ".join(f"${d.env} for {d.title}" for d in DATASETS.values())
+    p.add_argument("--data-dir", help=f"the dataset's directory (default: {envs}, else the "
+                                      f"shipped datasets/<name>)")
 
 
 def cmd_data(args: argparse.Namespace) -> int:
     from model import data
 
-    directory = data.resolve_data_dir(args.data_dir)
+    directory = data.resolve_data_dir(args.data_dir, args.dataset)
     if args.fetch:
-        written = data.fetch(directory)
+        written = data.fetch(directory, dataset=args.dataset)
         print(f"downloaded {len(written)} file(s) into {directory}")
-    report = data.verify(directory)
-    arrays, _ = data.load_mnist(directory, check=False)
+    report = data.verify(directory, args.dataset)
+    arrays, _ = data.load_dataset(args.dataset, directory, check=False)
     for key, info in report.items():
         print(f"ok  {key:13s} {tuple(arrays[key].shape)!s:18s} {info['path']}  "
               f"sha256 {info['sha256'][:16]}…")
@@ -77,22 +79,25 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from model.data import load_mnist, to_float
+    from model.data import load_dataset, to_float
+    from model.datasets import dataset_of
     from model.train import evaluate
     from model.weights import load_checked
 
     net, manifest, _ = load_checked(args.model, args.weights_dir)
-    arrays, _ = load_mnist(args.data_dir)
+    dataset = dataset_of(manifest)
+    arrays, _ = load_dataset(dataset, args.data_dir)
     result = evaluate(net, to_float(arrays["test_images"]), arrays["test_labels"].astype("int64"))
     recorded = manifest.get("metrics", {}).get("test_accuracy")
     if args.json:
         print(json.dumps({"model": manifest["name"], **result, "manifest_test_accuracy": recorded}))
     else:
-        print(f"{manifest['name']}: test accuracy {result['accuracy']:.4f} "
+        print(f"{manifest['name']} ({dataset.title}): test accuracy {result['accuracy']:.4f} "
               f"(manifest: {recorded if recorded is None else f'{recorded:.4f}'}), "
               f"loss {result['loss']:.4f}")
-        print("per class: " + " ".join(f"{c}:{a:.3f}"
-                                       for c, a in enumerate(result["per_class_accuracy"])))
+        print("per class: " + ", ".join(f"{c} {a:.3f}" for c, a in
+                                        zip(dataset.classes, result["per_class_accuracy"],
+                                            strict=True)))
     if recorded is not None and abs(recorded - result["accuracy"]) > 1e-9:
         print("warning: differs from the manifest", file=sys.stderr)
         return 1
@@ -205,7 +210,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_misclassified(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from model.data import load_mnist, to_float
+    from model.data import load_dataset, to_float
+    from model.datasets import dataset_of
     from model.inputs import fit_input
     from model.misclassified import errors_path, find_misclassified, save_misclassified
     from model.runtime import available_cores
@@ -213,14 +219,14 @@ def cmd_misclassified(args: argparse.Namespace) -> int:
 
     manifest_path = Path(args.weights_dir or default_weights_dir()) / f"{args.model}.json"
     net, manifest, _ = load_checked(manifest_path)
-    arrays, _ = load_mnist(args.data_dir)
+    arrays, _ = load_dataset(dataset_of(manifest), args.data_dir)
     images = arrays["test_images"]
     probs = net.predict(fit_input(to_float(images)[:, 0], net.input_shape),
                         threads=available_cores())
     found = find_misclassified(probs, images, arrays["test_labels"], limit=args.limit)
     out = save_misclassified(errors_path(manifest_path), found, manifest["sha256"])
     wrong = int(np.sum(probs.argmax(axis=1) != arrays["test_labels"]))
-    print(f"{args.model}: {wrong} of {len(images)} test digits misclassified; wrote the "
+    print(f"{args.model}: {wrong} of {len(images)} test images misclassified; wrote the "
           f"{len(found['labels'])} most confident mistakes to {out}")
     return 0
 
@@ -275,17 +281,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnvis", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("data", help="show and verify the MNIST files (optionally download them)")
+    p = sub.add_parser("data", help="show and verify a dataset's files (optionally download them)")
+    p.add_argument("--dataset", default=DEFAULT_DATASET, choices=tuple(DATASETS))
     _add_data_dir(p)
     p.add_argument("--fetch", action="store_true", help="download from public mirrors first")
     p.set_defaults(func=cmd_data)
 
-    p = sub.add_parser("train", help="train a network on MNIST and write weights + manifest")
+    p = sub.add_parser("train", help="train a network on a dataset and write weights + manifest")
     add_config_options(p, TrainConfig)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="score shipped weights on the 10k MNIST test set")
+    p = sub.add_parser("evaluate", help="score weights on their dataset's 10k test images")
     p.add_argument("model", nargs="?", default=DEFAULT_MODEL, help="name or path")
     p.add_argument("--weights-dir")
     p.add_argument("--json", action="store_true")

@@ -1,7 +1,9 @@
 """Training-time data augmentation, vectorised over the batch and driven by an explicit rng.
 
 Simard et al. 2003 ("Best practices for CNNs applied to visual document analysis"): digits stay
-digits when shifted, rotated, scaled a little or elastically distorted.
+digits when shifted, rotated, scaled a little or elastically distorted. Garments also stay
+garments when mirrored, and random erasing (Zhong et al. 2017, "Random Erasing Data
+Augmentation") hides a part of them.
 """
 
 from __future__ import annotations
@@ -138,3 +140,45 @@ def random_distort(x: np.ndarray, rng: np.random.Generator, shift: float = 0.0,
     offsets = rng.uniform(-shift, shift, size=(n, 2))
     field = elastic_field(n, h, w, elastic_alpha, elastic_sigma, rng) if elastic_alpha else None
     return affine_warp(x, angles, factors, offsets, field)
+
+
+def random_flip(x: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
+    """Mirror each image left-right with probability ``p`` (a shoe facing the other way is still
+    a shoe; a mirrored 3 is not a 3, so this is for garments).
+
+    Input: (N, C, H, W) -> Output: (N, C, H, W), a new array
+    """
+    if not 0 <= p <= 1:
+        raise ValueError(f"flip probability must be in [0, 1], got {p}")
+    chosen = rng.random(len(x)) < p
+    out = x.copy()
+    out[chosen] = x[chosen, :, :, ::-1]
+    return out
+
+
+def random_erase(x: np.ndarray, p: float, rng: np.random.Generator,
+                 area: tuple[float, float] = (0.02, 0.25),
+                 aspect: tuple[float, float] = (0.3, 3.3)) -> np.ndarray:
+    """Random erasing (Zhong et al. 2017): with probability ``p`` an image gets one rectangle of
+    ``area`` (fraction of the image) and ``aspect`` (height / width, log-uniform) filled with
+    uniform noise in [0, 1].
+
+    Input: (N, C, H, W) -> Output: (N, C, H, W), a new array
+    """
+    if not 0 <= p <= 1:
+        raise ValueError(f"erase probability must be in [0, 1], got {p}")
+    n, c, h, w = x.shape
+    chosen = rng.random(n) < p
+    target = rng.uniform(area[0], area[1], size=n) * h * w
+    ratio = np.exp(rng.uniform(np.log(aspect[0]), np.log(aspect[1]), size=n))
+    eh = np.clip(np.round(np.sqrt(target * ratio)), 1, h).astype(np.int64)
+    ew = np.clip(np.round(np.sqrt(target / ratio)), 1, w).astype(np.int64)
+    top = rng.integers(0, h - eh + 1)
+    left = rng.integers(0, w - ew + 1)
+    rows = np.arange(h)[None, :, None]
+    cols = np.arange(w)[None, None, :]
+    inside = ((rows >= top[:, None, None]) & (rows < (top + eh)[:, None, None])
+              & (cols >= left[:, None, None]) & (cols < (left + ew)[:, None, None]))
+    inside &= chosen[:, None, None]  # (N, H, W)
+    noise = rng.random((n, c, h, w), dtype=np.float32).astype(x.dtype, copy=False)
+    return np.where(inside[:, None], noise, x)

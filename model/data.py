@@ -1,8 +1,9 @@
-"""MNIST (LeCun, Cortes & Burges) from the official IDX files, verified by SHA-256.
+"""MNIST-format datasets (MNIST, Fashion-MNIST: model/datasets.py) from their IDX files,
+verified by SHA-256.
 
-The directory comes from ``--data-dir`` or ``CNNVIS_DATA_DIR``, else the copy shipped in
-``datasets/mnist`` (the four official gzipped files); files may be gzipped or raw.
-Also mini-batching and the small labelled sample of test digits that the repository ships.
+A dataset's directory comes from ``--data-dir`` or its environment variable (``CNNVIS_DATA_DIR``
+for MNIST, ``CNNVIS_FASHION_MNIST_DIR``), else the copy shipped in ``datasets/<name>``; files
+may be gzipped or raw. Also mini-batching and the small labelled samples the repository ships.
 """
 
 from __future__ import annotations
@@ -15,42 +16,30 @@ from pathlib import Path
 
 import numpy as np
 
-from .resources import shipped_dir
+from .datasets import FILES, MNIST, Dataset, get_dataset
 
-DATA_ENV = "CNNVIS_DATA_DIR"
+DATA_ENV = MNIST.env
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_PATH = shipped_dir("weights") / "mnist_sample.npz"
-SHIPPED_DATA = shipped_dir("datasets") / "mnist"
+SAMPLE_PATH = MNIST.sample_path
+SHIPPED_DATA = MNIST.shipped_data
+SHA256 = MNIST.sha256
+MIRRORS = MNIST.mirrors
+DatasetLike = Dataset | str | None
 
-FILES = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
-}
-# Official checksums of the gzipped and of the raw IDX files.
-SHA256 = {
-    "train-images-idx3-ubyte.gz":
-        "0b367032e93c5d0cea0925647cfdb18614af8ee15f83e6f2fc2ad904a6835971",
-    "train-labels-idx1-ubyte.gz":
-        "1787548bbe0bff1ec2ecdc0ef292b02df999e2d1a6002d27500982c652b17203",
-    "t10k-images-idx3-ubyte.gz": "1a1a05eab793c14bb050b398624a11b0ffd1a2953baed553b1b9bd079e2a20be",
-    "t10k-labels-idx1-ubyte.gz": "b91679a0acfe4ba0e50a2437a903084cba1f5f92592b016a25a7dfd00455798b",
-    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-}
-MIRRORS = (
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-)
-HOW_TO_GET = (
-    "Get the four official MNIST IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,"
-    " t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) with"
-    " `cnnvis data --fetch --data-dir DIR`"
-    f" or copy them there by hand, then pass --data-dir DIR or set {DATA_ENV}=DIR."
-)
+
+def how_to_get(dataset: Dataset) -> str:
+    names = ", ".join(f"{stem}.gz" for stem in FILES.values())
+    return (f"Get the four {dataset.title} IDX files ({names}) with"
+            f" `cnnvis data --dataset {dataset.name} --fetch --data-dir DIR`"
+            f" or copy them there by hand, then pass --data-dir DIR or set {dataset.env}=DIR.")
+
+
+HOW_TO_GET = how_to_get(MNIST)
+
+
+def as_dataset(dataset: DatasetLike) -> Dataset:
+    """A Dataset from itself, its name, or None (MNIST)."""
+    return dataset if isinstance(dataset, Dataset) else get_dataset(dataset)
 
 
 class DatasetError(RuntimeError):
@@ -65,16 +54,29 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    """The explicit directory, else ``$CNNVIS_DATA_DIR``, else the shipped ``datasets/mnist``."""
-    chosen = data_dir if data_dir is not None else os.environ.get(DATA_ENV, "").strip()
-    return Path(chosen).expanduser() if chosen else SHIPPED_DATA
+def sha256_content(path: Path) -> str:
+    """SHA-256 of a gzip's decompressed content (what a recompressed copy keeps)."""
+    h = hashlib.sha256()
+    with gzip.open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
-def find_files(data_dir: Path) -> dict[str, Path]:
+def resolve_data_dir(data_dir: str | os.PathLike | None = None,
+                     dataset: DatasetLike = None) -> Path:
+    """The explicit directory, else the dataset's environment variable (``$CNNVIS_DATA_DIR``
+    for MNIST), else the shipped ``datasets/<name>``."""
+    ds = as_dataset(dataset)
+    chosen = data_dir if data_dir is not None else os.environ.get(ds.env, "").strip()
+    return Path(chosen).expanduser() if chosen else ds.shipped_data
+
+
+def find_files(data_dir: Path, dataset: DatasetLike = None) -> dict[str, Path]:
     """Map each of the four parts to an existing file (gzipped preferred); name what is missing."""
+    ds = as_dataset(dataset)
     if not data_dir.is_dir():
-        raise DatasetError(f"MNIST directory {data_dir} does not exist. {HOW_TO_GET}")
+        raise DatasetError(f"{ds.title} directory {data_dir} does not exist. {how_to_get(ds)}")
     found, missing = {}, []
     for key, stem in FILES.items():
         for candidate in (data_dir / f"{stem}.gz", data_dir / stem):
@@ -84,18 +86,33 @@ def find_files(data_dir: Path) -> dict[str, Path]:
         else:
             missing.append(f"{stem}.gz")
     if missing:
-        raise DatasetError(f"MNIST directory {data_dir} lacks {', '.join(missing)}. {HOW_TO_GET}")
+        raise DatasetError(f"{ds.title} directory {data_dir} lacks {', '.join(missing)}. "
+                           f"{how_to_get(ds)}")
     return found
 
 
-def verify(data_dir: Path) -> dict[str, dict[str, str]]:
+def checksum(path: Path, dataset: Dataset, name: str | None = None) -> tuple[str, str]:
+    """``(digest, expected)`` for one file (read as if called ``name``, for a download in
+    progress): the file's own SHA-256 when the dataset lists its name, else (a gzip whose bytes
+    are not listed) the SHA-256 of its decompressed content."""
+    name = name or path.name
+    if name in dataset.sha256:
+        return sha256_file(path), dataset.sha256[name]
+    raw_name = name.removesuffix(".gz")
+    if name.endswith(".gz") and raw_name in dataset.sha256:
+        return sha256_content(path), dataset.sha256[raw_name]
+    raise DatasetError(f"{path}: no {dataset.title} checksum is known for {name}")
+
+
+def verify(data_dir: Path, dataset: DatasetLike = None) -> dict[str, dict[str, str]]:
     """Check every file's SHA-256 against the official value; return name → {path, sha256}."""
+    ds = as_dataset(dataset)
     report = {}
-    for key, path in find_files(data_dir).items():
-        digest = sha256_file(path)
-        if digest != SHA256[path.name]:
-            raise DatasetError(f"{path} has SHA-256 {digest}, expected {SHA256[path.name]}: the "
-                               f"file is corrupt or not the official MNIST. {HOW_TO_GET}")
+    for key, path in find_files(data_dir, ds).items():
+        digest, expected = checksum(path, ds)
+        if digest != expected:
+            raise DatasetError(f"{path} has SHA-256 {digest}, expected {expected}: the file is "
+                               f"corrupt or not the official {ds.title}. {how_to_get(ds)}")
         report[key] = {"path": str(path), "sha256": digest}
     return report
 
@@ -115,43 +132,60 @@ def read_idx(path: Path) -> np.ndarray:
     return data.reshape(dims)
 
 
-def load_mnist(data_dir: str | os.PathLike | None = None,
-               check: bool = True) -> tuple[dict[str, np.ndarray], dict[str, dict[str, str]]]:
-    """Load MNIST as uint8 arrays: ``train_images`` (60000, 28, 28), ``train_labels`` (60000,),
-    ``test_images`` (10000, 28, 28), ``test_labels`` (10000,). Also returns the checksum report."""
-    directory = resolve_data_dir(data_dir)
-    report = verify(directory) if check else {k: {"path": str(p), "sha256": ""}
-                                              for k, p in find_files(directory).items()}
+def load_dataset(dataset: DatasetLike = None, data_dir: str | os.PathLike | None = None,
+                 check: bool = True) -> tuple[dict[str, np.ndarray], dict[str, dict[str, str]]]:
+    """Load a dataset as uint8 arrays: ``train_images`` (60000, 28, 28), ``train_labels``
+    (60000,), ``test_images`` (10000, 28, 28), ``test_labels`` (10000,). Also returns the
+    checksum report."""
+    ds = as_dataset(dataset)
+    directory = resolve_data_dir(data_dir, ds)
+    report = verify(directory, ds) if check else {k: {"path": str(p), "sha256": ""}
+                                                  for k, p in find_files(directory, ds).items()}
     arrays = {key: read_idx(Path(info["path"])) for key, info in report.items()}
     return arrays, report
 
 
-def fetch(data_dir: str | os.PathLike, timeout: float = 30.0) -> list[str]:
+def load_mnist(data_dir: str | os.PathLike | None = None,
+               check: bool = True) -> tuple[dict[str, np.ndarray], dict[str, dict[str, str]]]:
+    """MNIST through :func:`load_dataset`."""
+    return load_dataset(MNIST, data_dir, check)
+
+
+def fetch(data_dir: str | os.PathLike, timeout: float = 30.0,
+          dataset: DatasetLike = None) -> list[str]:
     """Download the four gzipped files from public mirrors, verifying each checksum.
 
     Returns the names written; raises DatasetError (saying the network may be closed) otherwise.
     """
     import httpx
 
+    ds = as_dataset(dataset)
     target = Path(data_dir).expanduser()
     target.mkdir(parents=True, exist_ok=True)
     written, errors = [], []
     for stem in FILES.values():
         name = f"{stem}.gz"
         dest = target / name
-        if dest.is_file() and sha256_file(dest) == SHA256[name]:
+        if dest.is_file() and len(set(checksum(dest, ds))) == 1:
             continue
-        for mirror in MIRRORS:
+        for mirror in ds.mirrors:
             try:
                 response = httpx.get(mirror + name, timeout=timeout, follow_redirects=True)
                 response.raise_for_status()
             except httpx.HTTPError as exc:
                 errors.append(f"{mirror}{name}: {exc}")
                 continue
-            if hashlib.sha256(response.content).hexdigest() != SHA256[name]:
+            partial = dest.with_name(name + ".part")
+            partial.write_bytes(response.content)
+            try:
+                digest, expected = checksum(partial, ds, name)
+            except (OSError, EOFError) as exc:  # not a gzip at all (an HTML error page)
+                digest, expected = f"unreadable ({exc})", "the official content"
+            if digest != expected:
+                partial.unlink()
                 errors.append(f"{mirror}{name}: checksum mismatch")
                 continue
-            dest.write_bytes(response.content)
+            partial.replace(dest)
             written.append(name)
             break
         else:
@@ -165,9 +199,8 @@ def to_float(images: np.ndarray) -> np.ndarray:
     return (images.astype(np.float32) / 255.0)[:, None, :, :]
 
 
-def load_sample(path: Path = SAMPLE_PATH) -> dict[str, np.ndarray]:
-    """The shipped sample of MNIST test digits: ``images`` uint8 (N, 28, 28), ``labels`` (N,),
-    ``indices`` (N,) their positions in the official test set."""
-    with np.load(path, allow_pickle=False) as data:
+def load_sample(path: Path | None = None, dataset: DatasetLike = None) -> dict[str, np.ndarray]:
+    """A dataset's shipped sample of test images (default: MNIST's): ``images`` uint8
+    (N, 28, 28), ``labels`` (N,), ``indices`` (N,) their positions in the official test set."""
+    with np.load(path or as_dataset(dataset).sample_path, allow_pickle=False) as data:
         return {key: data[key] for key in ("images", "labels", "indices")}
-

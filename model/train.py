@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from .augment import random_distort, random_shift
-from .data import DATA_ENV, load_mnist, to_float
+from .augment import random_distort, random_erase, random_flip, random_shift
+from .data import load_dataset, to_float
+from .datasets import DATASETS, DEFAULT_DATASET, get_dataset
 from .networks import Sequential, build
 from .optim import OPTIMIZERS, make_optimizer
 from .runtime import available_cores
@@ -35,6 +36,7 @@ def option(default: Any = MISSING, *, factory: Any = MISSING, help: str,
 @dataclass
 class TrainConfig:
     arch: str = option("simple_convnet", help="architecture name in the registry")
+    dataset: str = option(DEFAULT_DATASET, help="what to train on", choices=tuple(DATASETS))
     arch_config: dict[str, Any] = option(factory=dict, help="JSON constructor arguments")
     epochs: int = option(20, help="passes over the training split")
     batch_size: int = option(100, help="images per gradient step")
@@ -50,6 +52,11 @@ class TrainConfig:
     elastic_alpha: float = option(
         0.0, help="elastic distortion strength in pixels (Simard et al. 2003; 0: off)")
     elastic_sigma: float = option(4.0, help="elastic distortion smoothness in pixels")
+    flip: float = option(
+        0.0, help="probability of mirroring an image left-right (garments, not digits)")
+    erase: float = option(
+        0.0, help="probability of random erasing: a random rectangle set to noise "
+                  "(Zhong et al. 2017)")
     weight_decay: float = option(
         0.0, help="L2 penalty 0.5·wd·|W|² on every weight (not biases)")
     val_size: int = option(
@@ -63,7 +70,8 @@ class TrainConfig:
                                   "is written)")
     out_dir: str = option("weights", help="where <name>.npz/.json are written")
     data_dir: str | None = option(
-        None, help=f"MNIST directory (default: ${DATA_ENV}, else the shipped datasets/mnist)")
+        None, help="the dataset's directory (default: its environment variable, "
+                   "$CNNVIS_DATA_DIR for MNIST, else the shipped datasets/<name>)")
 
 
 def evaluate(net: Sequential, x: np.ndarray, labels: np.ndarray,
@@ -98,11 +106,18 @@ def lr_at(config: TrainConfig, epoch: int) -> float:
 
 def augment_batch(config: TrainConfig, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Integer shifts only, unless rotation, scaling or elastic distortion are asked for: then
-    one bilinear warp does them all, with the translation drawn continuously in ±shift."""
+    one bilinear warp does them all, with the translation drawn continuously in ±shift. Then
+    mirroring and random erasing, each only when asked for (no draw otherwise)."""
     if config.rotation or config.scale or config.elastic_alpha:
-        return random_distort(x, rng, config.shift, config.rotation, config.scale,
-                              config.elastic_alpha, config.elastic_sigma)
-    return random_shift(x, config.shift, rng)
+        x = random_distort(x, rng, config.shift, config.rotation, config.scale,
+                           config.elastic_alpha, config.elastic_sigma)
+    else:
+        x = random_shift(x, config.shift, rng)
+    if config.flip:
+        x = random_flip(x, config.flip, rng)
+    if config.erase:
+        x = random_erase(x, config.erase, rng)
+    return x
 
 
 def add_weight_decay(params: dict[str, np.ndarray], grads: dict[str, np.ndarray],
@@ -125,15 +140,17 @@ def train(config: TrainConfig, command: str = "", progress: bool = True,
           data: dict[str, np.ndarray] | None = None,
           checksums: dict[str, Any] | None = None,
           hook: Hook | None = None) -> tuple[Sequential, dict[str, Any]]:
-    """Train ``config.arch`` on MNIST (or on ``data`` with the same keys), return (net, info).
+    """Train ``config.arch`` on ``config.dataset`` (or on ``data`` with the same keys), return
+    (net, info).
 
     Writes ``<out_dir>/<name>.npz/.json`` when ``config.name`` is set; ``hook`` sees progress
     (the server's training runs stream it).
     """
     if config.threads <= 0:  # resolved here, so the manifest records the count used
         config = replace(config, threads=available_cores())
+    dataset = get_dataset(config.dataset)
     if data is None:
-        data, checksums = load_mnist(config.data_dir)
+        data, checksums = load_dataset(dataset, config.data_dir)
     rng = np.random.default_rng(config.seed)
     train_idx, val_idx = split_train_val(len(data["train_labels"]), config.val_size, rng)
     if 0 < config.train_size < len(train_idx):  # no draw otherwise: full-split runs unchanged
@@ -219,8 +236,9 @@ def train(config: TrainConfig, command: str = "", progress: bool = True,
                      # thread settings change float summation order, so record them too
                      "environment": {k: v for k, v in os.environ.items()
                                      if k.startswith(("OPENBLAS_", "OMP_", "MKL_"))}},
-        "dataset": {"name": "MNIST", "checksums": {k: v["sha256"]
-                                                    for k, v in (checksums or {}).items()}},
+        "dataset": {"name": dataset.name, "title": dataset.title,
+                    "classes": list(dataset.classes),
+                    "checksums": {k: v["sha256"] for k, v in (checksums or {}).items()}},
         "metrics": {"test_accuracy": final["accuracy"], "test_loss": final["loss"],
                     "val_accuracy": best["val_accuracy"],
                     "per_class_accuracy": final["per_class_accuracy"],
