@@ -13,7 +13,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from model.data import DatasetError
-from model.datasets import DATASETS, DEFAULT_DATASET
+from model.dataset_registry import DATASETS, DEFAULT_DATASET
 from model.train import TrainConfig
 from model.weights import DEFAULT_MODEL
 
@@ -80,7 +80,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from model.data import load_dataset, to_float
-    from model.datasets import dataset_of
+    from model.dataset_registry import dataset_of
     from model.train import evaluate
     from model.weights import load_checked
 
@@ -211,7 +211,7 @@ def cmd_misclassified(args: argparse.Namespace) -> int:
     import numpy as np
 
     from model.data import load_dataset, to_float
-    from model.datasets import dataset_of
+    from model.dataset_registry import dataset_of
     from model.inputs import fit_input
     from model.misclassified import errors_path, find_misclassified, save_misclassified
     from model.runtime import available_cores

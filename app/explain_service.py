@@ -106,7 +106,8 @@ def explain(model: LoadedModel, prepared: Prepared, method: str, target: int | N
     inference = elapsed_ms(begun)
     if listed:
         answer["ablation"] = effect(original, prepared.image, probs, listed)
-    return {"model": model.name, "label": int(np.argmax(probs)),
+    label = int(np.argmax(probs))
+    return {"model": model.name, "label": label, "class": model.classes[label],
             "probabilities": float32_list(probs), "method": method, "target": target,
             "target_probability": float32_value(probs[target]),
             "map": encode_array(drawing_window(result["map"])), **answer,
@@ -330,7 +331,8 @@ def misclassified(model: LoadedModel) -> dict[str, Any]:
     found = model.misclassified
     if found is None:
         raise NotFoundError(model.misclassified_note)
-    digits = [{"index": int(i), "label": int(label), "predicted": int(pred),
+    digits = [{"index": int(i), "label": int(label), "class": model.classes[label],
+               "predicted": int(pred), "predicted_class": model.classes[pred],
                "confidence": float32_value(p[pred]), "probabilities": float32_list(p),
                "encoding": "uint8", "data": b64(np.ascontiguousarray(img).tobytes())}
               for img, label, pred, p, i in zip(found["images"], found["labels"],

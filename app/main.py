@@ -31,6 +31,7 @@ from .middleware import (
 )
 from .routers import (
     counterfactual,
+    datasets,
     docs,
     explain,
     health,
@@ -115,7 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_middleware(app, settings)
     document_form_limits(app, settings)
     install_error_handlers(app)
-    for module in (health, metrics, models, predict, samples, explain, neighbors, counterfactual,
+    for module in (health, metrics, models, predict, samples, datasets, explain, neighbors,
+                   counterfactual,
                    runs, units, pages, docs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")

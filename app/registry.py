@@ -1,5 +1,6 @@
-"""The loaded networks: each shipped model validated, frozen and self-tested on the sample digits
-at startup, with its manifest and misclassified gallery; read-only and shared by all threads.
+"""The loaded networks: each shipped model validated, frozen and self-tested on its dataset's
+shipped sample at startup, with its manifest, dataset and misclassified gallery; read-only and
+shared by all threads.
 Finished training runs join them through a lookup (app/runs/models.py) that loads on first use."""
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from model.data import SAMPLE_PATH, DatasetError, load_sample, to_float
+from model.data import DatasetError, load_sample, to_float
+from model.dataset_registry import DATASETS, MNIST, Dataset, dataset_of
 from model.inputs import fit_input
 from model.misclassified import errors_path, load_misclassified
 from model.networks import ARCH_INFO, Sequential
@@ -63,6 +65,11 @@ class LoadedModel:
     units_note: str = ""
     reference: Reference | None = field(default=None, repr=False)  # nearest digits, data map
     reference_note: str = ""
+    dataset: Dataset = MNIST  # what it was trained on: class names, preprocessing
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.dataset.classes
 
     @property
     def sha256(self) -> str:
@@ -86,6 +93,7 @@ class LoadedModel:
             "input_shape": list(self.net.input_shape), "layers": self.net.describe(),
             "has_misclassified": self.misclassified is not None, "run": self.run,
             "has_units": self.units is not None,
+            "dataset": self.dataset.name, "classes": list(self.classes),
         }
 
     def detail(self) -> dict[str, Any]:
@@ -139,13 +147,24 @@ class ModelMap(Mapping[str, LoadedModel]):
         return [*self.shipped.values(), *(model for model in runs if model is not None)]
 
 
+# Each dataset's shipped sample (images, labels, indices) by dataset name.
+Samples = Mapping[str, dict[str, np.ndarray]]
+
+
 @dataclass(frozen=True)
 class Registry:
-    """Every loaded model by name, the default one and the shipped sample digits."""
+    """Every loaded model by name, the default one and each dataset's shipped sample."""
 
     models: Mapping[str, LoadedModel]
     default: str
-    samples: dict[str, np.ndarray] = field(repr=False)
+    samples: Samples = field(repr=False)
+
+    def default_for(self, dataset: str) -> str | None:
+        """The model the page opens for a dataset: the default model if it is trained on it,
+        else the first shipped one that is, else None."""
+        if self.models[self.default].dataset.name == dataset:
+            return self.default
+        return next((m.name for m in self.models.values() if m.dataset.name == dataset), None)
 
     def get(self, name: str | None) -> LoadedModel:
         key = self.default if name is None else name
@@ -177,7 +196,7 @@ def find_manifests(directory: Path) -> list[Path]:
 
 
 def self_test(net: Sequential, samples: dict[str, np.ndarray]) -> float:
-    """Accuracy on the shipped sample digits (already MNIST-formatted)."""
+    """Accuracy on a dataset's shipped sample (already in the dataset's format)."""
     x = to_float(samples["images"])
     probs = net.predict(fit_input(x[:, 0], net.input_shape))
     return float(np.mean(probs.argmax(axis=1) == samples["labels"]))
@@ -260,37 +279,59 @@ def load_reference(path: Path, manifest: dict[str, Any]) -> tuple[Reference | No
 Check = Callable[[LoadedModel], None]
 
 
-def load_model(path: Path, samples: dict[str, np.ndarray], min_accuracy: float,
+def load_samples() -> dict[str, dict[str, np.ndarray]]:
+    """Every dataset's shipped sample, or a StartupError naming the unreadable file."""
+    samples = {}
+    for dataset in DATASETS.values():
+        try:
+            samples[dataset.name] = load_sample(dataset=dataset)
+        except (OSError, KeyError, ValueError) as exc:
+            raise StartupError(f"{dataset.sample_path}: cannot read the {dataset.title} sample "
+                               f"({exc})") from None
+        for value in samples[dataset.name].values():
+            value.flags.writeable = False
+    return samples
+
+
+def load_model(path: Path, samples: Samples, min_accuracy: float,
                check: Check | None = None) -> LoadedModel:
-    """Load, validate, freeze and self-test one network, then ``check`` it (a StartupError from
-    ``check`` stops startup too); StartupError names what is wrong."""
+    """Load, validate, freeze and self-test one network on its dataset's sample, then ``check``
+    it (a StartupError from ``check`` stops startup too); StartupError names what is wrong."""
     try:
         net, manifest, initial = load_checked(path)
     except WeightsError as exc:
         raise StartupError(str(exc)) from None
+    try:
+        dataset = dataset_of(manifest)
+    except ValueError as exc:
+        raise StartupError(f"{path}: {exc}") from None
     shape = tuple(net.input_shape)
     if len(shape) != 3 or shape[0] != 1 or shape[1] < MNIST_SIDE or shape[2] < MNIST_SIDE:
         raise StartupError(f"{path}: input shape {shape} is not a single-channel image of at "
-                           f"least {MNIST_SIDE}×{MNIST_SIDE}; cnnvis serves MNIST networks")
-    if net.output_size != 10:
-        raise StartupError(f"{path}: the network has {net.output_size} outputs, expected 10 "
-                           f"(digits 0-9)")
+                           f"least {MNIST_SIDE}×{MNIST_SIDE}; cnnvis serves MNIST-format "
+                           f"networks")
+    if net.output_size != len(dataset.classes):
+        raise StartupError(f"{path}: the network has {net.output_size} outputs, expected "
+                           f"{len(dataset.classes)} ({dataset.title}'s classes)")
     net.freeze()
     for value in initial.values():
         value.flags.writeable = False
-    accuracy = self_test(net, samples)
+    sample = samples[dataset.name]
+    accuracy = self_test(net, sample)
+    min_accuracy = min(min_accuracy, dataset.self_test_floor)
     if accuracy < min_accuracy:
         raise StartupError(f"{path}: self-test failed: {accuracy:.0%} of the "
-                           f"{len(samples['labels'])} shipped sample digits classified correctly,"
-                           f" at least {min_accuracy:.0%} needed (wrong or untrained weights?)")
+                           f"{len(sample['labels'])} shipped {dataset.title} sample images "
+                           f"classified correctly, at least {min_accuracy:.0%} needed (wrong or "
+                           f"untrained weights?)")
     gallery, note = load_gallery(path, str(manifest["sha256"]))
     units, units_note = load_unit_stats(path, manifest, net)
     reference, reference_note = load_reference(path, manifest)
     model = LoadedModel(name=path.stem, net=net, manifest=manifest, initial=initial, path=path,
-                        self_test_accuracy=accuracy, forward_ms=single_image_ms(net, samples),
+                        self_test_accuracy=accuracy, forward_ms=single_image_ms(net, sample),
                         misclassified=gallery, misclassified_note=note, units=units,
                         units_note=units_note, reference=reference,
-                        reference_note=reference_note)
+                        reference_note=reference_note, dataset=dataset)
     if check is not None:
         check(model)
     return model
@@ -299,10 +340,7 @@ def load_model(path: Path, samples: dict[str, np.ndarray], min_accuracy: float,
 def load_models(settings: Settings, check: Check | None = None) -> Registry:
     """Load every manifest in the weights directory (each one ``check``-ed as it loads), or
     raise one StartupError."""
-    try:
-        samples = load_sample(SAMPLE_PATH)
-    except (OSError, KeyError, ValueError) as exc:
-        raise StartupError(f"{SAMPLE_PATH}: cannot read the sample digits ({exc})") from None
+    samples = load_samples()
     manifests = find_manifests(Path(settings.weights_dir))
     if not manifests:
         raise StartupError(f"{settings.weights_dir}: no weights found (expected <name>.json "

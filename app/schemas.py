@@ -166,6 +166,10 @@ class PredictRequest(DrawingInput):
 
 class CompareRequest(DrawingInput):
     ablate: Ablate = None
+    dataset: str | None = Field(
+        None, min_length=1, max_length=100,
+        description="compare the models trained on this dataset (GET /api/datasets); omitted "
+                    "or null: the default model's dataset", examples=["fashion-mnist"])
 
 
 # ----- answers ---------------------------------------------------------------------------------
@@ -176,7 +180,13 @@ class Timing(BaseModel):
 
 
 Probabilities = Annotated[list[float], Field(min_length=10, max_length=10,
-                                             description="softmax probability per digit 0-9")]
+                                             description="softmax probability per class 0-9")]
+# "class" is a Python keyword: the field is class_name, the JSON key "class".
+ClassName = Annotated[str, Field(alias="class", description="the name of `label` in the model's "
+                                                           "dataset: `3` (MNIST), `Dress`")]
+DatasetName = Annotated[str, Field(description="the dataset the model was trained on "
+                                               "(GET /api/datasets): `mnist`, `fashion-mnist`")]
+Classes = Annotated[list[str], Field(description="the dataset's class names, by label")]
 InputImage = Annotated[list[list[float]], Field(
     description="The 28×28 image the network saw (rows of floats in [0, 1], ink = 1, rounded to "
                 "4 decimals before inference).")]
@@ -185,6 +195,7 @@ InputImage = Annotated[list[list[float]], Field(
 class PredictResponse(BaseModel):
     model: str
     label: int = Field(ge=0, le=9)
+    class_name: ClassName
     probabilities: Probabilities
     input: InputImage
     timing_ms: Timing
@@ -214,6 +225,7 @@ class ActivationsResponse(PredictResponse):
 class CompareResult(BaseModel):
     model: str
     label: int = Field(ge=0, le=9)
+    class_name: ClassName
     probabilities: Probabilities
     test_accuracy: float | None
     param_count: int
@@ -222,6 +234,7 @@ class CompareResult(BaseModel):
 
 
 class CompareResponse(BaseModel):
+    dataset: DatasetName
     input: InputImage
     results: list[CompareResult]
 
@@ -271,6 +284,8 @@ class ModelSummary(BaseModel):
         None, description="set when the model is a finished training run's (named run-<id>)")
     has_units: bool = Field(
         False, description="whether GET /api/models/{name}/units/{layer} has units to describe")
+    dataset: DatasetName
+    classes: Classes
 
 
 class TrainingSummary(BaseModel):
@@ -285,7 +300,7 @@ class ModelDetail(ModelSummary):
     history: list[dict[str, Any]] = Field(description="per-epoch metrics recorded in training")
     per_class_accuracy: list[float] | None
     confusion_matrix: list[list[int]] | None = Field(
-        description="rows: true digit, columns: predicted digit (MNIST test set)")
+        description="rows: true class, columns: predicted class (the dataset's test set)")
 
 
 class ModelList(BaseModel):
@@ -316,14 +331,38 @@ class ParamResponse(BaseModel):
 
 
 class Sample(BaseModel):
-    index: int = Field(description="position in the official MNIST test set")
+    index: int = Field(description="position in the dataset's official test set")
     label: int
+    class_name: ClassName
     encoding: Literal["uint8"] = Field(description="base64 of 784 bytes, row-major, ink = 255")
     data: str
 
 
 class SamplesResponse(BaseModel):
+    dataset: DatasetName
     samples: list[Sample]
+
+
+class DatasetInfo(BaseModel):
+    name: str = Field(description="the key in `?dataset=`, manifests and `cnnvis --dataset`")
+    title: str
+    classes: Classes
+    noun: str = Field(description="one item, as the page says it: `digit`, `piece of clothing`")
+    plural: str
+    preprocessing: Literal["digit", "fill"] = Field(
+        description="how a drawing is prepared: `digit` fits the ink into 20×20 and centres it "
+                    "by its centre of mass (MNIST's convention); `fill` scales the ink to fill "
+                    "the 28×28 frame, as Fashion-MNIST's images do")
+    source: str
+    licence: str
+    credit: str
+    models: list[str] = Field(description="the loaded models trained on it")
+    default_model: str | None = Field(description="the model the page opens for it")
+
+
+class DatasetList(BaseModel):
+    default: str = Field(description="the default model's dataset")
+    datasets: list[DatasetInfo]
 
 
 class Health(BaseModel):
@@ -475,7 +514,8 @@ class ByteArray(BaseModel):
 
 class ExplainResponse(BaseModel):
     model: str
-    label: int = Field(ge=0, le=9, description="the predicted digit")
+    label: int = Field(ge=0, le=9, description="the predicted class")
+    class_name: ClassName
     probabilities: Probabilities
     method: Literal["saliency", "gradcam", "occlusion"]
     target: int = Field(ge=0, le=9, description="the digit explained")
@@ -646,9 +686,11 @@ class PreprocessResponse(BaseModel):
 
 
 class MisclassifiedDigit(BaseModel):
-    index: int = Field(description="position in the official MNIST test set")
-    label: int = Field(ge=0, le=9, description="the true digit")
+    index: int = Field(description="position in the dataset's official test set")
+    label: int = Field(ge=0, le=9, description="the true class")
+    class_name: ClassName
     predicted: int = Field(ge=0, le=9, description="the model's (wrong) answer")
+    predicted_class: str = Field(description="the name of `predicted`")
     confidence: float = Field(description="the probability of the wrong answer")
     probabilities: Probabilities
     encoding: Literal["uint8"] = Field(description="base64 of 784 bytes, row-major, ink = 255")

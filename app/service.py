@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from model import inputs
+from model.dataset_registry import DATASETS, Dataset, get_dataset
 from model.functional import softmax
 from model.inputs import Prepared, elapsed_ms, fit_input
 
@@ -61,7 +62,8 @@ def _with_effect(answer: dict[str, Any], model: LoadedModel, prepared: Prepared,
 
 def _answer(model: LoadedModel, prepared: Prepared, probs: np.ndarray, inference: float,
             started: float) -> dict[str, Any]:
-    return {"model": model.name, "label": int(np.argmax(probs)),
+    label = int(np.argmax(probs))
+    return {"model": model.name, "label": label, "class": model.classes[label],
             "probabilities": float32_list(probs), "input": prepared.rows,
             "timing_ms": {"preprocess": prepared.preprocess_ms, "inference": inference,
                           "total": elapsed_ms(started)}}
@@ -80,23 +82,28 @@ def activations(model: LoadedModel, prepared: Prepared, started: float,
     return _with_effect(answer, model, prepared, probs, listed)
 
 
-def compare(registry: Registry, prepared: Prepared, off: Units = ()) -> dict[str, Any]:
-    """Every model's answer; the units ``off`` are switched off in each model that has them
-    all."""
+def compare(registry: Registry, prepared: Prepared, dataset: str,
+            off: Units = ()) -> dict[str, Any]:
+    """The drawing through every loaded model trained on ``dataset``; the units ``off`` are
+    switched off in each model that has them all."""
     off = list(off)
     results = []
     for model in registry.models.values():
+        if model.dataset.name != dataset:
+            continue
         try:
             view, listed = switched_off(model, off)
         except NotFoundError:
             view, listed = model, []
         _, probs, _, _ = _infer(view, prepared.image, keep=False)
-        results.append(_with_effect({"model": model.name, "label": int(np.argmax(probs)),
+        label = int(np.argmax(probs))
+        results.append(_with_effect({"model": model.name, "label": label,
+                                     "class": model.classes[label],
                                      "probabilities": float32_list(probs),
                                      "test_accuracy": model.test_accuracy,
                                      "param_count": model.net.param_count()},
                                     model, prepared, probs, listed))
-    return {"input": prepared.rows, "results": results}
+    return {"dataset": dataset, "input": prepared.rows, "results": results}
 
 
 # ----- weights ---------------------------------------------------------------------------------
@@ -146,9 +153,32 @@ def param(model: LoadedModel, key: str) -> dict[str, Any]:
             "max": hi, "encoding": "float16", "data": b64(float16_bytes(values))}
 
 
-# ----- samples ---------------------------------------------------------------------------------
-def samples(registry: Registry) -> list[dict[str, Any]]:
-    s = registry.samples
-    return [{"index": int(i), "label": int(label), "encoding": "uint8",
-             "data": b64(np.ascontiguousarray(img, dtype=np.uint8).tobytes())}
-            for img, label, i in zip(s["images"], s["labels"], s["indices"], strict=True)]
+# ----- datasets and samples --------------------------------------------------------------------
+def dataset_named(name: str | None, registry: Registry) -> Dataset:
+    """The dataset called ``name`` (None: the default model's); NotFoundError lists the names."""
+    if name is None:
+        return registry.get(None).dataset
+    try:
+        return get_dataset(name)
+    except ValueError:
+        raise NotFoundError(f"unknown dataset {name!r}; datasets: {name_list(DATASETS)}") from None
+
+
+def datasets(registry: Registry) -> dict[str, Any]:
+    """Every dataset with the loaded models trained on it."""
+    models = list(registry.models.values())
+    return {"default": registry.get(None).dataset.name,
+            "datasets": [{**d.summary(),
+                          "models": [m.name for m in models if m.dataset.name == d.name],
+                          "default_model": registry.default_for(d.name)}
+                         for d in DATASETS.values()]}
+
+
+def samples(registry: Registry, dataset: Dataset) -> dict[str, Any]:
+    s = registry.samples[dataset.name]
+    return {"dataset": dataset.name,
+            "samples": [{"index": int(i), "label": int(label), "class": dataset.classes[label],
+                         "encoding": "uint8",
+                         "data": b64(np.ascontiguousarray(img, dtype=np.uint8).tobytes())}
+                        for img, label, i in zip(s["images"], s["labels"], s["indices"],
+                                                 strict=True)]}

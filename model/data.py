@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import FILES, MNIST, Dataset, get_dataset
+from .dataset_registry import FILES, MNIST, Dataset, get_dataset
 
 DATA_ENV = MNIST.env
 REPO_ROOT = Path(__file__).resolve().parent.parent

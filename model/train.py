@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from .augment import random_distort, random_erase, random_flip, random_shift
 from .data import load_dataset, to_float
-from .datasets import DATASETS, DEFAULT_DATASET, get_dataset
+from .dataset_registry import DATASETS, DEFAULT_DATASET, get_dataset
 from .networks import Sequential, build
 from .optim import OPTIMIZERS, make_optimizer
 from .runtime import available_cores

@@ -72,8 +72,9 @@ def activations(body: Drawing, registry: RegistryDep, settings: SettingsDep) -> 
 
 
 @router.post("/compare", response_model=CompareResponse,
-             responses=error_responses(400, 413, 415, 422, 503), dependencies=[JsonBody],
-             summary="The same drawing through every loaded model")
+             responses=error_responses(400, 404, 413, 415, 422, 503), dependencies=[JsonBody],
+             summary="The same drawing through every loaded model of one dataset")
 def compare(body: Drawings, registry: RegistryDep, settings: SettingsDep) -> dict:
+    dataset = service.dataset_named(body.dataset, registry)
     prepared = service.prepare(body.image, body.pixels, settings)
-    return service.compare(registry, prepared, units_off(body.ablate))
+    return service.compare(registry, prepared, dataset.name, units_off(body.ablate))

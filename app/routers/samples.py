@@ -1,8 +1,10 @@
-"""The shipped MNIST test digits, for the gallery."""
+"""The shipped sample of each dataset's test images, for the gallery."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from .. import service
 from ..schemas import SamplesResponse, error_responses
@@ -10,8 +12,12 @@ from .deps import RegistryDep
 
 router = APIRouter(prefix="/api", tags=["samples"])
 
+DatasetQuery = Annotated[str | None, Query(
+    min_length=1, max_length=100,
+    description="A dataset's name (GET /api/datasets); default: the default model's dataset.")]
 
-@router.get("/samples", response_model=SamplesResponse, responses=error_responses(503),
-            summary="The shipped sample of MNIST test digits with labels")
-def samples(registry: RegistryDep) -> dict:
-    return {"samples": service.samples(registry)}
+
+@router.get("/samples", response_model=SamplesResponse, responses=error_responses(404, 422, 503),
+            summary="The shipped sample of a dataset's test images with labels and class names")
+def samples(registry: RegistryDep, dataset: DatasetQuery = None) -> dict:
+    return service.samples(registry, service.dataset_named(dataset, registry))

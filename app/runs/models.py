@@ -14,7 +14,7 @@ import numpy as np
 from model.networks import build
 from model.weights import WeightsError, read_npz
 
-from ..registry import LoadedModel, NotFoundError, StartupError, load_model
+from ..registry import LoadedModel, NotFoundError, Samples, StartupError, load_model
 from .store import Store, model_name
 
 PREFIX = "run-"
@@ -24,7 +24,7 @@ class RunModels:
     """The models of finished runs, read-only to callers; the cache is the only state, guarded
     by a lock, and is checked against the database on every lookup."""
 
-    def __init__(self, store: Store, runs_dir: Path, samples: dict[str, np.ndarray],
+    def __init__(self, store: Store, runs_dir: Path, samples: Samples,
                  capacity: int):
         self.store, self.runs_dir, self.samples = store, Path(runs_dir), samples
         self.capacity = max(capacity, 1)

@@ -18,7 +18,7 @@ from model import load_checked
 from model.data import REPO_ROOT
 
 MODEL_FIELDS = {"name", "arch", "description", "param_count", "test_accuracy", "input_shape",
-                "layers", "has_misclassified", "run", "has_units"}
+                "layers", "has_misclassified", "run", "has_units", "dataset", "classes"}
 
 
 def loaded(tiny_dir, name):
@@ -100,7 +100,7 @@ def test_predict_pixels_matches_the_network(client, tiny_dir, as_flat):
     r = client.post("/api/predict", json=body)
     assert r.status_code == 200, r.text
     answer = r.json()
-    assert set(answer) == {"model", "label", "probabilities", "input", "timing_ms",
+    assert set(answer) == {"model", "label", "class", "probabilities", "input", "timing_ms",
                            "ablation"}
     net, _, _ = loaded(tiny_dir, "tiny_lenet")
     x = np.round(np.asarray(values), 4).astype(np.float32)[None, None]
@@ -141,11 +141,12 @@ def test_compare_runs_every_model(client):
     r = client.post("/api/compare", json={"pixels": pixels(5)})
     assert r.status_code == 200
     body = r.json()
-    assert set(body) == {"input", "results"}
+    assert set(body) == {"dataset", "input", "results"} and body["dataset"] == "mnist"
     assert [res["model"] for res in body["results"]] == ["tiny", "tiny_alexnet", "tiny_lenet"]
     for res in body["results"]:
-        assert set(res) == {"model", "label", "probabilities", "test_accuracy", "param_count",
-                            "ablation"}
+        assert set(res) == {"model", "label", "class", "probabilities", "test_accuracy",
+                            "param_count", "ablation"}
+        assert res["class"] == str(res["label"])
         single = client.post("/api/predict", json={"pixels": pixels(5), "model": res["model"]})
         assert single.json()["probabilities"] == res["probabilities"]
 
@@ -216,6 +217,7 @@ def test_samples(client):
     for item, image, label, index in zip(body["samples"], SAMPLE["images"], SAMPLE["labels"],
                                          SAMPLE["indices"], strict=True):
         assert item["label"] == label and item["index"] == index and item["encoding"] == "uint8"
+        assert item["class"] == str(label)
         np.testing.assert_array_equal(
             np.frombuffer(base64.b64decode(item["data"]), np.uint8).reshape(28, 28), image)
 

@@ -102,7 +102,7 @@ def test_malformed_manifest_metrics(one_model):
 
 def test_untrained_weights_fail_the_self_test(one_model):
     with pytest.raises(RuntimeError, match=r"tiny\.json: self-test failed: \d+% of the 100 "
-                                           r"shipped sample digits"):
+                                           r"shipped MNIST sample images"):
         start(one_model, min_self_test_accuracy=0.9)
 
 

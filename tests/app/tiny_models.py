@@ -3,6 +3,7 @@
 import numpy as np
 
 from model import build, load_checked, save
+from model.dataset_registry import get_dataset
 from model.maximise import AscentConfig
 from model.testset import as_input, load_test_set
 from model.units import describe_units, save_units, units_path
@@ -15,14 +16,15 @@ TINY = {
 }
 
 
-def write_tiny(directory, name, arch, config, seed=0, initial=True):
+def write_tiny(directory, name, arch, config, seed=0, initial=True, dataset="mnist"):
     net = build(arch, config, rng=np.random.default_rng(seed))
     first = {"conv1.weight": net.params["conv1.weight"] * 0.5} if initial else None
     info = {"metrics": {"test_accuracy": 0.5, "per_class_accuracy": [0.5] * 10,
                         "confusion_matrix": np.eye(10, dtype=int).tolist()},
             "training": {"epochs": 1, "command": "made in tests", "duration_seconds": 0.1,
                          "selected_epoch": 1},
-            "history": [{"epoch": 1, "loss": 2.3}]}
+            "history": [{"epoch": 1, "loss": 2.3}],
+            "dataset": {"name": dataset, "classes": list(get_dataset(dataset).classes)}}
     save(net, directory, name, info, first)
     return net
 

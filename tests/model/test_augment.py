@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 
 from model import load
-from model.augment import affine_warp, elastic_field, gaussian_smooth, random_distort, random_shift
+from model.augment import (
+    affine_warp,
+    elastic_field,
+    gaussian_smooth,
+    random_distort,
+    random_erase,
+    random_flip,
+    random_shift,
+)
 from model.data import load_sample, to_float
 from model.train import TrainConfig, add_weight_decay, augment_batch
 
@@ -124,3 +132,41 @@ def test_trainer_augmentation_and_weight_decay_wiring():
     add_weight_decay(params, grads, 0.1)
     np.testing.assert_allclose(grads["fc1.weight"], 1.2)
     np.testing.assert_array_equal(grads["fc1.bias"], 1.0)
+
+
+def test_random_flip_mirrors_about_the_share_asked_for():
+    x = np.random.default_rng(1).random((400, 1, 5, 7), dtype=np.float32)
+    y = random_flip(x, 0.5, np.random.default_rng(0))
+    mirrored = np.array([np.array_equal(a, b[:, :, ::-1]) for a, b in zip(y, x, strict=True)])
+    kept = np.array([np.array_equal(a, b) for a, b in zip(y, x, strict=True)])
+    assert np.all(mirrored ^ kept)  # each image either mirrored or untouched
+    assert 150 < mirrored.sum() < 250
+    np.testing.assert_array_equal(random_flip(x, 0.0, np.random.default_rng(0)), x)
+    np.testing.assert_array_equal(random_flip(x, 1.0, np.random.default_rng(0)), x[..., ::-1])
+    with pytest.raises(ValueError, match="flip probability"):
+        random_flip(x, 1.5, np.random.default_rng(0))
+
+
+def test_random_erase_fills_one_rectangle_of_the_asked_area_with_noise():
+    x = np.zeros((300, 1, 28, 28), np.float32)
+    y = random_erase(x, 1.0, np.random.default_rng(0), area=(0.1, 0.2))
+    assert y.shape == x.shape and y.dtype == x.dtype and 0 <= y.min() and y.max() <= 1
+    for img in y[:, 0]:
+        rows, cols = np.nonzero(img)
+        box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+        assert len(rows) == box  # one solid rectangle (noise is almost surely non-zero)
+        assert 0.1 * 784 * 0.7 <= box <= 0.2 * 784 * 1.4  # rounding the sides to whole pixels
+    np.testing.assert_array_equal(random_erase(x, 0.0, np.random.default_rng(0)), x)
+    half = random_erase(x, 0.5, np.random.default_rng(0))
+    assert 100 < np.sum(half.reshape(300, -1).max(axis=1) > 0) < 200
+
+
+def test_trainer_flips_and_erases_only_when_asked():
+    x = batch(n=6)
+    rng = np.random.default_rng(0)
+    expected = random_erase(random_flip(x, 0.5, rng), 0.3, rng)
+    np.testing.assert_array_equal(
+        augment_batch(TrainConfig(flip=0.5, erase=0.3), x, np.random.default_rng(0)), expected)
+    untouched = np.random.default_rng(0)
+    augment_batch(TrainConfig(), x, untouched)
+    assert untouched.random() == np.random.default_rng(0).random()  # no draw when off

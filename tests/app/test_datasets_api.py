@@ -1,0 +1,105 @@
+"""Two datasets served side by side: /api/datasets, each model's dataset and class names,
+"class" beside "label" in answers, samples and comparisons per dataset (tiny models)."""
+
+import base64
+import json
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from tiny_models import TINY, write_tiny
+
+from app.config import Settings
+from app.main import create_app
+from model.data import load_sample
+from model.dataset_registry import DATASETS, FASHION_MNIST
+
+
+@pytest.fixture(scope="module")
+def mixed_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("mixed")
+    arch, config = TINY["tiny"]
+    write_tiny(directory, "tiny", arch, config, seed=0)
+    write_tiny(directory, "tiny_fashion", arch, config, seed=1, dataset="fashion-mnist")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def mixed(mixed_dir):
+    settings = Settings(weights_dir=mixed_dir, default_model="tiny", min_self_test_accuracy=0.0)
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def pixels(seed):
+    return np.random.default_rng(seed).random((28, 28)).round(3).tolist()
+
+
+def test_datasets_list_their_classes_and_models(mixed):
+    body = mixed.get("/api/datasets").json()
+    assert body["default"] == "mnist"
+    listed = {d["name"]: d for d in body["datasets"]}
+    assert list(listed) == list(DATASETS)
+    for name, dataset in DATASETS.items():
+        assert listed[name]["classes"] == list(dataset.classes)
+        assert listed[name]["preprocessing"] == dataset.preprocessing
+    assert (listed["mnist"]["models"], listed["mnist"]["default_model"]) == (["tiny"], "tiny")
+    assert listed["fashion-mnist"]["models"] == ["tiny_fashion"]
+    assert listed["fashion-mnist"]["default_model"] == "tiny_fashion"
+    assert listed["fashion-mnist"]["licence"] == "MIT" and "Zalando" in listed[
+        "fashion-mnist"]["credit"]
+
+
+def test_models_name_their_dataset_and_classes(mixed):
+    models = {m["name"]: m for m in mixed.get("/api/models").json()["models"]}
+    assert (models["tiny"]["dataset"], models["tiny"]["classes"]) == ("mnist", list("0123456789"))
+    assert models["tiny_fashion"]["dataset"] == "fashion-mnist"
+    assert models["tiny_fashion"]["classes"] == list(FASHION_MNIST.classes)
+    assert mixed.get("/api/models/tiny_fashion").json()["classes"][9] == "Ankle boot"
+
+
+@pytest.mark.parametrize("route", ["/api/predict", "/api/activations"])
+def test_answers_name_the_class_of_the_label(mixed, route):
+    for seed in range(3):
+        fashion = mixed.post(route, json={"pixels": pixels(seed), "model": "tiny_fashion"}).json()
+        assert fashion["class"] == FASHION_MNIST.classes[fashion["label"]]
+        digit = mixed.post(route, json={"pixels": pixels(seed), "model": "tiny"}).json()
+        assert digit["class"] == str(digit["label"])
+
+
+def test_compare_keeps_to_one_dataset(mixed):
+    body = mixed.post("/api/compare", json={"pixels": pixels(0)}).json()
+    assert body["dataset"] == "mnist" and [r["model"] for r in body["results"]] == ["tiny"]
+    body = mixed.post("/api/compare", json={"pixels": pixels(0),
+                                            "dataset": "fashion-mnist"}).json()
+    assert [r["model"] for r in body["results"]] == ["tiny_fashion"]
+    assert body["results"][0]["class"] == FASHION_MNIST.classes[body["results"][0]["label"]]
+    r = mixed.post("/api/compare", json={"pixels": pixels(0), "dataset": "cifar"})
+    assert r.status_code == 404 and "datasets: mnist, fashion-mnist" in r.json()["detail"]
+
+
+def test_samples_per_dataset(mixed):
+    shipped = load_sample(dataset="fashion-mnist")
+    body = mixed.get("/api/samples", params={"dataset": "fashion-mnist"}).json()
+    assert body["dataset"] == "fashion-mnist" and len(body["samples"]) == 100
+    for item, image, label, index in zip(body["samples"], shipped["images"], shipped["labels"],
+                                         shipped["indices"], strict=True):
+        assert (item["label"], item["index"]) == (label, index)
+        assert item["class"] == FASHION_MNIST.classes[label]
+        np.testing.assert_array_equal(
+            np.frombuffer(base64.b64decode(item["data"]), np.uint8).reshape(28, 28), image)
+    assert mixed.get("/api/samples").json()["dataset"] == "mnist"
+    assert mixed.get("/api/samples", params={"dataset": "svhn"}).status_code == 404
+    assert mixed.get("/api/samples", params={"dataset": "x" * 101}).status_code == 422
+
+
+def test_a_manifest_of_an_unknown_dataset_stops_startup(tmp_path):
+    arch, config = TINY["tiny"]
+    write_tiny(tmp_path, "odd", arch, config)
+    manifest = json.loads((tmp_path / "odd.json").read_text())
+    manifest["dataset"] = {"name": "svhn"}
+    (tmp_path / "odd.json").write_text(json.dumps(manifest))
+    app = create_app(Settings(weights_dir=tmp_path, min_self_test_accuracy=0.0))
+    with pytest.raises(RuntimeError, match=r"odd\.json: .*unknown dataset 'svhn'"):
+        with TestClient(app):
+            pass
