@@ -310,13 +310,15 @@ def thumbnail(image: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
     return resize(image, max(1, round(h * scale)), max(1, round(w * scale)))
 
 
-def preprocess_steps(url: str, settings: Settings) -> dict[str, Any]:
-    """Each step from a drawn PNG/JPEG to the network's 28×28 input (model/preprocess.py)."""
+def preprocess_steps(url: str, settings: Settings, mode: str = "digit") -> dict[str, Any]:
+    """Each step from a drawn PNG/JPEG to the network's 28×28 input (model/preprocess.py), the
+    dataset's way (``mode``)."""
     rgba = decode_image(decode_data_url(url), settings.max_image_pixels, settings.max_image_side)
     gray, polarity = to_gray(rgba)
-    result = preprocess_array(gray, polarity)
+    result = preprocess_array(gray, polarity, mode)
     image = round_input(result.image)
     return {"polarity": result.polarity, "source_shape": list(result.source_shape),
+            "preprocessing": result.mode,
             "source": encode_array(thumbnail(gray)), "crop_box": list(result.crop_box),
             "cropped": encode_array(thumbnail(result.cropped)),
             "fitted": encode_array(result.fitted),

@@ -495,6 +495,11 @@ class UnitRequest(DrawingInput):
 
 class PreprocessRequest(Strict):
     image: DataUrl = Field(json_schema_extra=_data_url)
+    dataset: str | None = Field(
+        None, min_length=1, max_length=100,
+        description="prepare the drawing as this dataset's images are (GET /api/datasets: "
+                    "`preprocessing`); omitted or null: the default model's dataset",
+        examples=["fashion-mnist"])
 
     @field_validator("image")
     @classmethod
@@ -674,14 +679,18 @@ class PreprocessResponse(BaseModel):
                                             "`source_shape` pixels, bottom/right exclusive")
     cropped: EncodedArray = Field(description="the ink inside the crop box (1 = ink), "
                                               "area-averaged to at most 140 px a side")
-    fitted: EncodedArray = Field(description="the crop resized into the 20×20 box, (h, w) with "
-                                             "max(h, w) = 20, stretched to full contrast")
+    preprocessing: Literal["digit", "fill"] = Field(
+        description="the dataset's way: `digit` fits into 20×20 and places by centre of mass, "
+                    "`fill` fits the longer side to 28 and centres the box")
+    fitted: EncodedArray = Field(description="the crop resized into the box, (h, w) with "
+                                             "max(h, w) = 20 (`digit`) or 28 (`fill`), "
+                                             "stretched to full contrast")
     offset: list[int] = Field(min_length=2, max_length=2,
                               description="(row, col) of `fitted`'s top-left corner in `image`")
     centre_of_mass: list[float] = Field(
         min_length=2, max_length=2,
-        description="(row, col) of `fitted`'s centre of mass in its own pixels; offset + "
-                    "centre_of_mass is (14, 14) within half a pixel, as in MNIST")
+        description="(row, col) of `fitted`'s centre of mass in its own pixels; for `digit`, "
+                    "offset + centre_of_mass is (14, 14) within half a pixel, as in MNIST")
     image: InputImage
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from model import inputs
-from model.dataset_registry import DATASETS, Dataset, get_dataset
+from model.dataset_registry import DATASETS, MNIST, Dataset, get_dataset
 from model.functional import softmax
 from model.inputs import Prepared, elapsed_ms, fit_input
 
@@ -23,14 +23,17 @@ from .render import filters_png
 
 # ----- inputs ----------------------------------------------------------------------------------
 def prepare(image: str | None, pixels: np.ndarray | list[float] | None,
-            settings: Settings) -> Prepared:
-    """A request's drawing (data URL) or pixels → the 28×28 input, within the image limits."""
-    return inputs.prepare(image, pixels, settings.max_image_pixels, settings.max_image_side)
+            settings: Settings, dataset: Dataset = MNIST) -> Prepared:
+    """A request's drawing (data URL, prepared as ``dataset`` prepares drawings) or pixels →
+    the 28×28 input, within the image limits."""
+    return inputs.prepare(image, pixels, settings.max_image_pixels, settings.max_image_side,
+                          dataset.preprocessing)
 
 
-def prepare_bytes(data: bytes, settings: Settings) -> Prepared:
+def prepare_bytes(data: bytes, settings: Settings, dataset: Dataset = MNIST) -> Prepared:
     """An uploaded PNG/JPEG → the 28×28 input, within the image limits."""
-    return inputs.prepare_bytes(data, settings.max_image_pixels, settings.max_image_side)
+    return inputs.prepare_bytes(data, settings.max_image_pixels, settings.max_image_side,
+                                mode=dataset.preprocessing)
 
 
 # ----- answers ---------------------------------------------------------------------------------

@@ -79,19 +79,21 @@ def decode_data_url(url: str) -> bytes:
 
 
 def prepare_bytes(data: bytes, max_pixels: int, max_side: int,
-                  started: float | None = None) -> Prepared:
-    """PNG/JPEG bytes → the preprocessed 28×28 input (model/preprocess.py)."""
+                  started: float | None = None, mode: str = "digit") -> Prepared:
+    """PNG/JPEG bytes → the preprocessed 28×28 input (model/preprocess.py; ``mode`` is the
+    dataset's preprocessing)."""
     started = time.perf_counter() if started is None else started
-    result = preprocess_image(data, max_pixels, max_side)
+    result = preprocess_image(data, max_pixels, max_side, mode)
     return _prepared(result.image, started)
 
 
 def prepare(image: str | None, pixels: np.ndarray | list[float] | None, max_pixels: int,
-            max_side: int) -> Prepared:
-    """A drawing (data URL) or ready pixels (784 values, ink = 1) → the 28×28 input."""
+            max_side: int, mode: str = "digit") -> Prepared:
+    """A drawing (data URL, preprocessed as ``mode`` says) or ready pixels (784 values,
+    ink = 1, taken as they are) → the 28×28 input."""
     started = time.perf_counter()
     if image is not None:
-        return prepare_bytes(decode_data_url(image), max_pixels, max_side, started)
+        return prepare_bytes(decode_data_url(image), max_pixels, max_side, started, mode)
     x = np.asarray(pixels, dtype=np.float64).reshape(MNIST_SIDE, MNIST_SIDE)
     if is_blank(x):
         raise BlankImageError(BLANK_MESSAGE)

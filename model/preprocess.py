@@ -1,6 +1,7 @@
-"""Turn what a person draws into what MNIST looks like (LeCun et al., the MNIST database page):
-ink = 1 on 0, the digit fitted into a 20×20 box with anti-aliasing, placed in 28×28 by its centre
-of mass. Pure NumPy; Pillow only decodes PNG/JPEG.
+"""Turn what a person draws into what the dataset's images look like, ink = 1 on 0. MNIST (LeCun
+et al., the MNIST database page): the digit fitted into a 20×20 box with anti-aliasing, placed in
+28×28 by its centre of mass. Fashion-MNIST (Xiao et al. 2017, section 2): the product trimmed to
+its bounding box, its longer side resized to 28 and centred. Pure NumPy; Pillow only decodes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from PIL import Image, UnidentifiedImageError
 
 MNIST_SIDE = 28
 BOX_SIDE = 20
+# How a drawing is fitted (model/dataset_registry.py names each dataset's): "digit" into the
+# 20×20 box placed by centre of mass, "fill" into the whole 28×28 frame, centred by its box.
+MODES = ("digit", "fill")
 # MNIST's centre of mass sits at (14, 14) in pixel-index coordinates (mean over the shipped sample
 # is 13.98, 14.02), so a digit is translated to put its own centre of mass there.
 CENTRE = 14.0
@@ -60,8 +64,9 @@ class Preprocessed:
 
     ``crop_box`` is ``(top, left, bottom, right)`` (bottom/right exclusive) of the ink in the
     decoded image; ``cropped`` is that region as ink (H, W); ``fitted`` is it resized into the
-    20×20 box, (h, w) with max(h, w) == 20; ``offset`` is ``(row, col)`` where ``fitted``'s
-    top-left corner lands in the 28×28 ``image`` (float32, ink = 1).
+    box, (h, w) with max(h, w) == 20 for a digit and 28 for ``fill``; ``offset`` is
+    ``(row, col)`` where ``fitted``'s top-left corner lands in the 28×28 ``image`` (float32,
+    ink = 1); ``mode`` is how it was fitted.
     """
 
     image: np.ndarray
@@ -71,6 +76,7 @@ class Preprocessed:
     offset: tuple[int, int]
     polarity: str
     source_shape: tuple[int, int]
+    mode: str = "digit"
 
 
 # ----- decoding --------------------------------------------------------------------------------
@@ -263,13 +269,29 @@ def ink_map(gray: np.ndarray, polarity: str) -> np.ndarray:
     return np.clip((distance - floor) / (peak - floor), 0.0, 1.0).astype(np.float32)
 
 
-def preprocess_array(gray: np.ndarray, polarity: str | None = None) -> Preprocessed:
-    """Gray image (H, W) float in [0, 1], either polarity → MNIST-like 28×28 (ink = 1).
+def place_centred(fitted: np.ndarray,
+                  side: int = MNIST_SIDE) -> tuple[np.ndarray, tuple[int, int]]:
+    """Put ``fitted`` in the middle of a ``side``×``side`` field (its box centred, the odd pixel
+    going to the bottom/right). Returns ``(image, (row, col))``."""
+    h, w = fitted.shape
+    top, left = (side - h) // 2, (side - w) // 2
+    out = np.zeros((side, side), dtype=np.float32)
+    out[top:top + h, left:left + w] = fitted
+    return out, (top, left)
+
+
+def preprocess_array(gray: np.ndarray, polarity: str | None = None,
+                     mode: str = "digit") -> Preprocessed:
+    """Gray image (H, W) float in [0, 1], either polarity → a 28×28 input (ink = 1).
 
     Steps: polarity from the border (unless given), ink map, crop to the ink's bounding box,
-    fit into 20×20 preserving the aspect ratio (anti-aliased), stretch to full contrast, place
-    in 28×28 by centre of mass. A drawing without ink raises BlankImageError.
+    fit preserving the aspect ratio (anti-aliased), stretch to full contrast, then place:
+    ``digit`` fits into 20×20 and places by centre of mass in 28×28 (MNIST); ``fill`` fits the
+    longer side to 28 and centres the box (Fashion-MNIST). A drawing without ink raises
+    BlankImageError.
     """
+    if mode not in MODES:
+        raise ValueError(f"unknown preprocessing mode {mode!r}; modes: {', '.join(MODES)}")
     gray = np.asarray(gray, dtype=np.float32)
     if gray.ndim != 2 or gray.size == 0:
         raise ValueError(f"expected a non-empty 2-D gray image, got shape {gray.shape}")
@@ -282,19 +304,21 @@ def preprocess_array(gray: np.ndarray, polarity: str | None = None) -> Preproces
     cols = np.flatnonzero(ink.any(axis=0))
     box = (int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
     cropped = ink[box[0]:box[2], box[1]:box[3]]
-    fitted = fit_box(cropped)
+    fitted = fit_box(cropped, BOX_SIDE if mode == "digit" else MNIST_SIDE)
     # Thin strokes lose contrast when shrunk; MNIST digits always reach full ink.
     fitted = np.clip(fitted / max(float(fitted.max()), 1e-6), 0.0, 1.0).astype(np.float32)
-    image, offset = place_by_centre_of_mass(fitted)
+    place = place_by_centre_of_mass if mode == "digit" else place_centred
+    image, offset = place(fitted)
     return Preprocessed(image=image, crop_box=box, cropped=cropped, fitted=fitted, offset=offset,
-                        polarity=polarity, source_shape=(int(gray.shape[0]), int(gray.shape[1])))
+                        polarity=polarity, source_shape=(int(gray.shape[0]), int(gray.shape[1])),
+                        mode=mode)
 
 
-def preprocess_image(data: bytes, max_pixels: int = 4_000_000,
-                     max_side: int = 4096) -> Preprocessed:
+def preprocess_image(data: bytes, max_pixels: int = 4_000_000, max_side: int = 4096,
+                     mode: str = "digit") -> Preprocessed:
     """PNG/JPEG bytes → :class:`Preprocessed` (decode, composite, gray, then preprocess_array)."""
     gray, polarity = to_gray(decode_image(data, max_pixels, max_side))
-    return preprocess_array(gray, polarity)
+    return preprocess_array(gray, polarity, mode)
 
 
 def is_blank(pixels: np.ndarray) -> bool:

@@ -50,7 +50,7 @@ def explain(body: Explanation, registry: RegistryDep, settings: SettingsDep) -> 
     options = body.model_dump(include={"layer", "patch", "stride"})  # those of this method
     if body.method == "gradcam":
         explain_service.cam_layer(model, body.layer)  # an unknown layer is refused first
-    prepared = service.prepare(body.image, body.pixels, settings)
+    prepared = service.prepare(body.image, body.pixels, settings, model.dataset)
     return explain_service.explain(model, prepared, body.method, body.target, started, **options,
                                    off=units_off(body.ablate))
 
@@ -65,7 +65,7 @@ def im2col(body: Im2col, registry: RegistryDep, settings: SettingsDep) -> dict:
         explain_service.im2col_layer(model, body.layer)  # before any image work
     except explain_service.TooLargeError as exc:
         raise HTTPException(422, str(exc)) from None
-    prepared = service.prepare(body.image, body.pixels, settings)
+    prepared = service.prepare(body.image, body.pixels, settings, model.dataset)
     return explain_service.im2col(model, prepared, body.layer, started)
 
 
@@ -75,7 +75,7 @@ def im2col(body: Im2col, registry: RegistryDep, settings: SettingsDep) -> dict:
 def unit(body: Unit, registry: RegistryDep, settings: SettingsDep) -> dict:
     started = time.perf_counter()
     model = registry.get(body.model)
-    prepared = service.prepare(body.image, body.pixels, settings)
+    prepared = service.prepare(body.image, body.pixels, settings, model.dataset)
     return explain_service.unit(model, prepared, body.layer, body.index, started)
 
 
@@ -85,16 +85,17 @@ def unit(body: Unit, registry: RegistryDep, settings: SettingsDep) -> dict:
 def robustness(body: Probe, registry: RegistryDep, settings: SettingsDep) -> dict:
     started = time.perf_counter()
     model = registry.get(body.model)
-    prepared = service.prepare(body.image, body.pixels, settings)
+    prepared = service.prepare(body.image, body.pixels, settings, model.dataset)
     return explain_service.robustness(model, prepared, body.target, body.dx, body.dy,
                                       body.angle, body.scale, body.thickness, started)
 
 
 @router.post("/preprocess", response_model=PreprocessResponse,
-             responses=error_responses(400, 413, 415, 422, 503), dependencies=[JsonBody],
+             responses=error_responses(400, 404, 413, 415, 422, 503), dependencies=[JsonBody],
              summary="Each step from a drawn image to the network's 28×28 input")
-def preprocess(body: Drawing, settings: SettingsDep) -> dict:
-    return explain_service.preprocess_steps(body.image, settings)
+def preprocess(body: Drawing, registry: RegistryDep, settings: SettingsDep) -> dict:
+    dataset = service.dataset_named(body.dataset, registry)
+    return explain_service.preprocess_steps(body.image, settings, dataset.preprocessing)
 
 
 @router.get("/models/{name}/misclassified", response_model=MisclassifiedResponse,

@@ -43,7 +43,7 @@ async def predict(body: Drawing, registry: RegistryDep, settings: SettingsDep) -
 
 def _predict(model: LoadedModel, body: PredictRequest, settings: Settings,
              started: float) -> dict:
-    prepared = service.prepare(body.image, body.pixels, settings)
+    prepared = service.prepare(body.image, body.pixels, settings, model.dataset)
     return service.predict(model, prepared, started, units_off(body.ablate))
 
 
@@ -57,7 +57,7 @@ def predict_file(file: Annotated[UploadFile, File(description="a PNG or JPEG ima
                  ) -> dict:
     started = time.perf_counter()
     chosen = registry.get(model)
-    prepared = service.prepare_bytes(file.file.read(), settings)
+    prepared = service.prepare_bytes(file.file.read(), settings, chosen.dataset)
     return service.predict(chosen, prepared, started)
 
 
@@ -67,7 +67,7 @@ def predict_file(file: Annotated[UploadFile, File(description="a PNG or JPEG ima
 def activations(body: Drawing, registry: RegistryDep, settings: SettingsDep) -> dict:
     started = time.perf_counter()
     model = registry.get(body.model)
-    prepared = service.prepare(body.image, body.pixels, settings)
+    prepared = service.prepare(body.image, body.pixels, settings, model.dataset)
     return service.activations(model, prepared, started, units_off(body.ablate))
 
 
@@ -76,5 +76,5 @@ def activations(body: Drawing, registry: RegistryDep, settings: SettingsDep) -> 
              summary="The same drawing through every loaded model of one dataset")
 def compare(body: Drawings, registry: RegistryDep, settings: SettingsDep) -> dict:
     dataset = service.dataset_named(body.dataset, registry)
-    prepared = service.prepare(body.image, body.pixels, settings)
+    prepared = service.prepare(body.image, body.pixels, settings, dataset)
     return service.compare(registry, prepared, dataset.name, units_off(body.ablate))

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from drawings import data_url, drawing
 from fastapi.testclient import TestClient
 from tiny_models import TINY, write_tiny
 
@@ -13,6 +14,8 @@ from app.config import Settings
 from app.main import create_app
 from model.data import load_sample
 from model.dataset_registry import DATASETS, FASHION_MNIST
+from model.inputs import round_input
+from model.preprocess import preprocess_image
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +106,18 @@ def test_a_manifest_of_an_unknown_dataset_stops_startup(tmp_path):
     with pytest.raises(RuntimeError, match=r"odd\.json: .*unknown dataset 'svhn'"):
         with TestClient(app):
             pass
+
+
+def test_a_drawing_is_prepared_the_way_of_the_models_dataset(mixed):
+    png = drawing(3)
+    for model, mode in (("tiny", "digit"), ("tiny_fashion", "fill")):
+        answer = mixed.post("/api/predict", json={"image": data_url(png), "model": model}).json()
+        expected = round_input(preprocess_image(png, mode=mode).image)
+        np.testing.assert_array_equal(np.asarray(answer["input"], np.float32), expected)
+    steps = mixed.post("/api/preprocess", json={"image": data_url(png),
+                                                "dataset": "fashion-mnist"}).json()
+    assert steps["preprocessing"] == "fill" and max(steps["fitted"]["shape"]) == 28
+    steps = mixed.post("/api/preprocess", json={"image": data_url(png)}).json()
+    assert steps["preprocessing"] == "digit" and max(steps["fitted"]["shape"]) == 20
+    r = mixed.post("/api/preprocess", json={"image": data_url(png), "dataset": "nope"})
+    assert r.status_code == 404

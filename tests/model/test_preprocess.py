@@ -1,5 +1,6 @@
 """Drawing preprocessing: a digit drawn at any size, position, colour, polarity or transparency
-becomes the same MNIST-like 28×28 input; bad images are refused before decoding."""
+becomes the same MNIST-like 28×28 input; a garment fills the frame as Fashion-MNIST's do; bad
+images are refused before decoding."""
 
 import io
 import struct
@@ -17,6 +18,7 @@ from model.preprocess import (
     ImageTooLargeError,
     InvalidImageError,
     UnsupportedImageError,
+    MODES,
     centre_of_mass,
     decode_image,
     fit_box,
@@ -29,6 +31,7 @@ from model.preprocess import (
 )
 
 SAMPLE = load_sample()
+FASHION = load_sample(dataset="fashion-mnist")
 # Two digits of each class (the sample is sorted by label, ten per class).
 PICKS = [c * 10 + k for c in range(10) for k in (0, 5)]
 
@@ -109,6 +112,32 @@ def test_result_fits_the_mnist_geometry():
     assert 150 <= left < right <= 150 + 28 * 7 and 60 <= top < bottom <= 60 + 28 * 7
     np.testing.assert_array_equal(p.image[p.offset[0]:p.offset[0] + p.fitted.shape[0],
                                           p.offset[1]:p.offset[1] + p.fitted.shape[1]], p.fitted)
+
+
+# ----- Fashion-MNIST's format: the item fills the frame -----------------------------------------
+def test_fashion_images_come_back_almost_unchanged_when_filling_the_frame():
+    errors = [shift_tolerant_error(preprocess_array(im / 255.0, mode="fill").image, im / 255.0)
+              for im in FASHION["images"]]
+    assert sum(e < 0.025 for e in errors) >= 90  # the rest lose a faint edge row to the floor
+    assert max(errors) < 0.12
+    squeezed = [shift_tolerant_error(preprocess_array(im / 255.0).image, im / 255.0)
+                for im in FASHION["images"]]
+    assert np.median(squeezed) > 5 * np.median(errors)  # MNIST's 20×20 box is not their format
+
+
+def test_fill_fits_the_longer_side_to_28_and_centres_the_box():
+    garment = FASHION["images"][35]  # a pullover, wider than tall or not: the long side is 28
+    p = preprocess_image(render(garment, scale=6, canvas=(400, 300), pos=(90, 40)), mode="fill")
+    assert p.mode == "fill" and max(p.fitted.shape) == 28
+    h, w = p.fitted.shape
+    assert p.offset == ((28 - h) // 2, (28 - w) // 2)
+    assert shift_tolerant_error(p.image, preprocess_array(garment / 255.0, mode="fill").image) \
+        < 0.01
+    digit = preprocess_image(render(garment, scale=6, canvas=(400, 300), pos=(90, 40)))
+    assert digit.mode == "digit" and max(digit.fitted.shape) == 20
+    with pytest.raises(ValueError, match="unknown preprocessing mode 'crop'; modes: digit, fill"):
+        preprocess_array(garment / 255.0, mode="crop")
+    assert MODES == ("digit", "fill")
 
 
 def test_aspect_ratio_is_preserved():
