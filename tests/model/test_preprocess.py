@@ -14,11 +14,11 @@ from model import load
 from model.data import REPO_ROOT, load_sample
 from model.preprocess import (
     BLANK_MESSAGE,
+    MODES,
     BlankImageError,
     ImageTooLargeError,
     InvalidImageError,
     UnsupportedImageError,
-    MODES,
     centre_of_mass,
     decode_image,
     fit_box,
