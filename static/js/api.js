@@ -45,8 +45,11 @@ function postJson(path, body) {
 /** GET /api/models → {default, models: [...]} */
 export const getModels = () => request("/api/models");
 
-/** GET /api/samples → {samples: [...]} */
-export const getSamples = () => request("/api/samples");
+/** GET /api/samples?dataset= → {dataset, samples: [{index, label, class, encoding, data}]} */
+export const getSamples = (dataset) => request(`/api/samples?dataset=${encodeURIComponent(dataset)}`);
+
+/** GET /api/datasets → {default, datasets: [{name, title, classes, noun, plural, models, …}]} */
+export const getDatasets = () => request("/api/datasets");
 
 /**
  * POST /api/activations: prediction plus every layer's output.
@@ -58,8 +61,8 @@ export const activations = (model, input) =>
 /** POST /api/predict: the label and ten probabilities only (a replay's chart, replay.js). */
 export const predict = (model, input) => postJson("/api/predict", { model, ...input });
 
-/** POST /api/compare: every served model's answer for one input. */
-export const compare = (input) => postJson("/api/compare", { ...input });
+/** POST /api/compare: the answer of every served model of `dataset` for one input. */
+export const compare = (input, dataset) => postJson("/api/compare", { ...input, dataset });
 
 /** POST /api/predict/file: classify an uploaded image file. */
 export function predictFile(file, model) {
@@ -107,8 +110,9 @@ export const unit = (model, input, layer, index) =>
 export const robustness = (model, input, transform) =>
   postJson("/api/robustness", { model, ...input, ...transform });
 
-/** POST /api/preprocess: each step from a drawn image (data URL) to the 28×28 input. */
-export const preprocess = (image) => postJson("/api/preprocess", { image });
+/** POST /api/preprocess: each step from a drawn image (data URL) to the 28×28 input, the way of
+    `dataset` (its `preprocessing`). */
+export const preprocess = (image, dataset) => postJson("/api/preprocess", { image, dataset });
 
 // ----- training runs (issue 15) -----------------------------------------------------------------
 

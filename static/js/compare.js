@@ -1,5 +1,7 @@
-/* Every served network's answer for the same digit, side by side; click a row to switch. */
+/* Every served network of the shown dataset answering for the same drawing, side by side;
+   click a row to switch. */
 
+import { currentDataset } from "./datasets.js";
 import { el } from "./dom.js";
 import { count, pct } from "./format.js";
 
@@ -8,15 +10,16 @@ export class ComparePanel {
   constructor(root, onPick) {
     this.root = root;
     this.onPick = onPick;
-    this.placeholder("Draw a digit to ask every network.");
+    this.placeholder("Draw something to ask every network.");
   }
 
   placeholder(text) {
     this.root.replaceChildren(el("p", { className: "muted small" }, text));
   }
 
-  /** results: [{model, label, probabilities, test_accuracy, param_count}] */
+  /** results: [{model, label, class, probabilities, test_accuracy, param_count}] */
   show(results, current) {
+    this.root.classList.toggle("words", currentDataset().classes.some((c) => c.length > 2));
     const labels = results.map((r) => r.label);
     const agree = labels.every((l) => l === labels[0]);
     const rows = results.map((r) => {
@@ -31,7 +34,7 @@ export class ComparePanel {
         el("small", { className: "muted" },
           [r.test_accuracy != null ? `${(r.test_accuracy * 100).toFixed(2)}% test` : null,
             r.param_count != null ? `${count(r.param_count)} params` : null].filter(Boolean).join(" · "))),
-      el("span", { className: "cmp-digit" }, String(r.label)),
+      el("span", { className: "cmp-digit" }, r.class ?? String(r.label)),
       el("span", { className: "cmp-bar" }, el("i", { style: { transform: `scaleX(${p})` } })),
       el("span", { className: "cmp-pct" }, pct(p)));
     });

@@ -7,6 +7,7 @@ import * as api from "./api.js";
 import { decodeArray, decodeSample } from "./codec.js";
 import { paintLegend } from "./colormap.js";
 import { ComparePanel } from "./compare.js";
+import { Datasets } from "./datasets.js";
 import { el } from "./dom.js";
 import { FiltersPanel } from "./filters.js";
 import { ForwardPass } from "./forwardpass.js";
@@ -86,12 +87,39 @@ const scales = new ScaleLegend({
 });
 const prediction = new Prediction({ result, compare, view, maps, teach, focus, scales });
 const pad = new Pad({ prediction, result });
-const models = new Models({ view, maps, filters, compare, readout, teach, focus, prediction, pad });
+const samplesOf = new Map(); // dataset name → Promise of its decoded samples
+const datasets = new Datasets({
+  onPick: (name) => models.switchDataset(name),
+  onShown: (ds) => {
+    models.fillPicker();
+    showSamples(ds.name, state.booted); // at start-up, boot() decides (a shared link may restore)
+  },
+});
+const models = new Models({ view, maps, filters, compare, readout, teach, focus, prediction, pad, datasets });
 new Replay({ pad, prediction });
 const share = new Share({ pad, view, models, focus, teach, scales });
 // The guided tour and the forward pass (issue 19): the view's highlights return to whoever owns them.
 const forward = new ForwardPass({ view, button: $("forward-play"), done: () => (tour.open ? tour.highlight() : focus.refresh()) });
 const tour = new Tour({ view, focus, forward, prediction, models, teach });
+
+/** The shown dataset's test samples in the gallery; a pad without a drawing of the user's own
+    gets the first of them. */
+async function showSamples(name, autoload) {
+  if (!samplesOf.has(name)) {
+    samplesOf.set(name, api.getSamples(name).then(({ samples }) => samples.map((s) => (
+      { index: s.index, label: s.label, class: s.class, pixels: decodeSample(s) }))));
+  }
+  try {
+    const samples = await samplesOf.get(name);
+    if (state.datasetName !== name) return; // switched again meanwhile
+    state.samples = samples;
+    renderSamples($("samples"), samples, (s) => pad.loadSample(s));
+    if (autoload && pad.showsNothingOwn() && samples.length) pad.loadSample(samples[0], true);
+  } catch (err) {
+    samplesOf.delete(name);
+    $("samples").replaceChildren(el("p", { className: "muted small" }, `Samples unavailable: ${err.message}`));
+  }
+}
 
 document.addEventListener("keydown", (e) => {
   const typing = e.target.closest && e.target.closest("input, select, textarea");
@@ -116,21 +144,18 @@ async function boot() {
   if (view.error) showViewMessage(`The 3D view needs WebGL2 (${view.error}). The flat feature maps below still work.`);
   let answer;
   try {
-    answer = await api.getModels();
+    const [known, served] = await Promise.all([api.getDatasets(), api.getModels()]);
+    datasets.list(known);
+    answer = served;
   } catch (err) {
     result.status(`Cannot load the list of networks: ${err.message}`, "error");
     return;
   }
   models.list(answer);
-  try {
-    const { samples } = await api.getSamples();
-    state.samples = samples.map((s) => ({ index: s.index, label: s.label, pixels: decodeSample(s) }));
-    renderSamples($("samples"), state.samples, (s) => pad.loadSample(s));
-  } catch (err) {
-    $("samples").replaceChildren(el("p", { className: "muted small" }, `Samples unavailable: ${err.message}`));
-  }
+  await showSamples(state.datasetName, false);
   const restored = share.restore();
   if (!restored && pad.isBlank() && !state.source && state.samples.length) pad.loadSample(state.samples[0], true);
+  state.booted = true;
 }
 
 boot();

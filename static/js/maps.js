@@ -74,7 +74,8 @@ export class MapsPanel {
           digits.style.width = cv.style.width;
           for (let i = 0; i < g.count; i++) {
             const d = document.createElement("span");
-            d.textContent = String(i);
+            d.textContent = g.classes[i];
+            d.title = g.classes[i];
             digits.appendChild(d);
           }
           body.appendChild(digits);

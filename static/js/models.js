@@ -2,6 +2,7 @@
    rebuilt for a model or the merge switch, the layer chips that hide planes, 3D or flat layout,
    connections on or off. */
 
+import { currentDataset } from "./datasets.js";
 import { el } from "./dom.js";
 import { count } from "./format.js";
 import { buildGroups } from "./netmodel.js";
@@ -11,9 +12,10 @@ const $ = (id) => document.getElementById(id);
 
 export class Models {
   /**
-   * @param {{view, maps, filters, compare, readout, teach, focus, prediction, pad}} parts the
-   *   3D view, flat maps, filters and comparison panels, the hover readout, the explain-and-teach
-   *   section, focus (focus.js), the prediction flow (predict.js) and the pad (pad.js)
+   * @param {{view, maps, filters, compare, readout, teach, focus, prediction, pad, datasets}} parts
+   *   the 3D view, flat maps, filters and comparison panels, the hover readout, the
+   *   explain-and-teach section, focus (focus.js), the prediction flow (predict.js), the pad
+   *   (pad.js) and the dataset switch (datasets.js)
    */
   constructor(parts) {
     Object.assign(this, parts);
@@ -31,24 +33,41 @@ export class Models {
     });
   }
 
-  /** Fill the selector from /api/models ({models}) and show the wanted model. */
+  /** Take the models from /api/models ({models}) and show the wanted one (?model=, else the
+      default); the picker lists the networks of its dataset. */
   list(answer) {
     for (const m of answer.models) state.models.set(m.name, m);
     const select = $("model-select");
-    select.replaceChildren(...answer.models.map((m) => el("option", { value: m.name }, m.name)));
     const wanted = new URL(window.location.href).searchParams.get("model");
     const initial = [wanted, select.dataset.default, answer.default, answer.models[0]?.name]
       .find((n) => n && state.models.has(n));
     this.switchTo(initial);
   }
 
+  /** The picker lists the networks trained on the shown dataset. */
+  fillPicker() {
+    const names = [...state.models.values()].filter((m) => m.dataset === state.datasetName).map((m) => m.name);
+    $("model-select").replaceChildren(...names.map((n) => el("option", { value: n }, n)));
+    if (state.models.has(state.modelName)) $("model-select").value = state.modelName;
+  }
+
+  /** Show the first network of dataset `name` (its default one if the server names it). */
+  switchDataset(name) {
+    const preferred = state.datasets.get(name)?.default_model;
+    const first = [...state.models.values()].find((m) => m.dataset === name)?.name;
+    this.switchTo(state.models.has(preferred) ? preferred : first);
+  }
+
   switchTo(name) {
     const model = state.models.get(name);
     if (!model) return;
     const changed = name !== state.modelName;
+    const otherDataset = model.dataset !== state.datasetName;
     state.modelName = name;
+    if (otherDataset) state.compare = null; // the other dataset's networks' answers
+    this.datasets.show(model.dataset);
     $("model-select").value = name;
-    const acc = model.test_accuracy != null ? ` · ${(model.test_accuracy * 100).toFixed(2)}% on MNIST test` : "";
+    const acc = model.test_accuracy != null ? ` · ${(model.test_accuracy * 100).toFixed(2)}% on ${currentDataset().title} test` : "";
     $("model-meta").textContent = `${count(model.param_count)} parameters${acc}`;
     $("model-meta").title = model.description || "";
     const url = new URL(window.location.href);
@@ -61,8 +80,8 @@ export class Models {
     this.rebuild();
     this.filters.setModel(model);
     this.teach.setModel(model);
-    if (state.source) this.prediction.ask(state.source, false);
-    else this.prediction.clear(this.pad.isBlank() ? "draw a digit to start" : "…");
+    if (state.source) this.prediction.ask(state.source, otherDataset);
+    else this.prediction.clear(this.pad.isBlank() ? `draw a ${currentDataset().noun} to start` : "…");
   }
 
   rebuild() {
@@ -125,7 +144,7 @@ export function addToPicker(summaries) {
   for (const m of summaries) {
     if (state.models.has(m.name)) continue;
     state.models.set(m.name, m);
-    select.append(el("option", { value: m.name }, m.name));
+    if (m.dataset === state.datasetName) select.append(el("option", { value: m.name }, m.name));
   }
 }
 

@@ -36,7 +36,10 @@ export function buildGroups(model, merge) {
     g.title = g.members.filter((name, k) => k === 0 || g.layers[k].role !== "identity").join(" · ");
   });
   const lastGroup = groups[groups.length - 1];
-  lastGroup.isOutput = lastGroup.count === 10;
+  const classes = model.classes || [];
+  lastGroup.isOutput = lastGroup.count === classes.length;
+  // The output units' names: the dataset's classes ("7", "Ankle boot").
+  lastGroup.classes = lastGroup.isOutput ? classes : [];
   return groups;
 }
 
@@ -107,7 +110,7 @@ export function unitLabel(group, index) {
   const c = unitCoords(group, index);
   if (group.kind === "input") return `input pixel (row ${c.y}, col ${c.x})`;
   if (!group.isMaps) {
-    return group.isOutput ? `${group.title} · digit ${index}` : `${group.title} · unit ${index}`;
+    return group.isOutput ? `${group.title} · output ${index}: ${group.classes[index]}` : `${group.title} · unit ${index}`;
   }
   return `${group.title} · map ${c.channel} (row ${c.y}, col ${c.x})`;
 }

@@ -152,7 +152,7 @@ export class NetView {
     if (this.groups[out]?.isOutput) {
       for (let i = 0; i < 10; i++) {
         items.push({
-          group: out, visible: this.geoms[out].visible, className: "digit-label", parts: [[String(i), ""]],
+          group: out, visible: this.geoms[out].visible, className: "digit-label", parts: [[this.groups[out].classes[i], ""]],
           anchor: (mix) => {
             const geom = this.geoms[out];
             const off = geom.pitch * 0.95;

@@ -3,6 +3,7 @@
    loaded from the samples or elsewhere. */
 
 import * as api from "./api.js";
+import { currentDataset, noun } from "./datasets.js";
 import { DrawPad } from "./drawpad.js";
 import { state } from "./state.js";
 
@@ -88,7 +89,7 @@ export class Pad {
   clear() {
     this.pad.clear();
     clearTimeout(this.timer);
-    this.prediction.forget("draw a digit to start");
+    this.prediction.forget(`draw a ${noun()} to start`);
     this.result.status("");
   }
 
@@ -108,7 +109,7 @@ export class Pad {
     try {
       const answer = await api.predictFile(file, state.modelName);
       this.pad.setPixels(answer.input.flat(), { upload: file.name });
-      state.note = `${file.name}: cropped, scaled and centred like MNIST.`;
+      state.note = `${file.name}: cropped, scaled and centred like ${currentDataset().title}.`;
       const source = { pixels: answer.input };
       this.uploads.set(source, { image: await readDataUrl(file), name: file.name });
       this.prediction.ask(source, true);
@@ -117,7 +118,7 @@ export class Pad {
         // A blank image: nothing to classify, so the previous answer must not stay on screen.
         this.clear();
         this.result.status(`${file.name} has no ink (a blank image): nothing to classify. ` +
-          "Upload a picture of a digit, or draw one.", "hint");
+          `Upload a picture of a ${noun()}, or draw one.`, "hint");
         return;
       }
       this.result.status(`Could not read ${file.name}: ${err.message}`, "error");
@@ -131,16 +132,23 @@ export class Pad {
     if (upload && upload.image) return { image: upload.image, note: `The steps the server applied to ${upload.name}.` };
     return {
       image: this.pad.toDataURL(),
-      note: "This digit came in as 28×28 pixels and goes to the network as it is. Below: what the " +
+      note: `This ${noun()} came in as 28×28 pixels and goes to the network as it is. Below: what the ` +
         "same steps do to the pad's picture of it, as they would to a drawing.",
     };
   }
 
-  /** An MNIST test sample; the start-up one (`first`) gives way as soon as the user draws. */
+  /** A test sample of the shown dataset; the start-up one (`first`) gives way as soon as the
+      user draws. */
   loadSample(sample, first = false) {
+    const ds = currentDataset();
     this.loadPixels(sample.pixels, first
-      ? "This is an MNIST test digit: start drawing to replace it with your own."
-      : `MNIST test digit #${sample.index}, labelled ${sample.label}.`, first, { sample: sample.index });
+      ? `This is ${ds.title} test image #${sample.index} (${sample.class}): start drawing to replace it with your own.`
+      : `${ds.title} test image #${sample.index}, labelled ${sample.class}.`, first, { sample: sample.index });
+  }
+
+  /** True while the pad shows nothing of the user's own: blank, or a start-up sample. */
+  showsNothingOwn() {
+    return this.pad.isBlank() || this.pad.replaceOnDraw;
   }
 
   /** Put a 28×28 digit (Float32Array, ink = 1) on the pad and ask about it as it is; `ref` says

@@ -4,6 +4,7 @@
 
 import * as api from "./api.js";
 import { decodeLayer } from "./codec.js";
+import { currentDataset, noun } from "./datasets.js";
 import { latestOnly } from "./latest.js";
 import { displayValues } from "./netmodel.js";
 import { state } from "./state.js";
@@ -65,8 +66,9 @@ export class Prediction {
 
   async compareWith(source) {
     try {
-      const answer = await api.compare(source);
-      if (state.source) {
+      const dataset = state.datasetName;
+      const answer = await api.compare(source, dataset);
+      if (state.source && dataset === state.datasetName) {
         state.compare = answer.results;
         this.compare.show(answer.results, state.modelName);
       }
@@ -77,8 +79,8 @@ export class Prediction {
 
   showError(err) {
     if (err.status === 422 && /draw/i.test(err.message)) {
-      this.clear("the pad looks empty: draw a digit");
-      this.result.status("Draw a digit on the pad: strokes about as thick as the brush work best.", "hint");
+      this.clear(`the pad looks empty: draw a ${noun()}`);
+      this.result.status(`Draw a ${noun()} on the pad: strokes about as thick as the brush work best.`, "hint");
       return;
     }
     const text = err.status === 0
@@ -118,6 +120,6 @@ export class Prediction {
     this.view.setPredicted(-1);
     this.pushValues();
     state.compare = null;
-    this.compare.placeholder("Draw a digit to ask every network.");
+    this.compare.placeholder(`Draw a ${noun()} to ask every ${currentDataset().title} network.`);
   }
 }

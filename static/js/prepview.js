@@ -1,6 +1,8 @@
-/* Preprocessing, visible: the steps from a drawing to the network's 28×28 input, as MNIST was
-   made (LeCun et al.): crop to the ink, fit the longer side into 20 pixels, then place the digit
-   so its centre of mass sits at the centre of the 28×28 frame. Paints an /api/preprocess answer. */
+/* Preprocessing, visible: the steps from a drawing to the network's 28×28 input, as the model's
+   dataset was made. MNIST (LeCun et al.): crop to the ink, fit the longer side into 20 pixels,
+   then place the digit so its centre of mass sits at the centre of the 28×28 frame.
+   Fashion-MNIST (Xiao et al. 2017): crop, fit the longer side to 28 pixels and centre the box.
+   Paints an /api/preprocess answer. */
 
 import * as api from "./api.js";
 import { decodeTree } from "./codec.js";
@@ -10,6 +12,10 @@ import { layered } from "./marks.js";
 import { paintGray } from "./paint.js";
 
 const STEP_CSS = 140;
+const INTRO = {
+  digit: "MNIST digits were cropped to their ink, fitted into 20×20 pixels and placed by their centre of mass in a 28×28 frame; your drawing goes through the same steps, which is why an off-centre or small digit still works.",
+  fill: "Fashion-MNIST's product photos were trimmed to the item, their longer side resized to 28 pixels and the item centred: it fills the frame. Your drawing goes through the same steps, so draw the whole garment, any size, anywhere on the pad.",
+};
 
 class PrepPanel {
   /** @param {{body: HTMLElement, note: HTMLElement}} dom */
@@ -28,6 +34,9 @@ class PrepPanel {
    */
   show(a, note) {
     this.dom.note.textContent = note || "";
+    this.dom.intro.textContent = INTRO[a.preprocessing];
+    const fill = a.preprocessing === "fill";
+    const side = fill ? 28 : 20;
     const [SH, SW] = a.source_shape;
     const [top, left, bottom, right] = a.crop_box;
     const [th, tw] = a.source.shape;
@@ -41,7 +50,7 @@ class PrepPanel {
     const cropped = step(a.cropped, "1 · crop to the ink", `${right - left} × ${bottom - top} px`,
       `rows ${top}–${bottom - 1}, cols ${left}–${right - 1}`);
     const [fh, fw] = a.fitted.shape;
-    const fitted = step(a.fitted, "2 · fit into 20 × 20", `${fw} × ${fh}`, "longer side 20 px, aspect kept");
+    const fitted = step(a.fitted, `2 · fit into ${side} × ${side}`, `${fw} × ${fh}`, `longer side ${side} px, aspect kept`);
 
     // Step 3: the fitted digit centred as a box, then moved so its centre of mass is at (14, 14).
     const [cy, cx] = a.centre_of_mass;
@@ -64,9 +73,16 @@ class PrepPanel {
     final.canvas.id = "prep-final";
     paintGray(final.canvas, a.image.flat(), 28, 28);
     final.marks.rect("fit", ox, oy, fw, fh, "mark-faint");
-    final.marks.dot("com", ox + cx + 0.5, oy + cy + 0.5, 0.9, "mark-dot");
 
     const arrow = () => el("div", { className: "prep-arrow", "aria-hidden": "true" }, "→");
+    if (fill) {
+      this.dom.body.replaceChildren(el("div", { className: "prep-steps", id: "prep-steps" },
+        source.fig, arrow(), cropped.fig, arrow(), fitted.fig, arrow(),
+        figure(final.el, "3 · centred: what the network saw", "28 × 28",
+          `box at row ${oy}, col ${ox}: the item fills the frame`)));
+      return;
+    }
+    final.marks.dot("com", ox + cx + 0.5, oy + cy + 0.5, 0.9, "mark-dot");
     this.dom.body.replaceChildren(el("div", { className: "prep-steps", id: "prep-steps" },
       source.fig, arrow(), cropped.fig, arrow(), fitted.fig, arrow(),
       figure(shift.el, "3 · centre of mass → centre",
@@ -97,13 +113,16 @@ const signed = (v) => (v > 0 ? `+${v}` : v < 0 ? `−${-v}` : "0");
 
 export const prepView = {
   id: "prep",
-  /** The steps depend on the drawing alone, not on the model. */
-  follows: ["source"],
-  create: () => new PrepPanel({ body: document.getElementById("prep-body"), note: document.getElementById("prep-note") }),
+  /** The steps depend on the drawing and on the model's dataset (how it prepares drawings). */
+  follows: ["model", "source"],
+  create: () => new PrepPanel({
+    body: document.getElementById("prep-body"), note: document.getElementById("prep-note"),
+    intro: document.getElementById("prep-intro"),
+  }),
 
   async ask(ctx, req) {
     req.described = ctx.hooks.describeSource(req.source);
-    return decodeTree(await api.preprocess(req.described.image));
+    return decodeTree(await api.preprocess(req.described.image, ctx.page.models.get(req.model)?.dataset));
   },
 
   apply(ctx, answer, req) {

@@ -1,8 +1,10 @@
-/* The answer card: the predicted digit, ten probability bars (a click asks why, or why not,
-   that digit), the 28×28 image the network saw, and a status line for hints and errors. */
+/* The answer card: the predicted class, a probability bar per class (a click asks why, or why
+   not, that class), the 28×28 image the network saw, and a status line for hints and errors.
+   Class names come from the shown network's dataset (datasets.js). */
 
+import { aClass, className, currentDataset } from "./datasets.js";
 import { el } from "./dom.js";
-import { aDigit, pct } from "./format.js";
+import { pct } from "./format.js";
 
 export class ResultPanel {
   /**
@@ -20,30 +22,39 @@ export class ResultPanel {
         e.preventDefault();
         onPick(d);
       };
-      const row = el("li", {
-        className: "bar-row", tabIndex: 0, title: `Why (or why not) ${aDigit(d)}? Show the heatmap`,
-        onclick: pick, onkeydown: pick,
-      },
-      el("span", { className: "bar-digit" }, String(d)),
-      el("span", { className: "bar-track" }, fill), value);
+      const name = el("span", { className: "bar-digit" }, String(d));
+      const row = el("li", { className: "bar-row", tabIndex: 0, onclick: pick, onkeydown: pick },
+        name, el("span", { className: "bar-track" }, fill), value);
       dom.bars.appendChild(row);
-      this.rows.push({ row, fill, value });
+      this.rows.push({ row, fill, value, name });
     }
     this.empty("draw to start");
+  }
+
+  /** Name the bars after the shown network's classes ("7", "Ankle boot"). */
+  nameBars() {
+    const words = currentDataset().classes.some((c) => c.length > 2);
+    this.dom.bars.classList.toggle("words", words);
+    this.dom.prediction.classList.toggle("word", words);
+    this.rows.forEach(({ row, name }, d) => {
+      name.textContent = className(d);
+      row.title = `Why (or why not) ${aClass(d)}? Show the heatmap`;
+    });
   }
 
   /** Show a prediction: {label, probabilities, input (28×28), timing_ms}. */
   show(result) {
     const p = result.probabilities;
-    this.dom.prediction.textContent = String(result.label);
+    this.nameBars();
+    this.dom.prediction.textContent = className(result.label);
     this.dom.prediction.dataset.state = "ok";
     const second = p.map((v, i) => [v, i]).filter(([, i]) => i !== result.label)
       .reduce((a, b) => (b[0] > a[0] ? b : a), [-1, -1]);
     const sure = p[result.label];
     this.dom.confidence.replaceChildren(
-      el("strong", {}, pct(sure)), ` sure it is ${aDigit(result.label)}`,
+      el("strong", {}, pct(sure)), ` sure it is ${aClass(result.label)}`,
       el("br"), el("span", { className: "muted" },
-        sure > 0.995 ? "no real doubt" : `next guess: ${second[1]} (${pct(second[0])})`));
+        sure > 0.995 ? "no real doubt" : `next guess: ${className(second[1])} (${pct(second[0])})`));
     this.rows.forEach(({ row, fill, value }, d) => {
       fill.style.transform = `scaleX(${Math.max(0, Math.min(1, p[d]))})`;
       value.textContent = pct(p[d]);
@@ -56,6 +67,7 @@ export class ResultPanel {
 
   /** No prediction (blank pad): a friendly hint instead of numbers. */
   empty(hint) {
+    this.nameBars();
     this.dom.prediction.textContent = "?";
     this.dom.prediction.dataset.state = "empty";
     this.dom.confidence.replaceChildren(el("span", { className: "muted" }, hint));

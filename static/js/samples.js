@@ -1,10 +1,12 @@
-/* The gallery of shipped MNIST test digits; clicking one loads it onto the pad. One tab stop:
-   the arrow keys move between the digits (roving.js). */
+/* The gallery of the shown dataset's shipped test images; clicking one loads it onto the pad.
+   One tab stop: the arrow keys move between the images (roving.js). */
 
+import { currentDataset } from "./datasets.js";
 import { el } from "./dom.js";
 import { rovingGrid } from "./roving.js";
 
 export function renderSamples(root, samples, onPick) {
+  const ds = currentDataset();
   root.replaceChildren(...samples.map((s) => {
     const cv = el("canvas", { width: 28, height: 28, className: "sample-img" });
     const ctx = cv.getContext("2d");
@@ -16,9 +18,9 @@ export function renderSamples(root, samples, onPick) {
     ctx.putImageData(img, 0, 0);
     return el("button", {
       type: "button", className: "sample",
-      title: `MNIST test #${s.index}, labelled ${s.label}`,
-      "aria-label": `sample digit ${s.label}`,
-      dataset: { label: String(s.label), index: String(s.index) },
+      title: `${ds.title} test #${s.index}, labelled ${s.class}`,
+      "aria-label": `sample ${ds.noun}: ${s.class}`,
+      dataset: { label: String(s.label), index: String(s.index), class: s.class },
       onclick: () => onPick(s),
     }, cv);
   }));

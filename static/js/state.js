@@ -5,6 +5,11 @@ export const state = {
   /** Model summaries from /api/models, by name. */
   models: new Map(),
   modelName: null,
+  /** Dataset descriptions from /api/datasets, by name, and the shown network's dataset. */
+  datasets: new Map(),
+  datasetName: null,
+  /** Set once boot() has shown the first dataset's gallery (and maybe restored a shared link). */
+  booted: false,
   /** Display groups of the current model (see netmodel.js). */
   groups: [],
   /** Last /api/activations answer, decoded: {label, probabilities, input, layers: Map}. */

@@ -115,7 +115,7 @@ def test_the_skip_link_reaches_the_view_and_its_units_are_keyboard_reachable(pag
     assert across.startswith("pool1"), across
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
-    assert live.inner_text().startswith("fc2 · digit"), live.inner_text()
+    assert live.inner_text().startswith("fc2 · output"), live.inner_text()
     assert "probability" in live.inner_text()
     page.keyboard.press("ArrowLeft")
     page.keyboard.press("End")
