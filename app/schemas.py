@@ -18,12 +18,14 @@ from pydantic import (
     model_validator,
 )
 
+from model.dataset_registry import DATASETS, DEFAULT_DATASET
 from model.optim import OPTIMIZERS
 from model.preprocess import MNIST_SIDE
 
 from .runs import options as run_options
 
 PIXELS = MNIST_SIDE * MNIST_SIDE
+DatasetChoice = Literal.__getitem__(tuple(DATASETS))  # one of the registry's names
 
 UINT8_ENCODING = (
     "`uint8`: `data` is base64 of one byte q per value in C (row-major) order; "
@@ -740,6 +742,8 @@ class RunRequest(Strict):
                                       f"pixels")
     seed: WholeNumber = Field(run_options.DEFAULTS["seed"], ge=run_options.SEED[0],
                               le=run_options.SEED[1], description="seed of every random draw")
+    dataset: DatasetChoice = Field(DEFAULT_DATASET, description="what to train on (GET "
+                                                                "/api/datasets)")
 
 
 class RunProgress(BaseModel):

@@ -220,7 +220,7 @@ async def stream(store: Store, run_id: str, after: int) -> AsyncIterator[str]:
 def run_activations(run_id: RunId, body: RunDrawing, runs: RunsDep,
                     settings: SettingsDep) -> dict:
     started = time.perf_counter()
-    prepared = service.prepare(body.image, body.pixels, settings)
+    prepared = service.prepare(body.image, body.pixels, settings, runs.dataset(run_id))
     return runs.activations(run_id, body.step, prepared, started)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from model.dataset_registry import get_dataset
 from model.networks import build
 from model.weights import WeightsError, read_npz
 
@@ -98,7 +99,8 @@ class Snapshots:
         net.params = {k: arrays[k].astype(np.float32) for k in net.params}
         net.freeze()
         model = LoadedModel(name=model_name(run["id"]), net=net, manifest={"arch": net.arch},
-                            initial={}, path=path)
+                            initial={}, path=path,
+                            dataset=get_dataset(run["config"].get("dataset")))
         with self.lock:
             self.cache[key] = model
             while len(self.cache) > self.capacity:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from model.dataset_registry import Dataset, get_dataset
 from model.inputs import Prepared
 from model.networks import ARCH_INFO
 
@@ -95,6 +96,10 @@ class Runs:
         """One parameter as the snapshot at (or before) ``step`` kept it."""
         kept, model = self.snapshots.get(self._row(run_id), step)
         return {**service.param(model, key), "step": kept}
+
+    def dataset(self, run_id: str) -> Dataset:
+        """What the run trains on (runs created before datasets: MNIST)."""
+        return get_dataset(self._row(run_id)["config"].get("dataset"))
 
     def activations(self, run_id: str, step: int, prepared: Prepared,
                     started: float) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from model.data import DatasetError
+from model.dataset_registry import DEFAULT_DATASET
 from model.runtime import keep_freed_memory
 from model.train import TrainConfig, train
 from model.units import build_units_file
@@ -36,15 +37,15 @@ def train_config(config: dict[str, Any], threads: int) -> TrainConfig:
                        batch_size=config["batch_size"], optimizer=config["optimizer"],
                        lr=config["lr"], train_size=config["train_size"],
                        shift=AUGMENT_SHIFT if config["augment"] else 0, seed=config["seed"],
-                       threads=threads)
+                       threads=threads, dataset=config.get("dataset", DEFAULT_DATASET))
 
 
 def command_line(config: TrainConfig, name: str) -> str:
     """The ``cnnvis train`` command that trains exactly these weights."""
     defaults = TrainConfig()
     parts = ["cnnvis", "train"]
-    for key in ("arch", "epochs", "batch_size", "optimizer", "lr", "train_size", "shift", "seed",
-                "threads"):
+    for key in ("arch", "dataset", "epochs", "batch_size", "optimizer", "lr", "train_size",
+                "shift", "seed", "threads"):
         value = getattr(config, key)
         if key in ("arch", "threads") or value != getattr(defaults, key):
             parts += ["--" + key.replace("_", "-"), str(value)]

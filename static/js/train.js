@@ -8,6 +8,7 @@ import { decodeLayer } from "./codec.js";
 import { pct } from "./format.js";
 import { addToPicker, dropFromPicker } from "./models.js";
 import { buildGroups, displayValues } from "./netmodel.js";
+import { state } from "./state.js";
 import { TrainPainter } from "./trainpaint.js";
 import { curves, fold, isActive, newRecord } from "./trainrun.js";
 
@@ -23,6 +24,11 @@ function shownIndex(s) {
   return s.index === null ? n - 1 : Math.min(s.index, n - 1);
 }
 
+/** A run's dataset as the page names it ("Fashion-MNIST"); runs from before datasets: MNIST's. */
+function titleOf(name) {
+  return state.datasets.get(name || "mnist")?.title || name || "";
+}
+
 function statusText(run, rec) {
   const c = run.config || {};
   switch (run.status) {
@@ -31,11 +37,12 @@ function statusText(run, rec) {
         ? `Waiting in the queue: ${run.position} run${run.position === 1 ? "" : "s"} ahead.`
         : "Waiting in the queue: next to start.";
     case "running":
-      return `Training ${c.arch} on ${Number(c.train_size).toLocaleString("en")} images…`;
+      return `Training ${c.arch} on ${Number(c.train_size).toLocaleString("en")} ${titleOf(c.dataset)} images…`;
     case "done": {
       const r = run.result || {};
-      return `Done: ${pct(r.val_accuracy)} of the validation digits and ${pct(r.test_accuracy)} of the ` +
-        `10,000 test digits right. It is now the network ${run.model} in the picker.`;
+      const items = state.datasets.get(c.dataset)?.plural || "images";
+      return `Done: ${pct(r.val_accuracy)} of the validation ${items} and ${pct(r.test_accuracy)} of the ` +
+        `10,000 test ${items} right. It is now the network ${run.model} in the ${titleOf(c.dataset)} picker.`;
     }
     case "failed":
       return `Failed: ${run.error || "no reason given"}`;
@@ -262,7 +269,8 @@ export const trainView = {
 
   create(ctx) {
     const painter = new TrainPainter({
-      start: (config) => start(ctx, config),
+      // a run trains on the dataset the page shows
+      start: (config) => start(ctx, { ...config, dataset: ctx.page.datasetName }),
       stop: () => ctx.settings.rec && remove(ctx, ctx.settings.rec.run.id),
       pick: (id) => {
         const run = ctx.settings.runs.find((r) => r.id === id);

@@ -114,7 +114,7 @@ def test_a_run_trains_streams_and_becomes_a_model(runs_client, tiny_dir, tmp_pat
     created = start(client, seed=3)
     assert created["status"] in ("queued", "running") and created["config"] == {
         **TINY_RUN, "batch_size": 100, "optimizer": "adam", "lr": 0.001, "augment": False,
-        "seed": 3}
+        "seed": 3, "dataset": "mnist"}
     assert created["progress"] == {"step": 0, "steps_total": 2, "epoch": 0, "epochs": 1}
     # drawn like a shipped model: the run carries its network's input and layers
     shipped = client.get("/api/models/tiny").json()
@@ -332,7 +332,7 @@ def test_a_killed_child_fails_its_run_and_the_server_keeps_serving(runs_client, 
 
 
 CONFIG = {**TINY_RUN, "batch_size": 100, "optimizer": "adam", "lr": 0.001, "augment": False,
-          "seed": 0}
+          "seed": 0, "dataset": "mnist"}
 ROOM = {"max_runs": 5, "max_queued": 5, "per_client": 5}
 
 
@@ -489,3 +489,22 @@ def test_a_wrong_method_names_every_allowed_one(runs_client):
         answer = runs_client.request(method, path)
         assert answer.status_code == 405 and answer.headers["Allow"] == allowed
         assert answer.json()["detail"].endswith(f"allowed: {allowed}")
+
+
+def test_a_run_trains_on_the_dataset_asked_for(runs_client):
+    created = start(runs_client, dataset="fashion-mnist")
+    assert created["config"]["dataset"] == "fashion-mnist"
+    run = wait_for(runs_client, created["id"], lambda r: r["status"] in FINAL, seconds=120)
+    assert run["status"] == "done", run
+    models = {m["name"]: m for m in runs_client.get("/api/models").json()["models"]}
+    model = models[run["model"]]
+    assert model["dataset"] == "fashion-mnist" and model["classes"][9] == "Ankle boot"
+    answer = runs_client.post("/api/predict", json={"pixels": PIXELS, "model": run["model"]})
+    assert answer.json()["class"] == model["classes"][answer.json()["label"]]
+    replay = runs_client.post(f"/api/runs/{run['id']}/activations",
+                              json={"pixels": PIXELS, "step": 1}).json()
+    assert replay["class"] == model["classes"][replay["label"]]
+    listed = runs_client.get("/api/datasets").json()["datasets"]
+    assert run["model"] in next(d for d in listed if d["name"] == "fashion-mnist")["models"]
+    bad = runs_client.post("/api/runs", json={**TINY_RUN, "dataset": "cifar"})
+    assert bad.status_code == 422
