@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import load_mnist
+from .data import load_dataset
 from .weights import WeightsError, read_npz
 
 SUFFIX = ".neighbors.npz"
@@ -44,9 +44,7 @@ def reference_images(dataset: str = "mnist",
     key = f"{dataset}:{data_dir or ''}"
     with _DATASETS_LOCK:
         if key not in _DATASETS:
-            if dataset != "mnist":
-                raise ValueError(f"unknown dataset {dataset!r}; reference sets exist for: mnist")
-            arrays, _ = load_mnist(data_dir, check=False)
+            arrays, _ = load_dataset(dataset, data_dir, check=False)
             images, labels = arrays["train_images"], arrays["train_labels"]
             images.flags.writeable = False
             labels.flags.writeable = False

@@ -9,12 +9,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .data import load_mnist, to_float
+from . import dataset_registry
+from .data import load_dataset, to_float
 from .inputs import fit_input
 from .networks import Sequential
 from .runtime import single_threaded_blas, thread_pool
 
-DEFAULT_DATASET = "mnist"
+DEFAULT_DATASET = dataset_registry.DEFAULT_DATASET
 Reduce = Callable[[np.ndarray], np.ndarray]
 
 
@@ -27,20 +28,15 @@ class ImageSet(NamedTuple):
 
 
 def dataset_of(manifest: Mapping[str, Any]) -> str:
-    """The dataset a model was trained on, lower case: its manifest's ``dataset`` (a name, or
-    ``{"name": "MNIST", "checksums": ...}`` as ``cnnvis train`` writes it), MNIST when unnamed."""
-    value = manifest.get("dataset")
-    if isinstance(value, Mapping):
-        value = value.get("name")
-    return str(value or DEFAULT_DATASET).lower()
+    """The name of the dataset a model was trained on (model/dataset_registry.py reads the
+    manifest's ``dataset``; MNIST when unnamed)."""
+    return dataset_registry.dataset_of(manifest).name
 
 
 @lru_cache(maxsize=2)
 def load_test_set(name: str = DEFAULT_DATASET) -> ImageSet:
     """The test split of dataset ``name``, read once per process (read-only arrays)."""
-    if name != DEFAULT_DATASET:
-        raise ValueError(f"unknown dataset {name!r}; known: {DEFAULT_DATASET}")
-    arrays, _ = load_mnist()
+    arrays, _ = load_dataset(dataset_registry.get_dataset(name))
     images, labels = arrays["test_images"], arrays["test_labels"]
     images.flags.writeable = False
     labels.flags.writeable = False

@@ -529,14 +529,15 @@ def test_the_misclassified_command_writes_a_valid_gallery(gallery_dir, monkeypat
     net = loaded(directory, "tiny")
     images, labels, probs = fake_mnist(net)
 
-    def load_mnist(data_dir=None):
+    def load_dataset(dataset=None, data_dir=None, check=True):
+        assert dataset.name == "mnist"  # the manifest's dataset
         return {"test_images": images, "test_labels": labels}, {}
 
-    monkeypatch.setattr("model.data.load_mnist", load_mnist)
+    monkeypatch.setattr("model.data.load_dataset", load_dataset)
     assert cli.main(["misclassified", "tiny", "--weights-dir", str(directory),
                      "--limit", "20"]) == 0
     wrong = int(np.sum(probs.argmax(axis=1) != labels))
-    assert f"{wrong} of {len(labels)} test digits misclassified" in capsys.readouterr().out
+    assert f"{wrong} of {len(labels)} test images misclassified" in capsys.readouterr().out
     with start(directory) as c:
         digits = c.get("/api/models/tiny/misclassified").json()["digits"]
     assert len(digits) == min(20, wrong)
