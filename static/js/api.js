@@ -42,6 +42,9 @@ function postJson(path, body) {
   });
 }
 
+/** The `ablate` field for units switched off ([{layer, index}]), left out when there are none. */
+const switchedOff = (ablate) => (ablate && ablate.length ? { ablate } : {});
+
 /** GET /api/models → {default, models: [...]} */
 export const getModels = () => request("/api/models");
 
@@ -55,14 +58,18 @@ export const getDatasets = () => request("/api/datasets");
  * POST /api/activations: prediction plus every layer's output.
  * `input` is {image: dataURL} or {pixels: 28×28 nested array}.
  */
-export const activations = (model, input) =>
-  postJson("/api/activations", { model, ...input });
+export const activations = (model, input, ablate = []) =>
+  postJson("/api/activations", { model, ...input, ...switchedOff(ablate) });
+
+/**
+ * POST /api/compare: the answer of every served model of `dataset` for one input (with `ablate`
+ * units off in the models that have them).
+ */
+export const compare = (input, dataset, ablate = []) =>
+  postJson("/api/compare", { ...input, dataset, ...switchedOff(ablate) });
 
 /** POST /api/predict: the label and ten probabilities only (a replay's chart, replay.js). */
 export const predict = (model, input) => postJson("/api/predict", { model, ...input });
-
-/** POST /api/compare: the answer of every served model of `dataset` for one input. */
-export const compare = (input, dataset) => postJson("/api/compare", { ...input, dataset });
 
 /** POST /api/predict/file: classify an uploaded image file. */
 export function predictFile(file, model) {
@@ -180,3 +187,17 @@ export const getDigit = (model, index) =>
 /** POST /api/counterfactual: the least change read as `target` ({epsilon?, add_only?}). */
 export const counterfactual = (model, input, target, options = {}) =>
   postJson("/api/counterfactual", { model, ...input, target, ...options });
+
+// ----- what a unit means (issue 16) -------------------------------------------------------------
+
+const unitsPath = (model, layer) =>
+  `/api/models/${encodeURIComponent(model)}/units/${encodeURIComponent(layer)}`;
+
+/** GET /api/models/{name}/units/{layer} → every unit's best test digit (a PNG sprite) and shipped ideal input. */
+export const getUnitLayer = (model, layer) => request(unitsPath(model, layer));
+
+/** GET /api/models/{name}/units/{layer}/{index} → its 9 top test digits, ideal input and value percentiles. */
+export const getUnit = (model, layer, index) => request(`${unitsPath(model, layer)}/${index}`);
+
+/** POST /api/units/rank: the target's probability with each unit of `layer` switched off alone. */
+export const rankUnits = (model, input, layer) => postJson("/api/units/rank", { model, ...input, layer });

@@ -2,14 +2,17 @@
    connections on the 3D view) and the clicked one (the unit panel's arithmetic, exact from
    /api/unit), with the layer weights the connections need fetched once per model and parameter. */
 
+import { isOff } from "./ablate.js";
 import * as api from "./api.js";
-import { decodeArray } from "./codec.js";
+import { decodeArray, decodeTree } from "./codec.js";
 import { explainExact, explainUnit } from "./explain.js";
-import { neededParams } from "./geometry.js";
+import { neededParams, unitLayerOf, unitOf } from "./geometry.js";
 import { unitLabel } from "./netmodel.js";
+import { el } from "./dom.js";
 import { ParamCache } from "./params.js";
 import { incoming } from "./receptive.js";
 import { state } from "./state.js";
+import { unitMeaning } from "./unitmeaning.js";
 
 const PREFETCH_LIMIT = 2_000_000; // parameters fetched eagerly for instant hover connections
 
@@ -18,9 +21,13 @@ function sameUnit(a, b) {
 }
 
 export class Focus {
-  /** @param {{view, readout, inspect}} parts the 3D view, the hover readout, the unit panel */
+  /**
+   * @param {{view, readout, inspect, switchUnit}} parts the 3D view, the hover readout, the unit
+   *   panel, and switchUnit(layer, index) (switch a unit off or back on)
+   */
   constructor(parts) {
     Object.assign(this, parts);
+    this.meaning = { key: null, answer: null }; // the last /api/models/{name}/units answer
     this.token = 0; // the latest refresh; older ones waiting for weights give up
     this.prefetched = null;
     this.exact = { key: null, source: null, answer: null }; // the last /api/unit answer
@@ -95,6 +102,7 @@ export class Focus {
     const unit = state.selected;
     const group = unit && state.groups[unit.group];
     if (!group) return;
+    this.showMeaning(unit, group);
     const layers = state.result ? state.result.layers : new Map();
     const probs = state.result ? state.result.probabilities : null;
     const shaded = (ex) => {
@@ -129,6 +137,27 @@ export class Focus {
     this.inspect.show(group, unit.index, explain(params), null);
   }
 
+  /** What the selected unit responds to (issue 16), below its arithmetic. */
+  async showMeaning(unit, group) {
+    const model = state.models.get(state.modelName);
+    const layer = model && model.has_units ? unitLayerOf(model.layers, group.head.name) : null;
+    if (!layer) {
+      this.inspect.setMeaning(null);
+      return;
+    }
+    const index = unitOf(group, unit.index);
+    const key = `${model.name}/${layer}/${index}`;
+    let answer = this.meaning.key === key ? this.meaning.answer : null;
+    if (!answer) {
+      this.inspect.setMeaning(el("p", { className: "muted" }, "loading what this unit responds to…"));
+      answer = await api.getUnit(model.name, layer, index).then(decodeTree).catch(() => null);
+      if (!sameUnit(unit, state.selected)) return;
+      if (answer) this.meaning = { key, answer };
+    }
+    this.inspect.setMeaning(answer && unitMeaning(answer, drawingValue(layer, index), isOff(layer, index),
+      () => this.switchUnit(layer, index)));
+  }
+
   /** Fetch a small model's weights ahead of the first hover, once per model. */
   prefetch() {
     const model = state.models.get(state.modelName);
@@ -136,4 +165,16 @@ export class Focus {
     this.prefetched = model.name;
     this.params.prefetch(model.name, state.groups, () => state.modelName === model.name);
   }
+}
+
+/** The drawing's score for unit `index` of `layer`: a channel's largest value, a dense unit's
+    value (from the last prediction), or null without one. */
+function drawingValue(layer, index) {
+  const found = state.result && state.result.layers.get(layer);
+  if (!found) return null;
+  if (found.shape.length !== 3) return found.values[index];
+  const hw = found.shape[1] * found.shape[2];
+  let best = -Infinity;
+  for (let i = index * hw; i < (index + 1) * hw; i++) best = Math.max(best, found.values[i]);
+  return best;
 }

@@ -54,3 +54,23 @@ export function windowCell(win, prev, c, ky, kx) {
   const col = win.cols[kx];
   return r < 0 || col < 0 ? -1 : c * H * W + r * W + col;
 }
+
+/**
+ * The layer whose units a layer's values are (issue 16): the layer itself when it is weighted or
+ * pools, else the nearest such layer before it with an output of the same rank (an activation,
+ * normalisation or dropout keeps its units); null for the input or when there is none.
+ */
+export function unitLayerOf(layers, name) {
+  let i = layers.findIndex((l) => l.name === name);
+  if (i < 0) return null;
+  const rank = layers[i].output_shape.length;
+  for (; i >= 0; i--) {
+    const l = layers[i];
+    if (l.output_shape.length !== rank) return null;
+    if (l.role === "weighted" || l.role === "pooling") return l.name;
+  }
+  return null;
+}
+
+/** The unit (a channel of maps, or a vector's entry) that flat `index` of a group belongs to. */
+export const unitOf = (group, index) => (group.isMaps ? unitCoords(group, index).channel : index);

@@ -24,6 +24,14 @@ export class InspectPanel {
     this.dom = dom;
     this.channel = null;
     dom.close.addEventListener("click", onClose);
+    // what the unit responds to (unitmeaning.js), kept apart from the arithmetic below it
+    this.meaning = el("div", { className: "unit-meaning", id: "unit-meaning" });
+    dom.body.after(this.meaning);
+  }
+
+  /** Show `node` (or nothing) as what the unit responds to. */
+  setMeaning(node) {
+    this.meaning.replaceChildren(...(node ? [node] : []));
   }
 
   get open() {
@@ -33,6 +41,7 @@ export class InspectPanel {
   hide() {
     this.dom.panel.hidden = true;
     this.key = null;
+    this.setMeaning(null);
   }
 
   /**

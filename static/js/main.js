@@ -3,6 +3,7 @@
    explain-and-teach panels (teach.js, panels.js); focus.js handles hover and the unit panel,
    models.js model switches and the view's controls. */
 
+import { isOff, toggleUnit } from "./ablate.js";
 import * as api from "./api.js";
 import { decodeArray, decodeSample } from "./codec.js";
 import { paintLegend } from "./colormap.js";
@@ -12,6 +13,7 @@ import { el } from "./dom.js";
 import { FiltersPanel } from "./filters.js";
 import { ForwardPass } from "./forwardpass.js";
 import { Focus } from "./focus.js";
+import { unitLayerOf } from "./geometry.js";
 import { InspectPanel } from "./inspect.js";
 import { MapsPanel } from "./maps.js";
 import { Models } from "./models.js";
@@ -47,7 +49,12 @@ const readout = new Readout($("hover-readout"), $("stage-body"));
 const inspect = new InspectPanel(
   { panel: $("inspect"), title: $("inspect-title"), body: $("inspect-body"), close: $("inspect-close") },
   () => focus.select(null));
-const maps = new MapsPanel($("maps"), { onPick: (group, index) => focus.select({ group, index }, true) });
+const maps = new MapsPanel($("maps"), {
+  onPick: (group, index) => focus.select({ group, index }, true),
+  switchable: (group) => unitLayerOf(state.models.get(state.modelName)?.layers || [], group.head.name),
+  isOff,
+  onToggle: (layer, index) => switchUnit(layer, index),
+});
 const filters = new FiltersPanel(
   { el: $("filters"), select: $("filter-layer"), channel: $("filter-channel"), channelWrap: $("filter-channel-wrap") },
   async (layer, which) => decodeArray(await api.getFilters(state.modelName, layer, which)));
@@ -57,7 +64,15 @@ const view = new NetView({
   onClick: (unit) => focus.select(unit),
   onError: (message) => showViewMessage(message),
 });
-const focus = new Focus({ view, readout, inspect });
+const focus = new Focus({ view, readout, inspect, switchUnit: (layer, index) => switchUnit(layer, index) });
+
+/** Switch a unit off or back on (issue 16): every view is asked again with the units off. */
+function switchUnit(layer, index) {
+  toggleUnit(layer, index);
+  maps.markOff();
+  if (state.source) prediction.ask(state.source, true);
+  else focus.showInspect();
+}
 new UnitKeys({ canvas: $("network-view"), body: $("stage-body"), live: $("view-live"), focus });
 const teach = new Teach({
   busy: (on) => prediction.busy(on),
@@ -76,6 +91,12 @@ const teach = new Teach({
   describeSource: (source) => pad.describe(source),
   modelsChanged: () => {
     if (state.source) prediction.compareAll(state.source);
+  },
+  inspectUnit: (layer, index) => {
+    const gi = state.groups.findIndex((g) => g.members.includes(layer));
+    if (gi < 0) return;
+    if (state.groups[gi].isMaps) maps.pick(gi, index);
+    else focus.select({ group: gi, index }, true);
   },
 });
 // Colour scales, stroke replay and shareable links (issue 19).

@@ -1,5 +1,6 @@
 /* The flat panel: every layer's feature maps as small canvases at data resolution (scaled up by
-   CSS, pixelated), vectors as strips. Clicking a map inspects its most active unit. */
+   CSS, pixelated), vectors as strips. Clicking a map inspects its most active unit; each map of a
+   conv or pooling layer has a switch that turns its channel off for the predictions (issue 16). */
 
 import { paintIndices } from "./colormap.js";
 import { fmt } from "./format.js";
@@ -9,7 +10,12 @@ const MAP_CSS = 56; // target CSS size of one map
 const STRIP_CSS = 640;
 
 export class MapsPanel {
-  /** @param {HTMLElement} el @param {{onPick: (group, index) => void}} handlers */
+  /**
+   * @param {HTMLElement} el
+   * @param {{onPick: (group, index) => void, switchable: (group) => string | null,
+   *   isOff: (layer, channel) => boolean, onToggle: (layer, channel) => void}} handlers
+   *   switchable: the layer whose channels a group's maps are (null: no switches)
+   */
   constructor(el, handlers) {
     this.el = el;
     this.h = handlers;
@@ -37,6 +43,8 @@ export class MapsPanel {
       const body = document.createElement("div");
       body.className = g.isMaps ? "maps-grid" : "maps-strip";
       const canvases = [];
+      const switches = [];
+      const layer = g.isMaps ? this.h.switchable(g) : null;
       if (g.isMaps) {
         const [C, H, W] = g.shape;
         const zoom = Math.max(1, Math.floor(MAP_CSS / Math.max(H, W)));
@@ -49,7 +57,21 @@ export class MapsPanel {
           cv.style.height = `${H * zoom}px`;
           cv.title = `${g.title} map ${c}`;
           cv.addEventListener("click", () => this.pick(gi, c));
-          body.appendChild(cv);
+          if (layer) {
+            const cell = document.createElement("span");
+            cell.className = "map-cell";
+            const off = document.createElement("button");
+            off.type = "button";
+            off.className = "map-off";
+            off.textContent = "⏻";
+            off.dataset.unit = `${layer}/${c}`;
+            off.addEventListener("click", () => this.h.onToggle(layer, c));
+            cell.append(cv, off);
+            body.appendChild(cell);
+            switches.push({ button: off, canvas: cv, layer, c });
+          } else {
+            body.appendChild(cv);
+          }
           canvases.push(cv);
         }
       } else {
@@ -83,8 +105,22 @@ export class MapsPanel {
       }
       row.append(head, body);
       this.el.appendChild(row);
-      return { row, range, canvases };
+      return { row, range, canvases, switches };
     });
+    this.markOff();
+  }
+
+  /** Show which maps are switched off. */
+  markOff() {
+    for (const { switches } of this.rows) {
+      for (const { button, canvas, layer, c } of switches) {
+        const off = this.h.isOff(layer, c);
+        button.setAttribute("aria-pressed", String(off));
+        button.title = `${off ? "switch back on" : "switch off"}: ${layer} channel ${c}`;
+        button.setAttribute("aria-label", button.title);
+        canvas.classList.toggle("off", off);
+      }
+    }
   }
 
   /** Paint every map from the per-group display values. */

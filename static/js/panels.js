@@ -20,7 +20,8 @@ import { prepView } from "./prepview.js";
 import { qualityView } from "./quality.js";
 import { robustView } from "./robust.js";
 import { trainView } from "./train.js";
+import { unitsView } from "./unitsview.js";
 import { whereView } from "./where.js";
 import { whyView } from "./why.js";
 
-export const PANELS = [whyView, im2colView, prepView, qualityView, robustView, whereView, trainView];
+export const PANELS = [whyView, unitsView, im2colView, prepView, qualityView, robustView, whereView, trainView];

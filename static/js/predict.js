@@ -2,6 +2,7 @@
    is finished, to /api/compare; one request in flight per kind, only the latest waiting input
    is sent; answers fan out to the answer card, the 3D view, the flat maps and the panels. */
 
+import { effectText, offUnits } from "./ablate.js";
 import * as api from "./api.js";
 import { decodeLayer } from "./codec.js";
 import { currentDataset, noun } from "./datasets.js";
@@ -57,7 +58,7 @@ export class Prediction {
   async activations(source) {
     const model = state.modelName;
     try {
-      const answer = await api.activations(model, source);
+      const answer = await api.activations(model, source, offUnits());
       if (model === state.modelName && state.source) this.apply(answer);
     } catch (err) {
       if (state.source) this.showError(err);
@@ -67,7 +68,7 @@ export class Prediction {
   async compareWith(source) {
     try {
       const dataset = state.datasetName;
-      const answer = await api.compare(source, dataset);
+      const answer = await api.compare(source, dataset, offUnits());
       if (state.source && dataset === state.datasetName) {
         state.compare = answer.results;
         this.compare.show(answer.results, state.modelName);
@@ -94,7 +95,8 @@ export class Prediction {
     for (const l of answer.layers || []) layers.set(l.name, decodeLayer(l));
     state.result = { label: answer.label, probabilities: answer.probabilities, input: answer.input, layers };
     this.result.show(answer);
-    this.result.status(state.note, state.note ? "hint" : "");
+    const note = [state.note, effectText(answer.ablation, answer.label)].filter(Boolean).join(" ");
+    this.result.status(note, note ? "hint" : "");
     this.pushValues();
     this.view.setPredicted(answer.label);
     this.teach.predicted(state.result);

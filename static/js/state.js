@@ -37,6 +37,9 @@ export const state = {
   samples: [],
   /** Hint shown with the next answer (what was loaded onto the pad), or "". */
   note: "",
+  /** Units switched off (issue 16) for `model`: [{layer, index}], sent as `ablate` with every
+      prediction of that model; switching models forgets them. */
+  ablate: { model: null, units: [] },
   /** The explain-and-teach section (teach.js): the open tab, whether it is on screen, and each
       panel's settings and last answer under its id (created from its descriptor, panels.js). */
   teach: {

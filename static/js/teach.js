@@ -14,7 +14,8 @@ export class Teach {
    * @param {object} hooks what panels may ask of the page: busy(on), loadDigit(pixels, note),
    *   setOverlay(values | null, caption) (a heatmap on the 3D view's input), setTarget(digit |
    *   null) (mark the explained digit), describeSource(source) → {image, note},
-   *   modelsChanged() (a network joined or left the list: every network's answer is asked again)
+   *   modelsChanged() (a network joined or left the list: every network's answer is asked again),
+   *   inspectUnit(layer, index) (open the unit panel on a layer's channel or dense unit)
    */
   constructor(hooks) {
     this.hooks = hooks;
