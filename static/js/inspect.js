@@ -25,7 +25,7 @@ export class InspectPanel {
     this.channel = null;
     dom.close.addEventListener("click", onClose);
     // what the unit responds to (unitmeaning.js), kept apart from the arithmetic below it
-    this.meaning = el("div", { className: "unit-meaning", id: "unit-meaning" });
+    this.meaning = el("div", { className: "unit-meaning" });
     dom.body.after(this.meaning);
   }
 

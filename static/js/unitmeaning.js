@@ -103,7 +103,7 @@ function histogram(quantiles, value) {
  * `onToggle()` to switch it.
  */
 export function unitMeaning(a, value, off, onToggle) {
-  const ideal = el("canvas", { className: "unit-ideal", id: "unit-ideal" });
+  const ideal = el("canvas", { className: "unit-ideal" });
   paintGray(ideal, a.optimal.values, SIDE, SIDE);
   const where = value === null ? "draw a digit to place it here"
     : `your digit: ${fmt(value)}, above ${percentileOf(a.quantiles, value).toFixed(0)} % of the ` +
@@ -120,7 +120,7 @@ export function unitMeaning(a, value, off, onToggle) {
     el("p", { className: "explain" },
       `The ${a.top.length} test digits it answers most strongly (${score})` +
       (a.spatial ? ", cropped to the part of the image it sees there; hover for the whole digit:" : ":")),
-    el("div", { className: "unit-top", id: "unit-top" }, a.top.map((t) => topDigit(t, a.spatial))),
+    el("div", { className: "unit-top" }, a.top.map((t) => topDigit(t, a.spatial))),
     el("div", { className: "unit-ideal-row" },
       el("figure", { className: "unit-ideal-fig" }, ideal,
         el("figcaption", {}, `ideal input · ${fmt(a.optimal_score)}`)),

@@ -1,0 +1,70 @@
+"""What a unit means, in the page (issue 16): opening a unit shows its 9 top test digits (whole
+on hover), its ideal input and where the drawing falls; switching it off reaches the server as
+`ablate` and changes the prediction's views; the units view draws a layer's grid, opens a unit
+on click and ranks the units for the digit."""
+
+from __future__ import annotations
+
+import json
+
+from pagetools import predicted, snapshot, wait_idle
+
+
+def open_map(page, members: str, nth: int) -> None:
+    page.locator(f"#maps .maps-row[data-members~='{members}'] canvas.map").nth(nth).click()
+    page.wait_for_selector("#inspect .unit-meaning .unit-top canvas")
+
+
+def test_a_unit_shows_its_top_digits_ideal_input_and_can_be_switched_off(page):
+    page.click("#samples .sample[data-label='8']")
+    wait_idle(page)
+    assert predicted(page) == "8"
+    open_map(page, "conv1", 3)
+    meaning = page.locator("#inspect .unit-meaning")
+    assert meaning.locator("[data-unit]").get_attribute("data-unit") == "conv1/3"
+    figures = meaning.locator(".unit-top-fig")
+    assert figures.count() == 9
+    first = figures.first.locator("canvas")
+    assert (first.get_attribute("width"), first.get_attribute("height")) == ("5", "5")  # 5×5 field
+    figures.first.hover()  # the whole digit with the box
+    assert (first.get_attribute("width"), first.get_attribute("height")) == ("112", "112")
+    ideal = snapshot(meaning.locator(".unit-ideal"))
+    assert ideal.std() > 10  # an image, not a blank
+    assert "test digits" in meaning.inner_text() and "ideal input" in meaning.inner_text()
+
+    sent = []
+    page.on("request", lambda r: sent.append(json.loads(r.post_data))
+            if r.url.endswith("/api/activations") else None)
+    bars = snapshot(page.locator("#prob-bars"))
+    page.click("#inspect .unit-meaning .unit-switch")
+    wait_idle(page)
+    assert sent[-1]["ablate"] == [{"layer": "conv1", "index": 3}]
+    assert "1 unit switched off" in page.locator("#status").inner_text()
+    switch = page.locator("#maps .map-off[data-unit='conv1/3']")
+    assert switch.get_attribute("aria-pressed") == "true"
+    toggle = page.locator("#inspect .unit-meaning .unit-switch")
+    assert toggle.get_attribute("aria-pressed") == "true"
+    # switched back on from the flat view's map: the next prediction sends no units
+    switch.click()
+    wait_idle(page)
+    assert "ablate" not in sent[-1] and switch.get_attribute("aria-pressed") == "false"
+    assert "switched off" not in page.locator("#status").inner_text()
+    assert snapshot(page.locator("#prob-bars")).shape == bars.shape
+
+
+def test_the_units_view_draws_a_layer_opens_a_unit_and_ranks_them(page):
+    page.click("#tab-units")
+    page.locator("#teach").scroll_into_view_if_needed()
+    page.wait_for_selector("#units-grid .units-cell")
+    assert page.locator("#units-grid .units-cell").count() == 30  # conv1's channels
+    assert snapshot(page.locator("#units-grid .units-cell canvas").first).std() > 10
+    page.select_option("#units-layer", "fc1")
+    page.wait_for_selector("#units-grid .units-cell[data-unit='99']")
+    page.locator("#units-grid .units-cell[data-unit='7']").click()
+    page.wait_for_selector("#inspect .unit-meaning [data-unit='fc1/7']")
+    assert page.locator("#inspect-title").inner_text().startswith("fc1")
+    page.click("#units-rank")
+    page.wait_for_selector("#units-grid .units-drop")
+    drops = page.locator("#units-grid .units-label").all_inner_texts()
+    assert len(drops) == 100 and all(" · " in d for d in drops)
+    assert page.locator("#units-rank").get_attribute("aria-pressed") == "true"
