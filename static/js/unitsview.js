@@ -21,6 +21,13 @@ function loadImage(url) {
   });
 }
 
+/** A probability change in percentage points, to two significant digits (a confident answer
+    moves by hundredths of a point). */
+const points = (drop) => {
+  const p = Math.abs(drop * 100);
+  return p >= 10 || p === 0 ? p.toFixed(0) : p.toPrecision(2);
+};
+
 class UnitsPanel {
   /** @param {{layer, rank, body, note}} dom @param {{onLayer, onRank, onPick}} handlers */
   constructor(dom, handlers) {
@@ -48,7 +55,7 @@ class UnitsPanel {
   show({ grid, rank, sprite }, ranking) {
     this.dom.rank.setAttribute("aria-pressed", String(ranking));
     this.dom.rank.classList.toggle("active", ranking);
-    const drops = new Map((rank?.units || []).map((u) => [u.index, u]));
+    const drops = new Map((rank?.units || []).map((u) => [u.index, { ...u, target: rank.target }]));
     const order = rank ? rank.units.map((u) => u.index) : grid.units.map((u) => u.index);
     const biggest = rank ? Math.max(1e-9, ...rank.units.map((u) => Math.abs(u.drop))) : 1;
     const cells = order.map((i) => this.cell(grid, grid.units[i], sprite, drops.get(i), biggest));
@@ -56,7 +63,7 @@ class UnitsPanel {
     this.dom.note.textContent = `${grid.count} ${grid.spatial ? "channels" : "units"} of ${grid.layer}: ` +
       (shipped ? "each one's ideal input (hover: its best test digit)" : "each one's best test digit" +
         (grid.spatial ? ", the box is what the channel sees where it peaked" : "")) +
-      (rank ? `; sorted by how much p(${rank.target}) falls without it` : "") + ". Click one to inspect it.";
+      (rank ? `; sorted by how many points p(${rank.target}) falls without it` : "") + ". Click one to inspect it.";
     this.dom.body.replaceChildren(el("div", { className: "units-grid", id: "units-grid" }, cells));
   }
 
@@ -85,12 +92,13 @@ class UnitsPanel {
     return el("button", {
       type: "button", className: "units-cell", dataset: { unit: String(unit.index) },
       title: `${grid.layer} ${grid.spatial ? "channel" : "unit"} ${unit.index}: best test digit a ${best.label} ` +
-        `(score ${best.score.toFixed(2)})` + (ranked ? `; without it p = ${(ranked.probability * 100).toFixed(1)} %` : ""),
+        `(score ${best.score.toFixed(2)})` +
+        (ranked ? `; without it p(${ranked.target}) = ${(ranked.probability * 100).toFixed(2)} %` : ""),
       onclick: () => this.h.onPick(grid.layer, unit.index),
       onmouseenter: unit.optimal ? digit : null,
       onmouseleave: unit.optimal ? ideal : null,
     }, canvas, el("span", { className: "units-label" }, ranked
-      ? `${unit.index} · ${ranked.drop >= 0 ? "−" : "+"}${Math.abs(ranked.drop * 100).toFixed(1)}`
+      ? `${unit.index} · ${ranked.drop >= 0 ? "−" : "+"}${points(ranked.drop)}`
       : String(unit.index)), bar);
   }
 }

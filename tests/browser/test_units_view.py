@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from pagetools import predicted, snapshot, wait_idle
 
 
@@ -68,3 +69,27 @@ def test_the_units_view_draws_a_layer_opens_a_unit_and_ranks_them(page):
     drops = page.locator("#units-grid .units-label").all_inner_texts()
     assert len(drops) == 100 and all(" · " in d for d in drops)
     assert page.locator("#units-rank").get_attribute("aria-pressed") == "true"
+
+
+UNIT_LAYERS = """async (models) => {
+  const { unitLayerOf } = await import('/static/js/geometry.js');
+  const { percentileOf } = await import('/static/js/unitmeaning.js');
+  const q = Array.from({ length: 101 }, (_, k) => k / 10);  // values 0..10 in steps of 0.1
+  return {
+    layers: models.map((m) => m.layers.map((l) => [l.name, unitLayerOf(m.layers, l.name)])),
+    percentiles: [percentileOf(q, -1), percentileOf(q, 2.55), percentileOf(q, 99)],
+  };
+}"""
+
+
+def test_every_layer_shows_the_units_of_its_conv_pool_or_dense_layer(page, server_url):
+    models = page.evaluate("async (u) => (await (await fetch(u)).json()).models",
+                           f"{server_url}/api/models")
+    found = page.evaluate(UNIT_LAYERS, models)
+    for model, pairs in zip(models, found["layers"], strict=True):
+        owner = None
+        for layer, (name, unit_layer) in zip(model["layers"], pairs, strict=True):
+            if layer["role"] in ("weighted", "pooling"):
+                owner = name
+            assert unit_layer == owner, (model["name"], name, unit_layer)
+    assert found["percentiles"] == pytest.approx([0, 25.5, 100])
