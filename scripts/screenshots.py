@@ -4,7 +4,9 @@ an active fc1 unit of simple_convnet hovered with its incoming weights on the 3D
 docs/screenshot_deep_convnet.png, the same 4 read by deep_convnet, all twelve layers framed in
 3D; and docs/train.png, the Train view mid-run (simple_convnet learning from the page, its curves,
 filters and 3D view of the 4; the run is stopped afterwards); and docs/screenshot_tour.png, the
-guided tour's convolution step (issue 19) on lenet5 with the window sliding over the drawn 4.
+guided tour's convolution step (issue 19) on lenet5 with the window sliding over the drawn 4;
+and docs/units.png, the units view of lenet5's conv2 for the 4, ranked by how much the answer
+needs each channel, beside the unit panel of the most needed one (issue 16).
 
 Starts the app on a free port unless --url names a running one; drives Debian's Chromium with
 Playwright (the test extras), as the browser tests do.
@@ -13,6 +15,7 @@ Playwright (the test extras), as the browser tests do.
                                             [--deep-out docs/screenshot_deep_convnet.png]
                                             [--train-out docs/train.png]
                                             [--tour-out docs/screenshot_tour.png]
+                                            [--units-out docs/units.png]
 """
 
 from __future__ import annotations
@@ -182,6 +185,31 @@ def shoot_tour(page, base: str, model: str, step: str, out: Path) -> None:
     print(f"wrote {out}")
 
 
+def shoot_units(page, base: str, out: Path) -> None:
+    """The 4 read by lenet5; the units view of conv2, ranked for the 4; the unit panel of the
+    channel the answer needs most."""
+    page.goto(f"{base}/?model=lenet5")
+    page.wait_for_selector("#prediction[data-state=ok]")
+    settle(page)
+    page.click("#clear")
+    draw(page, FOUR)
+    page.wait_for_selector("#prediction[data-state=ok]")
+    settle(page)
+    page.click("#tab-units")
+    page.locator("#teach").scroll_into_view_if_needed()
+    page.select_option("#units-layer", "conv2")
+    page.wait_for_selector("#units-grid .units-cell[data-unit='15']")
+    page.click("#units-rank")
+    page.wait_for_selector("#units-grid .units-drop")
+    page.locator("#units-grid .units-cell").first.click()
+    page.wait_for_selector("#inspect .unit-meaning .unit-top canvas")
+    settle(page)
+    page.locator("#teach").scroll_into_view_if_needed()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(page.screenshot())
+    print(f"wrote {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running cnnvis (default: start one)")
@@ -192,18 +220,23 @@ def main() -> None:
     parser.add_argument("--only-train", action="store_true", help="only docs/train.png")
     parser.add_argument("--tour-out", type=Path, default=ROOT / "docs" / "screenshot_tour.png")
     parser.add_argument("--only-tour", action="store_true", help="only docs/screenshot_tour.png")
+    parser.add_argument("--units-out", type=Path, default=ROOT / "docs" / "units.png")
+    parser.add_argument("--only-units", action="store_true", help="only docs/units.png")
     args = parser.parse_args()
     with served(args.url) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport=VIEWPORT)
         page.set_default_timeout(30_000)
-        if not (args.only_train or args.only_tour):
+        only = [name for name in ("train", "tour", "units") if getattr(args, f"only_{name}")]
+        if not only:
             shoot(page, base, "simple_convnet", "fc1", args.out)
             shoot(page, base, "deep_convnet", None, args.deep_out)
-        if not args.only_tour:
+        if not only or "train" in only:
             shoot_train(page, base, args.train_out)
-        if not args.only_train:
+        if not only or "tour" in only:
             shoot_tour(page, base, "lenet5", "conv", args.tour_out)
+        if not only or "units" in only:
+            shoot_units(page, base, args.units_out)
         browser.close()
 
 
