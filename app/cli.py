@@ -247,20 +247,18 @@ def cmd_units(args: argparse.Namespace) -> int:
 
 
 def cmd_neighbors(args: argparse.Namespace) -> int:
-    from model.reference import reference_images
-    from model.reference_build import make, record
+    from model.reference import load
+    from model.reference_build import build_file
     from model.runtime import available_cores
-    from model.testset import dataset_of
-    from model.weights import default_weights_dir, load_checked
+    from model.weights import default_weights_dir
 
     manifest_path = Path(args.weights_dir or default_weights_dir()) / f"{args.model}.json"
-    net, manifest, _ = load_checked(manifest_path)
-    images, labels = reference_images(dataset_of(manifest), args.data_dir)
-    arrays = make(net, manifest, images, labels, threads=args.threads or available_cores())
-    out = record(manifest_path, arrays)
-    print(f"{args.model}: {len(labels)} reference digits ({arrays['layer']}, "
-          f"{arrays['components'].shape[0]} components), atypical beyond "
-          f"{float(arrays['threshold']):.4f}; wrote {out} and its checksum to {manifest_path}")
+    out = build_file(manifest_path, threads=args.threads or available_cores(),
+                     data_dir=args.data_dir)
+    made = load(out)
+    print(f"{args.model}: {len(made)} reference digits ({made.layer}, "
+          f"{made.components.shape[0]} components), atypical beyond {made.threshold:.4f}; "
+          f"wrote {out} and recorded it in {manifest_path.name}")
     return 0
 
 

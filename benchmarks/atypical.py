@@ -5,8 +5,9 @@ calibration error of the probabilities on the test set, and the server time of o
 
     python benchmarks/atypical.py [--models simple_convnet lenet5] [--digits 2000]
 
-Writes benchmarks/results/atypical.json and .md. All data is generated here (model/oddities.py),
-seeded; the thresholds were calibrated on the validation split, never on this test set.
+Writes benchmarks/results/atypical.json and .md (``--out`` names another stem). All data is
+generated here (model/oddities.py), seeded; the thresholds were calibrated on the validation
+split, never on this test set.
 """
 
 from __future__ import annotations
@@ -129,9 +130,8 @@ def main() -> int:
         print(name, json.dumps(row), flush=True)
     report["machine"]["load_average_after"] = os.getloadavg()
     report["seconds"] = round(time.perf_counter() - started, 1)
-    out = Path(args.out)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    out.with_suffix(".md").write_text(markdown(report))
+    Path(args.out + ".json").write_text(json.dumps(report, indent=1) + "\n")
+    Path(args.out + ".md").write_text(markdown(report))
     print(markdown(report))
     return 0
 

@@ -33,7 +33,8 @@ def counterfactual(net: Sequential, image: np.ndarray, target: int, epsilon: flo
                    max_steps: int = MAX_STEPS, add_only: bool = False,
                    seed: int = 0) -> Counterfactual:
     """Targeted L∞ PGD from a drawing (28, 28) towards ``target``, stopping at the first step
-    whose image the network reads as ``target``: the least change this walk finds.
+    whose image the network reads as ``target``: the least change this walk finds (none when
+    the drawing is read so already).
 
     Each step: x ← clip(x − α·sign(∇ₓ CE(f(x), target)), ball, [0, 1]) with α = ε·STEP_FRACTION;
     with ``add_only`` the ball is [x₀, x₀ + ε]. Only the 28×28 drawing changes, not the zero
@@ -44,6 +45,9 @@ def counterfactual(net: Sequential, image: np.ndarray, target: int, epsilon: flo
     if not 0.0 < epsilon <= 1.0:
         raise ValueError(f"epsilon must be within (0, 1], got {epsilon}")
     x0 = np.asarray(image, dtype=np.float32)
+    probs = net.predict(fit_input(x0[None], net.input_shape))[0]
+    if int(np.argmax(probs)) == target:  # nothing to change
+        return Counterfactual(x0.copy(), probs, 0, True)
     low = x0 if add_only else np.clip(x0 - epsilon, 0.0, 1.0)
     high = np.clip(x0 + epsilon, 0.0, 1.0)
     rng = np.random.default_rng(seed)

@@ -145,6 +145,22 @@ class Reference:
         """The atypicality: the distance to the ``rank``-th nearest reference digit."""
         return float(self.nearest(point, self.rank, exclude)[1][-1])
 
+    def scores(self, points: np.ndarray, exclude: np.ndarray | None = None,
+               chunk: int = 256) -> np.ndarray:
+        """:meth:`score` for many points (M, P + 1) at once, ``exclude`` (M,) the reference index
+        each one leaves out (or None); from the ranking product alone (float32 rounding, ~1e-6:
+        for calibration, not for answers)."""
+        out = np.empty(len(points), dtype=np.float32)
+        for start in range(0, len(points), chunk):
+            part = points[start:start + chunk]
+            d2 = self.squared[None, :] - 2.0 * (part @ self.points.T)
+            d2 += np.einsum("md,md->m", part, part)[:, None]
+            if exclude is not None:
+                d2[np.arange(len(part)), exclude[start:start + chunk]] = np.inf
+            kth = np.partition(d2, self.rank - 1, axis=1)[:, self.rank - 1]
+            out[start:start + len(part)] = np.sqrt(np.maximum(kth, 0.0))
+        return out
+
     def map_points(self) -> np.ndarray:
         """The map's points: (M, 2) first two principal coordinates of ``map_indices``."""
         return self.points[self.map_indices, :2]
@@ -175,10 +191,12 @@ def build(features: np.ndarray, labels: np.ndarray, calibration: list[np.ndarray
               "threshold": np.float32(0.0), "rank": np.int64(rank), "layer": np.array(layer),
               "dataset": np.array(dataset), "weights_sha256": np.array(weights_sha256)}
     reference = Reference.from_arrays(arrays)
-    scores = [reference.score(reference.points[i], exclude=int(i)) for i in calibration_indices]
+    members = np.asarray(calibration_indices)
+    scores = [reference.scores(reference.points[members], exclude=members)]
     for extra in calibration:
-        scores += [reference.score(reference.locate(f)) for f in extra]
-    arrays["threshold"] = np.float32(np.quantile(scores, quantile))
+        grid = quantise(project(extra, mean, components), scale).astype(np.float32) * scale
+        scores.append(reference.scores(grid))
+    arrays["threshold"] = np.float32(np.quantile(np.concatenate(scores), quantile))
     return arrays
 
 

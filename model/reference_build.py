@@ -17,7 +17,7 @@ from .networks import Sequential
 from .oddities import redrawn_digits
 from .testset import dataset_of
 from .train import split_train_val
-from .weights import attach
+from .weights import attach, load_checked
 
 # Validation digits redrawn on the pad for the calibration (besides all of them as stored).
 REDRAWN_CALIBRATION = 1000
@@ -57,3 +57,13 @@ def record(manifest_path: Path, arrays: dict[str, np.ndarray]) -> Path:
     out = reference.save(reference.reference_path(manifest_path), arrays)
     attach(manifest_path, reference.MANIFEST_KEY, out)
     return out
+
+
+def build_file(manifest_path: Path, threads: int = 1, redrawn: int = REDRAWN_CALIBRATION,
+               data_dir: str | Path | None = None) -> Path:
+    """``cnnvis neighbors``: the reference set of the model at ``manifest_path``, written beside
+    it and recorded in its manifest; returns the file written."""
+    net, manifest, _ = load_checked(manifest_path)
+    images, labels = reference.reference_images(dataset_of(manifest), data_dir)
+    arrays = make(net, manifest, images, labels, redrawn=redrawn, threads=threads)
+    return record(manifest_path, arrays)

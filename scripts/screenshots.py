@@ -6,7 +6,9 @@ docs/screenshot_deep_convnet.png, the same 4 read by deep_convnet, all twelve la
 filters and 3D view of the 4; the run is stopped afterwards); and docs/screenshot_tour.png, the
 guided tour's convolution step (issue 19) on lenet5 with the window sliding over the drawn 4;
 and docs/units.png, the units view of lenet5's conv2 for the 4, ranked by how much the answer
-needs each channel, beside the unit panel of the most needed one (issue 16).
+needs each channel, beside the unit panel of the most needed one (issue 16); and
+docs/where_map.png, the "Where it stands" view (issue 17) of a drawn 4 on simple_convnet's data
+map, asked to make it an 8, and docs/where_scribble.png, a scribble it flags as no digit.
 
 Starts the app on a free port unless --url names a running one; drives Debian's Chromium with
 Playwright (the test extras), as the browser tests do.
@@ -16,6 +18,7 @@ Playwright (the test extras), as the browser tests do.
                                             [--train-out docs/train.png]
                                             [--tour-out docs/screenshot_tour.png]
                                             [--units-out docs/units.png]
+                                            [--where-out docs/where_map.png] [--only-where]
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ VIEWPORT = {"width": 1440, "height": 900}
 READY_TIMEOUT_S = 120
 # A 4 as two mouse strokes, in pad coordinates (0..1 across the drawing pad).
 FOUR = [[(0.38, 0.18), (0.3, 0.52), (0.72, 0.52)], [(0.62, 0.3), (0.6, 0.84)]]
+# A fast zigzag scrawl: no digit (as tests/browser/test_where.py draws it).
+SCRIBBLE = [[(0.2, 0.3), (0.8, 0.35), (0.25, 0.45), (0.85, 0.5), (0.2, 0.62), (0.8, 0.7),
+             (0.3, 0.2), (0.7, 0.85), (0.15, 0.8), (0.9, 0.2)]]
 
 
 @contextlib.contextmanager
@@ -210,6 +216,31 @@ def shoot_units(page, base: str, out: Path) -> None:
     print(f"wrote {out}")
 
 
+def shoot_where(page, base: str, out: Path) -> None:
+    """The map with a drawn 4 and "make it an 8"; then a scribble, flagged."""
+    page.goto(f"{base}/?model=simple_convnet")
+    page.wait_for_selector("#prediction[data-state=ok]")
+    settle(page)
+    page.click("#clear")
+    draw(page, FOUR)
+    settle(page)
+    page.click("#tab-where")
+    page.locator("#panel-where").scroll_into_view_if_needed()
+    page.wait_for_selector("#where-map[data-drawing]", state="attached")
+    settle(page)
+    page.click("#make-8")
+    page.wait_for_selector("#where-flips .flip", state="attached")
+    settle(page)
+    page.locator("#panel-where").screenshot(path=str(out))
+    page.click("#clear")
+    draw(page, SCRIBBLE)
+    settle(page)
+    page.wait_for_selector("#where-verdict.atypical")
+    page.locator("#teach").scroll_into_view_if_needed()
+    page.screenshot(path=str(out.with_name("where_scribble.png")), full_page=False)
+    print(f"wrote {out} and {out.with_name('where_scribble.png')}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running cnnvis (default: start one)")
@@ -222,12 +253,16 @@ def main() -> None:
     parser.add_argument("--only-tour", action="store_true", help="only docs/screenshot_tour.png")
     parser.add_argument("--units-out", type=Path, default=ROOT / "docs" / "units.png")
     parser.add_argument("--only-units", action="store_true", help="only docs/units.png")
+    parser.add_argument("--where-out", type=Path, default=ROOT / "docs" / "where_map.png")
+    parser.add_argument("--only-where", action="store_true",
+                        help="only docs/where_map.png and docs/where_scribble.png")
     args = parser.parse_args()
     with served(args.url) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport=VIEWPORT)
         page.set_default_timeout(30_000)
-        only = [name for name in ("train", "tour", "units") if getattr(args, f"only_{name}")]
+        only = [name for name in ("train", "tour", "units", "where")
+                if getattr(args, f"only_{name}")]
         if not only:
             shoot(page, base, "simple_convnet", "fc1", args.out)
             shoot(page, base, "deep_convnet", None, args.deep_out)
@@ -237,6 +272,8 @@ def main() -> None:
             shoot_tour(page, base, "lenet5", "conv", args.tour_out)
         if not only or "units" in only:
             shoot_units(page, base, args.units_out)
+        if not only or "where" in only:
+            shoot_where(page, base, args.where_out)
         browser.close()
 
 

@@ -59,7 +59,7 @@ class Runs:
         plan = {"threads": s.run_threads, "snapshots": s.run_snapshots,
                 "snapshot_seconds": s.run_snapshot_seconds,
                 "progress_seconds": s.run_progress_seconds, "val_subset": VAL_SUBSET,
-                "units": s.run_units}
+                "units": s.run_units, "neighbors": s.run_neighbors}
         steps = max(config["train_size"] // config["batch_size"], 1) * config["epochs"]
         run = self.store.create(secrets.token_hex(6), config, plan, client, steps,
                                 {"max_runs": s.max_runs, "max_queued": s.max_queued_runs,

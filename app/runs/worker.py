@@ -19,6 +19,7 @@ from typing import Any
 
 from model.data import DatasetError
 from model.dataset_registry import DEFAULT_DATASET
+from model.reference_build import build_file as build_reference_file
 from model.runtime import keep_freed_memory
 from model.train import TrainConfig, train
 from model.units import build_units_file
@@ -29,6 +30,9 @@ from .reporter import Cancelled, Reporter
 from .store import Store, model_name
 
 PR_SET_PDEATHSIG = 1
+# Validation digits redrawn on the pad to calibrate a run's atypical threshold: fewer than
+# `cnnvis neighbors` draws (1,000), to keep a run's finish within seconds.
+RUN_REDRAWN = 200
 
 
 def train_config(config: dict[str, Any], threads: int) -> TrainConfig:
@@ -99,6 +103,9 @@ def run(runs_dir: Path, run_id: str) -> int:
             load_checked(staging / f"{name}.json")  # exactly as shipped weights are checked
             if plan.get("units", True):  # what its units mean, as `cnnvis units` makes it
                 build_units_file(staging / f"{name}.json", threads=plan["threads"])
+            if plan.get("neighbors", True):  # nearest digits and map, as `cnnvis neighbors`
+                build_reference_file(staging / f"{name}.json", threads=plan["threads"],
+                                     redrawn=RUN_REDRAWN)
             os.replace(staging, run_dir / "model")
         finally:
             reporter.close()

@@ -7,7 +7,7 @@
 import * as api from "./api.js";
 import { decodeMap, decodeSample, decodeTree } from "./codec.js";
 import { el } from "./dom.js";
-import { pct } from "./format.js";
+import { aDigit, pct } from "./format.js";
 import { paintGray, paintSigned } from "./paint.js";
 
 // Ten distinguishable digit colours (Tableau 10).
@@ -187,13 +187,15 @@ class WherePanel {
       paintGray(changed, values, 28, 28);
       paintSigned(diff, f.difference.values, 28, 28);
       const title = f.add_only ? "adding ink only" : "any change";
-      const text = f.reached
+      const text = f.steps === 0 && f.reached
+        ? `already read as ${f.label}: nothing to change`
+        : f.reached
         ? `now read as ${f.label} (${pct(f.probabilities[f.label])}) after ${f.steps} steps: ` +
           `${f.ink_added.toFixed(1)} px of ink added, ${f.ink_removed.toFixed(1)} removed, ` +
           `no pixel changed by more than ${Math.round(f.linf * 100)} %`
         : `not reached within ${f.max_steps} steps (at most ${Math.round(f.epsilon * 100)} % per pixel)`;
       return el("div", { className: "flip", "data-label": String(f.label) },
-        el("h4", {}, `Make it a ${f.target}: ${title}`),
+        el("h4", {}, `Make it ${aDigit(f.target)}: ${title}`),
         el("div", { className: "flip-images" },
           el("figure", {}, changed, el("figcaption", {}, "changed")),
           el("figure", {}, diff, el("figcaption", {}, "difference"))),

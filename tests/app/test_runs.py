@@ -176,6 +176,11 @@ def test_a_run_trains_streams_and_becomes_a_model(runs_client, tiny_dir, tmp_pat
         ".units.npz")
     top = client.get(f"/api/models/{run['model']}/units/conv1/0").json()["top"]
     assert len(top) == 9 and top[0]["score"] >= top[-1]["score"]
+    # its nearest training digits and data map, made by the child as `cnnvis neighbors` (issue 17)
+    assert saved["neighbors"]["file"].endswith(".neighbors.npz")
+    near = client.post("/api/neighbors", json={"pixels": PIXELS, "model": run["model"]}).json()
+    assert len(near["neighbors"]) == 9 and near["threshold"] > 0
+    assert client.get(f"/api/models/{run['model']}/map").json()["count"] == 10_000
 
     # activations under a snapshot: the latest kept at or before the step asked
     at_start = client.post(f"/api/runs/{run['id']}/activations",

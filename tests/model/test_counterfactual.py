@@ -38,7 +38,7 @@ def test_pgd_reaches_every_other_digit_within_epsilon(net, add_only):
         if add_only:
             assert change.min() >= 0.0
         if target == start:
-            assert found.steps == 0
+            assert found.steps == 0 and np.array_equal(found.image, DIGIT)
 
 
 def test_pgd_stops_at_the_step_bound_and_is_the_same_for_a_seed(net):
