@@ -157,9 +157,9 @@ class Settings:
                           "child process, so its units can be inspected like a shipped model's.")
     run_neighbors: bool = Field(
         True, description="Make each finished run's reference set (as `cnnvis neighbors` does, "
-                          "with 200 redrawn validation digits) in its child process, so its "
-                          "nearest digits, data map and atypical flag work like a shipped "
-                          "model's.")
+                          "calibrated on 1,000 validation digits and 200 redrawn) in its child "
+                          "process, so its nearest digits, data map and atypical flag work like "
+                          "a shipped model's.")
     run_snapshots: int = Field(
         50, ge=2, le=1000,
         description="Weight snapshots (float16) kept per run for /api/runs/{id}/activations.")

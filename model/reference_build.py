@@ -40,14 +40,15 @@ def inputs_of(net: Sequential, images: np.ndarray) -> np.ndarray:
 
 
 def make(net: Sequential, manifest: dict[str, Any], images: np.ndarray, labels: np.ndarray,
-         seed: int = 0, redrawn: int = REDRAWN_CALIBRATION,
+         seed: int = 0, redrawn: int = REDRAWN_CALIBRATION, members: int | None = None,
          threads: int = 1) -> dict[str, np.ndarray]:
-    """The reference arrays for ``net`` over the training ``images`` and ``labels``."""
+    """The reference arrays for ``net`` over the training ``images`` and ``labels``, calibrated
+    on ``members`` validation digits as stored (default: all) and ``redrawn`` of them redrawn."""
     feats = features(net, inputs_of(net, images), threads=threads)
     val = validation_indices(manifest, len(labels))
     pad = redrawn_digits(images[val[:redrawn]], seed)
     pad_feats = features(net, fit_input(round_input(pad), net.input_shape))
-    return reference.build(feats, labels, [pad_feats], val, feature_layer(net),
+    return reference.build(feats, labels, [pad_feats], val[:members], feature_layer(net),
                            str(manifest["sha256"]), dataset=dataset_of(manifest), seed=seed)
 
 
@@ -60,10 +61,11 @@ def record(manifest_path: Path, arrays: dict[str, np.ndarray]) -> Path:
 
 
 def build_file(manifest_path: Path, threads: int = 1, redrawn: int = REDRAWN_CALIBRATION,
-               data_dir: str | Path | None = None) -> Path:
+               members: int | None = None, data_dir: str | Path | None = None) -> Path:
     """``cnnvis neighbors``: the reference set of the model at ``manifest_path``, written beside
     it and recorded in its manifest; returns the file written."""
     net, manifest, _ = load_checked(manifest_path)
     images, labels = reference.reference_images(dataset_of(manifest), data_dir)
-    arrays = make(net, manifest, images, labels, redrawn=redrawn, threads=threads)
+    arrays = make(net, manifest, images, labels, redrawn=redrawn, members=members,
+                  threads=threads)
     return record(manifest_path, arrays)

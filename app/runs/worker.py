@@ -30,8 +30,10 @@ from .reporter import Cancelled, Reporter
 from .store import Store, model_name
 
 PR_SET_PDEATHSIG = 1
-# Validation digits redrawn on the pad to calibrate a run's atypical threshold: fewer than
-# `cnnvis neighbors` draws (1,000), to keep a run's finish within seconds.
+# Validation digits (as stored, and redrawn on the pad) that calibrate a run's atypical
+# threshold: fewer than `cnnvis neighbors` uses (all 5,000 and 1,000), to keep a run's finish
+# within seconds.
+RUN_MEMBERS = 1000
 RUN_REDRAWN = 200
 
 
@@ -105,7 +107,7 @@ def run(runs_dir: Path, run_id: str) -> int:
                 build_units_file(staging / f"{name}.json", threads=plan["threads"])
             if plan.get("neighbors", True):  # nearest digits and map, as `cnnvis neighbors`
                 build_reference_file(staging / f"{name}.json", threads=plan["threads"],
-                                     redrawn=RUN_REDRAWN)
+                                     redrawn=RUN_REDRAWN, members=RUN_MEMBERS)
             os.replace(staging, run_dir / "model")
         finally:
             reporter.close()
