@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from app.neighbors_service import neighbors as neighbors_answer
-from app.registry import load_model
+from app.registry import load_model, load_samples
 from model.data import REPO_ROOT, load_mnist, load_sample, to_float
 from model.features import features
 from model.inputs import Prepared, fit_input, round_input
@@ -97,7 +97,7 @@ def main() -> int:
     redrawn = redrawn_digits(test_x[redrawn_idx], args.seed)
     others = non_digits(args.per_kind, args.seed + 1)
     generated_s = time.perf_counter() - started
-    samples = load_sample()
+    samples = load_samples()
     report = {"machine": {"python": platform.python_version(), "numpy": np.__version__,
                           "load_average_before": os.getloadavg()},
               "sets": {"test_digits": args.digits, "redrawn_digits": args.redrawn,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from drawings import SAMPLE
 
-from app.registry import StartupError, load_model
+from app.registry import StartupError, load_model, load_samples
 from model.reference import reference_images
 
 SHIPPED = "simple_convnet"
@@ -104,7 +104,7 @@ def test_a_missing_or_altered_reference_set_stops_startup(tmp_path, damage, mess
             (REPO_ROOT / "weights" / f"{SHIPPED}{suffix}").read_bytes())
     damage(reference_path(tmp_path / f"{SHIPPED}.json"))
     with pytest.raises(StartupError, match=message):
-        load_model(tmp_path / f"{SHIPPED}.json", SAMPLE, min_accuracy=0.0)
+        load_model(tmp_path / f"{SHIPPED}.json", load_samples(), min_accuracy=0.0)
 
 
 def test_make_it_an_8(real_client):
