@@ -161,10 +161,12 @@ class Registry:
 
     def default_for(self, dataset: str) -> str | None:
         """The model the page opens for a dataset: the default model if it is trained on it,
-        else the first shipped one that is, else None."""
+        else the most accurate one that is (shipped before runs), else None."""
         if self.models[self.default].dataset.name == dataset:
             return self.default
-        return next((m.name for m in self.models.values() if m.dataset.name == dataset), None)
+        trained = [m for m in self.models.values() if m.dataset.name == dataset]
+        best = max(trained, key=lambda m: (m.run is None, m.test_accuracy or 0.0), default=None)
+        return best.name if best else None
 
     def get(self, name: str | None) -> LoadedModel:
         key = self.default if name is None else name

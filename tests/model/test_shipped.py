@@ -6,6 +6,7 @@ import numpy as np
 
 from model import load_checked
 from model.data import load_sample, to_float
+from model.dataset_registry import dataset_of
 from model.weights import default_weights_dir
 
 
@@ -34,8 +35,8 @@ def test_manifest_records_how_the_weights_were_made():
 
 
 def test_every_shipped_model_ships_a_checksummed_units_file_whose_ideal_inputs_win():
-    """Each shipped network's units file is recorded in its manifest, describes the whole MNIST
-    test set for these very weights, and its ideal inputs (first conv layer, outputs) score at
+    """Each shipped network's units file is recorded in its manifest, describes the whole test
+    set of its dataset for these very weights, and its ideal inputs (first conv layer, outputs) score at
     least as high as the best test digit (up to float32 rounding of the same sum)."""
     from model.units import load_units, precomputed_layers
     from model.weights import attached, read_manifest
@@ -48,7 +49,8 @@ def test_every_shipped_model_ships_a_checksummed_units_file_whose_ideal_inputs_w
         net, manifest, _ = load_checked(json_path)
         units = load_units(attached(json_path, read_manifest(json_path), "units"), net)
         assert str(units["weights_sha256"]) == manifest["sha256"]
-        assert int(units["test_size"]) == 10_000 and str(units["dataset"]) == "mnist"
+        assert int(units["test_size"]) == 10_000
+        assert str(units["dataset"]) == dataset_of(manifest).name
         assert units["optimal_layers"] == precomputed_layers(net)
         for layer in units["optimal_layers"]:
             best = units[f"{layer}.top_score"][:, 0]
