@@ -8,7 +8,9 @@ guided tour's convolution step (issue 19) on lenet5 with the window sliding over
 and docs/units.png, the units view of lenet5's conv2 for the 4, ranked by how much the answer
 needs each channel, beside the unit panel of the most needed one (issue 16); and
 docs/where_map.png, the "Where it stands" view (issue 17) of a drawn 4 on simple_convnet's data
-map, asked to make it an 8, and docs/where_scribble.png, a scribble it flags as no digit.
+map, asked to make it an 8, and docs/where_scribble.png, a scribble it flags as no digit; and
+docs/screenshot_fashion.png, the dataset switch on Fashion-MNIST with a test image of a sneaker
+read by fashion_simple_convnet (issue 20).
 
 Starts the app on a free port unless --url names a running one; drives Debian's Chromium with
 Playwright (the test extras), as the browser tests do.
@@ -19,6 +21,8 @@ Playwright (the test extras), as the browser tests do.
                                             [--tour-out docs/screenshot_tour.png]
                                             [--units-out docs/units.png]
                                             [--where-out docs/where_map.png] [--only-where]
+                                            [--fashion-out docs/screenshot_fashion.png]
+                                            [--only-fashion]
 """
 
 from __future__ import annotations
@@ -241,6 +245,20 @@ def shoot_where(page, base: str, out: Path) -> None:
     print(f"wrote {out} and {out.with_name('where_scribble.png')}")
 
 
+def shoot_fashion(page, base: str, out: Path) -> None:
+    """The Fashion-MNIST side: switch dataset, load a sneaker from its gallery."""
+    page.goto(f"{base}/")
+    settle(page)
+    page.select_option("#dataset-select", "fashion-mnist")
+    page.wait_for_selector("#samples .sample[data-class='Sneaker']")
+    settle(page)
+    page.locator("#samples .sample[data-class='Sneaker']").nth(2).click()
+    page.wait_for_selector("#prediction[data-state=ok]")
+    settle(page)
+    page.screenshot(path=str(out), full_page=False)
+    print(f"wrote {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running cnnvis (default: start one)")
@@ -256,12 +274,16 @@ def main() -> None:
     parser.add_argument("--where-out", type=Path, default=ROOT / "docs" / "where_map.png")
     parser.add_argument("--only-where", action="store_true",
                         help="only docs/where_map.png and docs/where_scribble.png")
+    parser.add_argument("--fashion-out", type=Path,
+                        default=ROOT / "docs" / "screenshot_fashion.png")
+    parser.add_argument("--only-fashion", action="store_true",
+                        help="only docs/screenshot_fashion.png")
     args = parser.parse_args()
     with served(args.url) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport=VIEWPORT)
         page.set_default_timeout(30_000)
-        only = [name for name in ("train", "tour", "units", "where")
+        only = [name for name in ("train", "tour", "units", "where", "fashion")
                 if getattr(args, f"only_{name}")]
         if not only:
             shoot(page, base, "simple_convnet", "fc1", args.out)
@@ -274,6 +296,8 @@ def main() -> None:
             shoot_units(page, base, args.units_out)
         if not only or "where" in only:
             shoot_where(page, base, args.where_out)
+        if not only or "fashion" in only:
+            shoot_fashion(page, base, args.fashion_out)
         browser.close()
 
 
