@@ -6,7 +6,8 @@ import * as api from "./api.js";
 import { lineChart } from "./chart.js";
 import { decodeSample } from "./codec.js";
 import { el } from "./dom.js";
-import { aDigit, fmt, pct } from "./format.js";
+import { aClass, className, currentDataset } from "./datasets.js";
+import { fmt, pct } from "./format.js";
 import { paintGray } from "./paint.js";
 import { rovingGrid } from "./roving.js";
 
@@ -53,7 +54,7 @@ class QualityPanel {
     const t = d.training || {};
     const epochs = d.history.length;
     const parts = [
-      d.test_accuracy != null ? `${(d.test_accuracy * 100).toFixed(2)}% of the 10,000 MNIST test digits right` : null,
+      d.test_accuracy != null ? `${(d.test_accuracy * 100).toFixed(2)}% of the 10,000 ${currentDataset().title} test ${currentDataset().plural} right` : null,
       epochs ? `${epochs} epochs of training` : "no training history recorded",
       t.selected_epoch != null ? `weights kept from epoch ${t.selected_epoch} (${t.config?.selection || "selected"})` : null,
       t.duration != null ? `${Math.round(t.duration / 60)} min` : null,
@@ -120,16 +121,18 @@ class QualityPanel {
     }));
     const f = this.filter;
     const head = el("tr", {}, el("th", { className: "cm-corner" }, "true ↓ · said →"),
-      ...m.map((_, j) => el("th", { scope: "col" }, String(j))), el("th", { scope: "col" }, "right"));
+      // long class names ("Ankle boot") are cut to five letters in the header, whole in its title
+      ...m.map((_, j) => el("th", { scope: "col", title: className(j) }, className(j).slice(0, 5))),
+      el("th", { scope: "col" }, "right"));
     const rows = m.map((row, i) => el("tr", {},
-      el("th", { scope: "row" }, String(i)),
+      el("th", { scope: "row" }, className(i)),
       ...row.map((n, j) => {
         const diag = i === j;
         const strength = diag ? n / (maxDiag || 1) : Math.log1p(n) / Math.log1p(maxOff || 1);
         const active = f && f.label === i && f.predicted === j;
         const cell = el(diag || !n ? "span" : "button", {
           className: `cm-cell${diag ? " diag" : ""}${n && !diag ? " err" : ""}${active ? " active" : ""}`,
-          title: diag ? `${n} ${i}s recognised` : `${n} ${i}${n === 1 ? " was" : "s were"} taken for ${j}`,
+          title: diag ? `${n} × ${className(i)} recognised` : `${n} × ${className(i)} taken for ${className(j)}`,
           dataset: { label: String(i), predicted: String(j) },
           style: n ? { background: diag ? `rgba(248, 156, 58, ${0.1 + 0.45 * strength})`
             : `rgba(255, 92, 122, ${0.18 + 0.72 * strength})` } : {},
@@ -163,14 +166,14 @@ class QualityPanel {
     this.dom.galleryNote.replaceChildren(
       filter
         ? `${shown.length} ${filter.label}${shown.length === 1 ? "" : "s"} taken for ${filter.predicted} (of ${total} mistakes) · `
-        : `${total} mistakes on ${mistakes.test_size.toLocaleString("en")} test digits, most confident first · click one to load it`,
+        : `${total} mistakes on ${mistakes.test_size.toLocaleString("en")} test ${currentDataset().plural}, most confident first · click one to load it`,
       filter ? el("button", { type: "button", className: "link-btn", onclick: () => this.h.onFilter(null) }, "show all") : "");
     this.dom.gallery.replaceChildren(...shown.map((d) => {
       const cv = el("canvas", { width: 28, height: 28, className: "sample-img" });
       paintGray(cv, d.pixels, 28, 28);
       return el("button", {
         type: "button", className: "mistake",
-        title: `MNIST test #${d.index}: ${aDigit(d.label)}, taken for ${d.predicted} (p = ${pct(d.confidence)})`,
+        title: `${currentDataset().title} test #${d.index}: ${aClass(d.label)}, taken for ${className(d.predicted)} (p = ${pct(d.confidence)})`,
         dataset: { index: String(d.index), label: String(d.label), predicted: String(d.predicted) },
         onclick: () => this.h.onLoad(d),
       }, cv, el("span", { className: "mistake-cap" }, `${d.label}→${d.predicted}`,
@@ -213,7 +216,7 @@ export const qualityView = {
         painter.showMistakes(q.mistakes, cell, q.message);
       },
       onLoad: (d) => ctx.hooks.loadDigit(d.pixels,
-        `MNIST test digit #${d.index}: ${aDigit(d.label)} that ${ctx.page.modelName} took for ${d.predicted} (p = ${(d.confidence * 100).toFixed(1)}%).`),
+        `${currentDataset().title} test image #${d.index}: ${aClass(d.label)} that ${ctx.page.modelName} took for ${className(d.predicted)} (p = ${(d.confidence * 100).toFixed(1)}%).`),
     });
     return painter;
   },
