@@ -25,7 +25,7 @@ CONTENT_REASONS = (
 )
 DRAWING_OPERATIONS = {"/api/predict", "/api/predict/file", "/api/activations", "/api/compare",
                       "/api/explain", "/api/im2col", "/api/robustness", "/api/preprocess",
-                      "/api/unit", "/api/runs/{run_id}/activations"}
+                      "/api/unit", "/api/runs/{run_id}/activations", "/api/units/rank"}
 
 
 def rejected_only_for_content(ctx, response, case):
