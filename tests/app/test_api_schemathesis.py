@@ -25,7 +25,8 @@ CONTENT_REASONS = (
 )
 DRAWING_OPERATIONS = {"/api/predict", "/api/predict/file", "/api/activations", "/api/compare",
                       "/api/explain", "/api/im2col", "/api/robustness", "/api/preprocess",
-                      "/api/unit", "/api/runs/{run_id}/activations", "/api/units/rank"}
+                      "/api/unit", "/api/runs/{run_id}/activations", "/api/units/rank",
+                      "/api/neighbors", "/api/counterfactual"}
 
 
 def rejected_only_for_content(ctx, response, case):
