@@ -163,6 +163,14 @@ def run_options(runs: RunsDep) -> dict:
     return runs.options()
 
 
+# Registered before ``/{run_id}`` so that DELETE /api/runs/options is this path's 405 (Allow: GET),
+# not a delete of a run named "options".
+@router.api_route("/options", methods=["POST", "DELETE", "HEAD", "PUT", "PATCH", "OPTIONS",
+                                       "TRACE"], include_in_schema=False)
+def run_options_not_allowed() -> None:
+    raise HTTPException(405, headers={"Allow": "GET"})
+
+
 @router.get("/{run_id}", response_model=Run, responses=error_responses(404, 422, 503),
             summary="One run: status, progress, history, result")
 def get_run(run_id: RunId, runs: RunsDep) -> dict:
