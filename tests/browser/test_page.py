@@ -168,6 +168,8 @@ def test_click_opens_unit_panel_with_the_computation(page):
     page.mouse.click(x, y)
     inspect.wait_for(state="visible")
     assert "max" in inspect.inner_text() and page.locator("#inspect td.winner").count() == 1
+    # The panel (with what the unit responds to) covers the right of the view, where fc1 is.
+    page.click("#inspect-close")
 
     x, y = hover_unit_below(page, "fc1")
     page.mouse.click(x, y)
