@@ -78,10 +78,11 @@ def label_box(pg, title: str, scope: str = "") -> dict:
 def hover_unit_below(pg, title: str, max_px: int = 160, active: bool = False,
                      scope: str = "", readout: str = "#hover-readout") -> tuple[float, float]:
     """Move the mouse down from a layer's label until the hover readout names a unit (with a
-    non-zero value when `active`); `scope` and `readout` select another 3D view's."""
+    non-zero value when `active`); `scope` and `readout` select another 3D view's. Beside the
+    centre line too: a plane with an even number of map columns has a gap down its middle."""
     box = label_box(pg, title, scope)
     readout = pg.locator(readout)
-    for dx in (0, -12, 12, -24, 24) if active else (0,):
+    for dx in (0, -12, 12, -24, 24):
         x = box["x"] + box["width"] / 2 + dx
         for dy in range(24, max_px, 6 if not active else 3):
             y = box["y"] + box["height"] + dy
