@@ -74,7 +74,12 @@ def test_every_operation_conforms_over_http(case, live_url):
 
 
 def test_the_live_server_kept_count(live_url):
-    """Every answer above was counted, none was a 5xx, and no slot or waiter was leaked."""
+    """Every answer was counted, none was a 5xx, and no slot or waiter was leaked."""
+    # Sixty answers of its own, so the count does not depend on how many requests the tests
+    # above made (fewer under pytest-xdist, not understood yet: see the stop 12 note).
+    with httpx.Client(base_url=live_url, timeout=10) as http:
+        for _ in range(60):
+            assert http.get("/healthz").status_code == 200
     # /metrics is rendered at most once a second and shared: a scrape may show the counts of up
     # to a second ago, so ask again (a few times) until it is a fresh one.
     for _ in range(4):
