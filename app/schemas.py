@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from model.dataset_registry import DATASETS, DEFAULT_DATASET
+from model.maximise import SOURCES as IDEAL_SOURCES
 from model.optim import OPTIMIZERS
 from model.preprocess import MNIST_SIDE
 
@@ -852,14 +853,20 @@ class UnitDetail(BaseModel):
     top: list[UnitTopDigit] = Field(description="the 9 test digits with the highest scores, "
                                                 "highest first")
     optimal: EncodedArray = Field(
-        description="the ideal input, 28×28 in [0, 1]: gradient ascent on the input through the "
-                    "network's own backward pass (seeded; jitter, L2 and total-variation "
-                    "penalties, clipped to [0, 1]). " + UINT8_ENCODING)
+        description="the ideal input, 28×28 in [0, 1]: the best of two gradient ascents on the "
+                    "input through the network's own backward pass (seeded; jitter, L2 and "
+                    "total-variation penalties, clipped to [0, 1]), one from noise and one from "
+                    "the unit's best test digit, and that digit itself (see `optimal_from`). "
+                    + UINT8_ENCODING)
     optimal_score: float = Field(description="the unit's score on the ideal input (at least its "
-                                             "score on its best test digit)")
+                                             "score on its best test digit, by construction)")
     optimal_source: Literal["shipped", "computed"] = Field(
         description="`shipped` in the units file (first conv layer, outputs) or `computed` on "
                     "this request (then kept in the answer cache)")
+    optimal_from: Literal[IDEAL_SOURCES] = Field(
+        description="which candidate won: the ascent from noise (raising a channel at its map's "
+                    "centre), the ascent from the best test digit (raising it where that digit "
+                    "peaked), or the best test digit itself when no ascent beat it")
     quantiles: list[float] = Field(
         description="the 0th, 1st, …, 100th percentile of the unit's score over the test split")
 
@@ -871,6 +878,8 @@ class UnitSummary(BaseModel):
     optimal: EncodedArray | None = Field(description="the shipped ideal input, or null (ask "
                                                      "the unit itself to compute one)")
     optimal_score: float | None
+    optimal_from: Literal[IDEAL_SOURCES] | None = Field(
+        description="where the shipped ideal input came from (as in the unit's answer), or null")
 
 
 class Sprite(BaseModel):

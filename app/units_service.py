@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 
 from model.inputs import drawing_window
-from model.maximise import maximise
+from model.maximise import SOURCES
 from model.preprocess import MNIST_SIDE
 from model.receptive import receptive_span, whole_input
-from model.testset import load_test_set
-from model.units import TOP
+from model.testset import as_input, load_test_set
+from model.units import TOP, ideal_from
 
 from .encoding import b64, encode_array, float32_list, float32_value
 from .registry import LoadedModel, NotFoundError, name_list
@@ -83,15 +83,28 @@ def _top(model: LoadedModel, layer: str, index: int, count: int,
     return entries
 
 
-def ideal_input(model: LoadedModel, layer: str, index: int) -> tuple[np.ndarray, float, str]:
-    """``(image (28, 28), score, source)``: the shipped ideal input, or one computed now by
-    gradient ascent (the same seeded ascent as the shipped ones)."""
+def shipped_from(units: dict[str, Any], layer: str, index: int) -> str:
+    """Where a shipped ideal input came from (files made before this was recorded hold ascents
+    from noise)."""
+    sources = units.get(f"{layer}.optimal_from")
+    return SOURCES[0 if sources is None else int(sources[index])]
+
+
+def ideal_input(model: LoadedModel, layer: str,
+                index: int) -> tuple[np.ndarray, float, str, str]:
+    """``(image (28, 28), score, source, came_from)``: the shipped ideal input, or one computed
+    now by the same seeded ascents as the shipped ones (from noise and from the unit's best test
+    image, the best of those and that image kept); ``came_from`` is one of ``SOURCES``."""
     units = unit_stats(model)
     if layer in units["optimal_layers"]:
         image = units[f"{layer}.optimal"][index]
-        return drawing_window(image), float(units[f"{layer}.optimal_score"][index]), "shipped"
-    images, scores = maximise(model.net, layer, [index])
-    return drawing_window(images[0, 0]), float(scores[0]), "computed"
+        return (drawing_window(image), float(units[f"{layer}.optimal_score"][index]), "shipped",
+                shipped_from(units, layer, index))
+    split = load_test_set(str(units["dataset"]))
+    best = as_input(model.net, split.images[units[f"{layer}.top_index"][[index], 0]])
+    images, scores, sources = ideal_from(model.net, units, layer, np.array([index]), best)
+    return (drawing_window(images[0, 0]), float(scores[0]), "computed",
+            SOURCES[int(sources[0])])
 
 
 def _head(model: LoadedModel, layer: str) -> dict[str, Any]:
@@ -107,12 +120,13 @@ def unit(model: LoadedModel, layer: str, index: int) -> dict[str, Any]:
     """One unit: its 9 top test digits (whole, with the receptive-field box of where it
     peaked), its ideal input and the percentiles of its score over the test set."""
     index = unit_index(model, layer, index)
-    image, score, source = ideal_input(model, layer, index)
+    image, score, source, came_from = ideal_input(model, layer, index)
     quantiles = unit_stats(model)[f"{layer}.quantiles"][index]
     return {**_head(model, layer), "index": index,
             "top": _top(model, layer, index, TOP, pixels=True),
             "optimal": encode_array(image), "optimal_score": float32_value(score),
-            "optimal_source": source, "quantiles": float32_list(quantiles)}
+            "optimal_source": source, "optimal_from": came_from,
+            "quantiles": float32_list(quantiles)}
 
 
 def layer_units(model: LoadedModel, layer: str) -> dict[str, Any]:
@@ -125,10 +139,11 @@ def layer_units(model: LoadedModel, layer: str) -> dict[str, Any]:
     rows = []
     for index in range(head["count"]):
         row: dict[str, Any] = {"index": index, "top": _top(model, layer, index, 1, pixels=False),
-                               "optimal": None, "optimal_score": None}
+                               "optimal": None, "optimal_score": None, "optimal_from": None}
         if shipped:
             row["optimal"] = encode_array(drawing_window(units[f"{layer}.optimal"][index]))
             row["optimal_score"] = float32_value(units[f"{layer}.optimal_score"][index])
+            row["optimal_from"] = shipped_from(units, layer, index)
         rows.append(row)
     split = load_test_set(head["dataset"])
     best = split.images[units[f"{layer}.top_index"][:, 0]]

@@ -27,10 +27,9 @@ import httpx
 import numpy as np
 
 from model.data import REPO_ROOT
-from model.maximise import maximise
 from model.runtime import available_cores, single_threaded_blas
-from model.testset import load_test_set
-from model.units import build_units_file, unit_layers
+from model.testset import as_input, load_test_set
+from model.units import build_units_file, ideal_from, load_units, unit_layers, units_path
 from model.weights import load_checked
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
@@ -56,15 +55,19 @@ def make_files(threads: int) -> tuple[dict[str, float], dict[str, float]]:
 
 
 def on_demand() -> dict[str, dict[str, float]]:
-    """Seconds for one ideal input computed on request (unit 0), per model and layer."""
+    """Seconds for one ideal input computed on request (unit 0: both ascents, as
+    app/units_service.py runs them), per model and layer."""
     out: dict[str, dict[str, float]] = {}
+    split = load_test_set()
     with single_threaded_blas():  # as the server runs it (CNNVIS_BLAS_THREADS=1)
         for name in MODELS:
             net = load_checked(name)[0]
+            units = load_units(units_path(REPO_ROOT / "weights" / f"{name}.json"), net)
             out[name] = {}
             for layer in unit_layers(net):
                 started = time.perf_counter()
-                maximise(net, layer, [0])
+                best = as_input(net, split.images[units[f"{layer}.top_index"][[0], 0]])
+                ideal_from(net, units, layer, np.array([0]), best)
                 out[name][layer] = round(time.perf_counter() - started, 3)
     return out
 

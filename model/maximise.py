@@ -2,8 +2,9 @@
 Visualization", Distill 2017): gradient ascent on the input, through the network's own backward
 pass, for the image that excites one unit most, with jitter and L2 / total-variation penalties.
 
-A unit is a channel of a layer with feature maps (its value at the map's centre is raised, so the
-whole receptive field lies inside the image where it can) or one output of a dense layer.
+A unit is a channel of a layer with feature maps (its score is its maximum over positions; the
+ascent raises one position: the map's centre from noise, so the whole receptive field lies inside
+the image where it can, or where the unit's best test image peaked) or one output of a dense layer.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ class AscentConfig:
 
 
 DEFAULT_ASCENT = AscentConfig()
+
+# Where an ideal input came from (:func:`ideal_inputs`), in order of preference on a tie; a units
+# file stores the index.
+SOURCES = ("ascent from noise", "ascent from the best test image", "the best test image")
 
 
 def _forward(net: Sequential, x: np.ndarray, last: int) -> tuple[np.ndarray, list[Any]]:
@@ -71,14 +76,17 @@ def _tv_grad(x: np.ndarray) -> np.ndarray:
     return g
 
 
-def target_mask(net: Sequential, layer: str, units: np.ndarray) -> np.ndarray:
-    """One-hot gradients (U, *layer_shape) selecting each unit: a channel's centre position or
-    a dense output."""
+def target_mask(net: Sequential, layer: str, units: np.ndarray,
+                positions: np.ndarray | None = None) -> np.ndarray:
+    """One-hot gradients (U, *layer_shape) selecting each unit: a channel at ``positions``
+    (U, 2) rows and columns in its map (default the centre), or a dense output."""
     shape = net.shapes[layer]
     dout = np.zeros((len(units), *shape), dtype=net.dtype)
     rows = np.arange(len(units))
     if len(shape) == 3:
-        dout[rows, units, shape[1] // 2, shape[2] // 2] = 1
+        if positions is None:
+            positions = np.tile([shape[1] // 2, shape[2] // 2], (len(units), 1))
+        dout[rows, units, positions[:, 0], positions[:, 1]] = 1
     else:
         dout.reshape(len(units), -1)[rows, units] = 1
     return dout
@@ -93,24 +101,27 @@ def unit_scores(net: Sequential, layer: str, x: np.ndarray, units: np.ndarray) -
     return picked.reshape(len(units), -1).max(axis=1)
 
 
-def maximise(net: Sequential, layer: str, units: list[int] | np.ndarray,
-             config: AscentConfig = DEFAULT_ASCENT) -> tuple[np.ndarray, np.ndarray]:
-    """The ideal input of each unit of ``layer``, all ascended together as one batch.
-
-    Output: images (U, *input_shape) float32 in [0, 1], scores (U,) (see :func:`unit_scores`).
-    Seeded: the same network, units and config give the same images.
-    """
-    units = np.asarray(units, dtype=np.int64)
+def _check(net: Sequential, layer: str, units: np.ndarray) -> int:
+    """The index of ``layer`` in the network; ValueError for an unknown layer or unit."""
     names = [name for name, _ in net.layers]
     if layer not in names:
         raise ValueError(f"unknown layer {layer!r}; layers: {', '.join(names)}")
     if units.size and (units.min() < 0 or units.max() >= net.shapes[layer][0]):
         raise ValueError(f"{layer!r} has {net.shapes[layer][0]} units; asked for {units.tolist()}")
-    last = names.index(layer)
-    # One stream per unit: a unit's image does not depend on which units share its batch.
+    return names.index(layer)
+
+
+def _noise(net: Sequential, units: np.ndarray, config: AscentConfig) -> tuple[np.ndarray, list]:
+    """Each unit's noise start and its own random stream (which then draws its jitter): a unit's
+    image does not depend on which units share its batch."""
     rngs = [np.random.default_rng([config.seed, int(u)]) for u in units]
-    x = np.stack([r.random(net.input_shape) * config.start for r in rngs]).astype(net.dtype)
-    dout = target_mask(net, layer, units)
+    starts = np.stack([r.random(net.input_shape) * config.start for r in rngs])
+    return starts.astype(net.dtype), rngs
+
+
+def _ascend(net: Sequential, last: int, x: np.ndarray, dout: np.ndarray, rngs: list,
+            config: AscentConfig) -> np.ndarray:
+    """Gradient ascent of the batch ``x`` (changed in place and returned) on ``dout``'s units."""
     total = config.steps + config.polish
     for step in range(total):
         plain = step >= config.steps
@@ -123,25 +134,80 @@ def maximise(net: Sequential, layer: str, units: list[int] | np.ndarray,
         if plain:  # signed steps shrinking to nothing: every pixel reaches its best bound
             x += config.lr * (total - step) / config.polish * np.sign(grad)
         else:
-            peak = np.abs(grad).reshape(len(units), -1).max(axis=1)
+            peak = np.abs(grad).reshape(len(x), -1).max(axis=1)
             grad /= np.maximum(peak, 1e-12).reshape(-1, 1, 1, 1)
             grad -= config.l2 * x + config.tv * _tv_grad(x)
             x += config.lr * grad
         np.clip(x, 0.0, 1.0, out=x)
+    return x
+
+
+def maximise(net: Sequential, layer: str, units: list[int] | np.ndarray,
+             config: AscentConfig = DEFAULT_ASCENT) -> tuple[np.ndarray, np.ndarray]:
+    """The ascent from noise of each unit of ``layer`` (a channel at its map's centre), all
+    ascended together as one batch.
+
+    Output: images (U, *input_shape) float32 in [0, 1], scores (U,) (see :func:`unit_scores`).
+    Seeded: the same network, units and config give the same images.
+    """
+    units = np.asarray(units, dtype=np.int64)
+    last = _check(net, layer, units)
+    x, rngs = _noise(net, units, config)
+    x = _ascend(net, last, x, target_mask(net, layer, units), rngs, config)
     return x, unit_scores(net, layer, x, units)
 
 
-def maximise_parallel(net: Sequential, layer: str, units: list[int] | np.ndarray,
-                      config: AscentConfig = DEFAULT_ASCENT,
-                      threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`maximise` with the units split over ``threads`` threads (BLAS on one thread each,
-    as in :meth:`Sequential.logits`); the same images as one batch, up to a GEMM's rounding."""
+def ideal_inputs(net: Sequential, layer: str, units: list[int] | np.ndarray, best: np.ndarray,
+                 best_score: np.ndarray, positions: np.ndarray | None = None,
+                 config: AscentConfig = DEFAULT_ASCENT) -> tuple[np.ndarray, np.ndarray,
+                                                                 np.ndarray]:
+    """Each unit's ideal input: the best of its ascent from noise (:func:`maximise`), an ascent
+    started from its best test image raising the position where that image peaked, and that
+    image itself; so it scores at least as high as every test image, by construction.
+
+    Input: units (U,); best (U, *input_shape) each unit's best test image as the network's input;
+    best_score (U,) its score on it (from the pass over the test set); positions (U, 2) where it
+    peaked in a channel's map, None for a dense layer. Output: images (U, *input_shape) in
+    [0, 1], scores (U,), sources (U,) int8 indices into :data:`SOURCES`. Both ascents of all
+    units run as one batch, each unit's with its own random streams.
+    """
+    units = np.asarray(units, dtype=np.int64)
+    last = _check(net, layer, units)
+    if len(net.shapes[layer]) == 3 and positions is None:
+        raise ValueError(f"{layer!r} has feature maps: say where each best test image peaked")
+    noise, rngs = _noise(net, units, config)
+    rngs += [np.random.default_rng([config.seed, int(u), 1]) for u in units]
+    x_best = np.asarray(best, dtype=net.dtype)
+    x = np.concatenate([noise, x_best])
+    both = np.concatenate([units, units])
+    dout = np.concatenate([target_mask(net, layer, units),
+                           target_mask(net, layer, units, positions)])
+    x = _ascend(net, last, x, dout, rngs, config)
+    found = unit_scores(net, layer, x, both).reshape(2, len(units))
+    candidates = np.stack([*found, np.asarray(best_score, dtype=found.dtype)])  # (3, U)
+    sources = candidates.argmax(axis=0).astype(np.int8)  # the first of equal scores
+    images = np.stack([x[:len(units)], x[len(units):], x_best])[sources, np.arange(len(units))]
+    return images, candidates[sources, np.arange(len(units))], sources
+
+
+def ideal_inputs_parallel(net: Sequential, layer: str, units: list[int] | np.ndarray,
+                          best: np.ndarray, best_score: np.ndarray,
+                          positions: np.ndarray | None = None,
+                          config: AscentConfig = DEFAULT_ASCENT,
+                          threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`ideal_inputs` with the units split over ``threads`` threads (BLAS on one thread
+    each, as in :meth:`Sequential.logits`); the same images as one batch, up to a GEMM's
+    rounding."""
     units = np.asarray(units, dtype=np.int64)
     if threads <= 1 or len(units) < 2:
-        return maximise(net, layer, units, config)
-    parts = [part for part in np.array_split(units, min(threads, len(units))) if len(part)]
+        return ideal_inputs(net, layer, units, best, best_score, positions, config)
+    parts = [part for part in np.array_split(np.arange(len(units)), min(threads, len(units)))
+             if len(part)]
+
+    def run(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return ideal_inputs(net, layer, units[rows], best[rows], best_score[rows],
+                            None if positions is None else positions[rows], config)
+
     with single_threaded_blas():
-        done = list(thread_pool(len(parts)).map(lambda part: maximise(net, layer, part, config),
-                                                parts))
-    return (np.concatenate([images for images, _ in done]),
-            np.concatenate([values for _, values in done]))
+        done = list(thread_pool(len(parts)).map(run, parts))
+    return tuple(np.concatenate([found[i] for found in done]) for i in range(3))

@@ -1,7 +1,7 @@
 """What each unit responds to, over a test set: its top images (the DeepVis toolbox's top 9,
 Yosinski et al. 2015) with where in them it peaked, the distribution of its values, and the
-ideal inputs of the first conv layer and the outputs; stored as ``<name>.units.npz`` beside the
-weights (no pickle) and validated strictly when read back.
+ideal inputs of the first conv layer and the outputs (with where each came from); stored as
+``<name>.units.npz`` beside the weights (no pickle) and validated strictly when read back.
 
 A unit is a channel of a conv or pooling layer (its score on an image is its maximum over
 positions) or one output of a dense layer (its value; the last layer's outputs are the classes).
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .maximise import DEFAULT_ASCENT, AscentConfig, maximise_parallel
+from .maximise import DEFAULT_ASCENT, SOURCES, AscentConfig, ideal_inputs_parallel
 from .networks import Sequential
 from .runtime import single_threaded_blas
 from .testset import as_input, dataset_of, layer_outputs, load_test_set
@@ -90,6 +90,19 @@ def top_images(values: np.ndarray, k: int = TOP) -> np.ndarray:
     return np.ascontiguousarray(order.T)
 
 
+def ideal_from(net: Sequential, arrays: dict[str, Any], layer: str, units: np.ndarray,
+               best: np.ndarray, config: AscentConfig = DEFAULT_ASCENT,
+               threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ideal inputs of ``units`` of ``layer`` (:func:`model.maximise.ideal_inputs`), started
+    also from each unit's best test image as a units file's ``arrays`` record it (its score and
+    where it peaked). Input: best (U, *input_shape), the images ``{layer}.top_index[units, 0]``
+    as the network's input. Output: images, scores, sources as ``ideal_inputs``."""
+    positions = arrays.get(f"{layer}.top_position")
+    return ideal_inputs_parallel(net, layer, units, best, arrays[f"{layer}.top_score"][units, 0],
+                                 None if positions is None else positions[units, 0], config,
+                                 threads)
+
+
 def describe_units(net: Sequential, x: np.ndarray, weights_sha256: str, dataset: str,
                    batch_size: int = 100, threads: int = 1, optimal: bool = True,
                    config: AscentConfig = DEFAULT_ASCENT) -> dict[str, np.ndarray]:
@@ -112,10 +125,12 @@ def describe_units(net: Sequential, x: np.ndarray, weights_sha256: str, dataset:
     chosen = precomputed_layers(net) if optimal else []
     arrays["optimal_layers"] = np.array(chosen, dtype=str)
     for name in chosen:
-        images, best = maximise_parallel(net, name, np.arange(unit_count(net, name)), config,
-                                         threads)
+        every = np.arange(unit_count(net, name))
+        images, best, sources = ideal_from(net, arrays, name, every,
+                                           x[arrays[f"{name}.top_index"][:, 0]], config, threads)
         arrays[f"{name}.optimal"] = images[:, 0].astype(np.float32)
         arrays[f"{name}.optimal_score"] = best.astype(np.float32)
+        arrays[f"{name}.optimal_from"] = sources
     return arrays
 
 
@@ -144,8 +159,9 @@ def load_units(path: Path, net: Sequential) -> dict[str, Any]:
     Checks: no pickle, exactly the expected keys for the network's unit layers, shapes and
     dtypes, test indices in range and unique per unit, scores descending and within each unit's
     value range, positions inside the layer's map, quantiles non-decreasing, ideal inputs in
-    [0, 1] and finite. Returns the arrays (read-only) plus ``layers`` and ``optimal_layers`` as
-    lists of names.
+    [0, 1] and finite, their sources (``optimal_from``, indices into ``maximise.SOURCES``)
+    known. Returns the arrays (read-only) plus ``layers`` and ``optimal_layers`` as lists of
+    names.
     """
     arrays = read_npz(path)
     missing = sorted(META - set(arrays))
@@ -203,6 +219,12 @@ def load_units(path: Path, net: Sequential) -> dict[str, Any]:
             if not (np.all(np.isfinite(values)) and np.all((images >= 0) & (images <= 1))):
                 raise _fail(path, f"{opt[0]} must be finite values in [0, 1]")
             expected.update(opt)
+            key = f"{name}.optimal_from"
+            if key in arrays:  # files made before it was recorded hold ascents from noise
+                sources = _expect(path, arrays, key, (u,), "i")
+                if sources.min() < 0 or sources.max() >= len(SOURCES):
+                    raise _fail(path, f"{key} holds sources outside 0..{len(SOURCES) - 1}")
+                expected.add(key)
     extra = sorted(set(arrays) - expected)
     if extra:
         raise _fail(path, f"unexpected key(s) {', '.join(extra)}")

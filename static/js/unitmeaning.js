@@ -125,9 +125,10 @@ export function unitMeaning(a, value, off, onToggle) {
       el("figure", { className: "unit-ideal-fig" }, ideal,
         el("figcaption", {}, `ideal input · ${fmt(a.optimal_score)}`)),
       el("p", { className: "muted small" },
-        "Gradient ascent on the image through the network's own backward pass (random start, " +
-        "jitter, L2 and smoothness penalties, pixels kept in [0, 1]) finds the input that excites " +
-        `it most; its best test digit scores ${fmt(a.top[0].score)}` +
+        "Gradient ascent on the image through the network's own backward pass (jitter, L2 and " +
+        "smoothness penalties, pixels kept in [0, 1]), once from random noise and once from its " +
+        `best test digit, finds the input that excites it most (shown: ${a.optimal_from}); ` +
+        `its best test digit scores ${fmt(a.top[0].score)}` +
         (a.optimal_source === "computed" ? " (computed for you just now)." : "."))),
     el("div", { className: "unit-hist-row" }, histogram(a.quantiles, value),
       el("p", { className: "muted small" }, `its values over the test set; ${where}`)));
