@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import os
 import struct
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PATH = MNIST.sample_path
 SHIPPED_DATA = MNIST.shipped_data
 SHA256 = MNIST.sha256
+TEST_PARTS = ("test_images", "test_labels")
 MIRRORS = MNIST.mirrors
 DatasetLike = Dataset | str | None
 
@@ -72,13 +74,27 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None,
     return Path(chosen).expanduser() if chosen else ds.shipped_data
 
 
-def find_files(data_dir: Path, dataset: DatasetLike = None) -> dict[str, Path]:
-    """Map each of the four parts to an existing file (gzipped preferred); name what is missing."""
+def _parts(parts: Iterable[str] | None) -> dict[str, str]:
+    """The chosen parts of ``FILES`` (all four when None); ValueError names unknown ones."""
+    if parts is None:
+        return dict(FILES)
+    chosen = list(parts)
+    unknown = [p for p in chosen if p not in FILES]
+    if unknown:
+        raise ValueError(f"unknown dataset part(s) {', '.join(unknown)}; parts: "
+                         f"{', '.join(FILES)}")
+    return {key: FILES[key] for key in chosen}
+
+
+def find_files(data_dir: Path, dataset: DatasetLike = None,
+               parts: Iterable[str] | None = None) -> dict[str, Path]:
+    """Map each of the four parts (or the chosen ``parts``, e.g. ``TEST_PARTS``) to an existing
+    file (gzipped preferred); name what is missing."""
     ds = as_dataset(dataset)
     if not data_dir.is_dir():
         raise DatasetError(f"{ds.title} directory {data_dir} does not exist. {how_to_get(ds)}")
     found, missing = {}, []
-    for key, stem in FILES.items():
+    for key, stem in _parts(parts).items():
         for candidate in (data_dir / f"{stem}.gz", data_dir / stem):
             if candidate.is_file():
                 found[key] = candidate
@@ -104,11 +120,13 @@ def checksum(path: Path, dataset: Dataset, name: str | None = None) -> tuple[str
     raise DatasetError(f"{path}: no {dataset.title} checksum is known for {name}")
 
 
-def verify(data_dir: Path, dataset: DatasetLike = None) -> dict[str, dict[str, str]]:
-    """Check every file's SHA-256 against the official value; return name → {path, sha256}."""
+def verify(data_dir: Path, dataset: DatasetLike = None,
+           parts: Iterable[str] | None = None) -> dict[str, dict[str, str]]:
+    """Check every file's (or the chosen ``parts``') SHA-256 against the official value; return
+    part → {path, sha256}."""
     ds = as_dataset(dataset)
     report = {}
-    for key, path in find_files(data_dir, ds).items():
+    for key, path in find_files(data_dir, ds, parts).items():
         digest, expected = checksum(path, ds)
         if digest != expected:
             raise DatasetError(f"{path} has SHA-256 {digest}, expected {expected}: the file is "
@@ -133,14 +151,16 @@ def read_idx(path: Path) -> np.ndarray:
 
 
 def load_dataset(dataset: DatasetLike = None, data_dir: str | os.PathLike | None = None,
-                 check: bool = True) -> tuple[dict[str, np.ndarray], dict[str, dict[str, str]]]:
+                 check: bool = True, parts: Iterable[str] | None = None,
+                 ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, str]]]:
     """Load a dataset as uint8 arrays: ``train_images`` (60000, 28, 28), ``train_labels``
-    (60000,), ``test_images`` (10000, 28, 28), ``test_labels`` (10000,). Also returns the
-    checksum report."""
+    (60000,), ``test_images`` (10000, 28, 28), ``test_labels`` (10000,), or only the chosen
+    ``parts`` (only their files are read and checked). Also returns the checksum report."""
     ds = as_dataset(dataset)
     directory = resolve_data_dir(data_dir, ds)
-    report = verify(directory, ds) if check else {k: {"path": str(p), "sha256": ""}
-                                                  for k, p in find_files(directory, ds).items()}
+    report = (verify(directory, ds, parts) if check else
+              {k: {"path": str(p), "sha256": ""}
+               for k, p in find_files(directory, ds, parts).items()})
     arrays = {key: read_idx(Path(info["path"])) for key, info in report.items()}
     return arrays, report
 

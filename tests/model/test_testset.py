@@ -1,11 +1,16 @@
 """model/testset.py: the batched pass over a set keeps the layer-by-layer outputs (up to a GEMM's
-rounding) for any batch size and thread count; the test split comes from the model's dataset."""
+rounding) for any batch size and thread count; the test split comes from the model's dataset and
+only its own files are read and checked."""
+
+import gzip
+import shutil
 
 import numpy as np
 import pytest
 
 from model import build
-from model.data import REPO_ROOT
+from model.data import REPO_ROOT, TEST_PARTS, DatasetError, load_dataset
+from model.dataset_registry import FASHION_MNIST, FILES
 from model.testset import DEFAULT_DATASET, as_input, dataset_of, layer_outputs, load_test_set
 from model.weights import read_manifest
 
@@ -45,3 +50,27 @@ def test_the_test_split_is_the_models_dataset_mnist_by_default():
     assert x.shape == (3, 1, 28, 28) and x.dtype == np.float32 and x.max() == 1.0
     with pytest.raises(ValueError, match="unknown dataset"):
         load_test_set("cifar")
+
+
+@pytest.fixture
+def test_files_only(tmp_path, monkeypatch):
+    """Fashion-MNIST's directory setting pointing at a copy of its two test files alone."""
+    for stem in (FILES[part] for part in TEST_PARTS):
+        shutil.copy(FASHION_MNIST.shipped_data / f"{stem}.gz", tmp_path)
+    monkeypatch.setenv(FASHION_MNIST.env, str(tmp_path))
+    load_test_set.cache_clear()
+    yield tmp_path
+    load_test_set.cache_clear()  # later tests read the shipped copy
+
+
+def test_the_test_split_reads_and_checks_only_its_own_two_files(test_files_only):
+    split = load_test_set("fashion-mnist")  # no training files there: not needed
+    assert split.images.shape == (10_000, 28, 28) and split.labels.shape == (10_000,)
+    load_test_set.cache_clear()
+    stem = FILES["test_labels"]
+    raw = gzip.decompress((test_files_only / f"{stem}.gz").read_bytes())
+    (test_files_only / f"{stem}.gz").write_bytes(gzip.compress(raw[:-1] + b"\x09"))
+    with pytest.raises(DatasetError, match=f"{stem}.gz has SHA-256 .* not the official"):
+        load_test_set("fashion-mnist")
+    with pytest.raises(ValueError, match="unknown dataset part.*validation_images"):
+        load_dataset(FASHION_MNIST, test_files_only, parts=["validation_images"])
