@@ -393,7 +393,7 @@ ERROR_DESCRIPTIONS = {
     404: "Unknown model, layer or parameter (the message lists the valid names)",
     413: "Request body or image over its size limit",
     415: "Wrong content type, or an image format other than PNG/JPEG",
-    422: "Invalid request fields (shape, type, range), a blank drawing ('draw a digit first'), "
+    422: "Invalid request fields (shape, type, range), a blank drawing ('draw something first'), "
          "a JSON body with more values than allowed, or an answer over the response size limit",
     429: "This client already has as many training runs queued or running as it may (the "
          "Retry-After header says when to retry)",

@@ -30,7 +30,7 @@ NOISE_FLOOR = 0.05
 WORK_SIDE = 1024
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as Pillow's "L"
 
-BLANK_MESSAGE = "draw a digit first: the image has no ink"
+BLANK_MESSAGE = "draw something first: the image has no ink"
 _SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"),
     (b"GIF89a", "GIF"), (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),

@@ -32,16 +32,39 @@ export function aClass(label) {
 /** What one drawn thing is called: "digit", "piece of clothing". */
 export const noun = () => currentDataset().noun;
 
-/** The copy on the page that names what is drawn, for the dataset `ds`. */
+/** What several are called: "digits", "garments". */
+export const plural = () => currentDataset().plural;
+
+/** The shown network's class names, in label order. */
+export function classNames() {
+  return state.models.get(state.modelName)?.classes || currentDataset().classes;
+}
+
+/** A class name short enough to sit under a 10-px bar: the name itself up to three letters, else
+    its shortest prefix of three or more letters no other class name starts with ("Sne", "Sho"). */
+export function classTag(label) {
+  const names = classNames();
+  const name = className(label);
+  if (name.length <= 3) return name;
+  for (let n = 3; n < name.length; n++) {
+    const tag = name.slice(0, n);
+    if (!names.some((other, i) => i !== label && other.startsWith(tag))) return tag;
+  }
+  return name;
+}
+
+/** A copy template with {noun}, {plural} and {title} filled in for the dataset `ds`. */
+const fill = (template, ds) => template.replace(/\{(noun|plural|title)\}/g, (_, key) => ds[key]);
+
+/** The copy on the page that names what is drawn, for the dataset `ds`: the templates in the
+    markup (data-copy: the text, data-copy-label: aria-label) and the pad's hints. */
 function applyCopy(ds) {
+  for (const node of document.querySelectorAll("[data-copy]")) node.textContent = fill(node.dataset.copy, ds);
+  for (const node of document.querySelectorAll("[data-copy-label]")) node.setAttribute("aria-label", fill(node.dataset.copyLabel, ds));
   const first = ds.classes[0];
   const last = ds.classes[ds.classes.length - 1];
-  $("pad-title").textContent = `Draw a ${ds.noun}`;
   $("draw-canvas").setAttribute("aria-label", `Drawing pad: draw a ${ds.noun} (${first} to ${last})`);
   $("pad-hint").textContent = /^\d+$/.test(first) ? `draw a ${ds.noun} ${first}–${last} here` : `draw a ${ds.noun} here`;
-  $("samples-title").textContent = `${ds.title} test ${ds.plural}`;
-  $("samples-keys").textContent = `One tab stop: the arrow keys move between the ${ds.plural}, Enter loads one.`;
-  $("prob-bars").setAttribute("aria-label", `Probability of each ${ds.noun === "digit" ? "digit" : "class"}`);
   document.body.dataset.dataset = ds.name;
 }
 

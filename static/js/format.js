@@ -24,11 +24,6 @@ export function count(n) {
   return String(n);
 }
 
-/** "a 7", "an 8": a digit with its article. */
-export function aDigit(d) {
-  return `${d === 8 || d === 11 || d === 18 ? "an" : "a"} ${d}`;
-}
-
 /**
  * The fewest decimals (from `least`, at most 7) at which `terms` rounded each add up to `total`
  * rounded, so a sum shown as numbers is exact to the digits shown.

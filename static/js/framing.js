@@ -10,8 +10,8 @@ const YAWS = [-0.6, -0.72, -0.85, -1.0, -1.15, -1.3, -1.45];
 const PITCHES = [0.25, 0.38, 0.52, 0.66, 0.8];
 const RISES = [0, 0.3, 0.6, 1];
 const MAX_OVERLAP = 0.45; // share of a plane another plane may cover on screen
-const DIGIT_ROOM = 16;
-const INPUT_WEIGHT = 3; // CSS px between output units: room for a digit label each
+const LABEL_ROOM = 16; // CSS px between output units: room for a class label each
+const INPUT_WEIGHT = 3;
 
 /** Signed area of a polygon of [x, y] points. */
 function area(poly) {
@@ -79,7 +79,7 @@ function detail(g, poly) {
   const [along, up] = across(poly);
   const weight = g.C === 1 ? INPUT_WEIGHT : 1;
   if (!g.box) return (Math.min((along * g.W) / g.cellsW, (up * g.H) / g.cellsH)) / weight;
-  return g.H === 10 && g.W === 1 ? ((up / 10) * 12) / DIGIT_ROOM : Infinity;
+  return g.output && g.W === 1 ? ((up / g.H) * 12) / LABEL_ROOM : Infinity;
 }
 
 /**

@@ -4,6 +4,7 @@
 
 import { css, inkOn } from "./colormap.js";
 import { el } from "./dom.js";
+import { currentDataset, noun } from "./datasets.js";
 import { decimalsAddingUp, fixed, fmt, pct } from "./format.js";
 import { poolReduce } from "./geometry.js";
 import { unitLabel } from "./netmodel.js";
@@ -76,9 +77,7 @@ export class InspectPanel {
 
   computation(group, ex) {
     switch (group.head.role) {
-      case "input": return [el("p", { className: "explain" },
-        "One pixel of the 28×28 image the network saw: your drawing cropped, scaled to 20×20 " +
-        "and centred by its centre of mass, as MNIST digits are. 0 is paper, 1 is ink.")];
+      case "input": return [el("p", { className: "explain" }, inputText(currentDataset()))];
       case "weighted": return group.head.window ? this.conv(group, ex) : this.dense(ex);
       case "pooling": return this.pool(group, ex);
       default: return this.elementwise(group, ex);
@@ -154,7 +153,7 @@ export class InspectPanel {
     return [
       el("p", { className: "explain" },
         `Fully connected: every one of the ${ex.fanIn} outputs of ${ex.prevTitle} feeds this unit ` +
-        `through its own weight (${ex.active} of them are non-zero for your digit). ` +
+        `through its own weight (${ex.active} of them are non-zero for your ${noun()}). ` +
         "The largest contributions w·x:"),
       el("table", { className: "contrib-table" },
         el("thead", {}, el("tr", {}, ["input", "x", "w", "w·x", ""].map((t) => el("th", {}, t)))),
@@ -223,6 +222,14 @@ function matrix(title, values, k, winner = -1) {
   }
   return el("div", { className: "mat-wrap" }, el("div", { className: "mat-title" }, title),
     el("table", { className: `mat k${Math.min(k, 9)}` }, el("tbody", {}, rows)));
+}
+
+/** What one input pixel is, as the dataset `ds` prepares a drawing (model/preprocess.py). */
+function inputText(ds) {
+  const how = ds.preprocessing === "fill"
+    ? `cropped to its ink and scaled to fill the frame, as ${ds.title}'s images are`
+    : `cropped, scaled to 20×20 and centred by its centre of mass, as ${ds.title} ${ds.plural} are`;
+  return `One pixel of the 28×28 image the network saw: your drawing ${how}. 0 is paper, 1 is ink.`;
 }
 
 function short(v) {

@@ -10,7 +10,7 @@ const INPUT_EXTENT = 120; // world size of the input image
 const MAP_WORLD = 30;
 const MAP_FUNNEL = 0.3;
 const VEC_TARGET = 54;
-const OUTPUT_PITCH = 18; // the ten output units stand far enough apart to label each one
+const OUTPUT_PITCH = 18; // the output units stand far enough apart to label each one
 const FLAT_GAP = 26;
 const LABEL_ROOM = 18;
 const ROW_GAP = 24;
@@ -34,7 +34,8 @@ function grid(group) {
   const W = n <= 16 ? 1 : Math.ceil(Math.sqrt(n));
   const H = Math.ceil(n / W);
   const pitch = group.isOutput ? OUTPUT_PITCH : clamp(VEC_TARGET / Math.max(W, H), 1.6, 6);
-  return { C: 1, H, W, gap: 0, cols: 1, rows: 1, cellsW: W, cellsH: H, pitch, cell: 0.72, depth: 0.72, box: true };
+  return { C: 1, H, W, gap: 0, cols: 1, rows: 1, cellsW: W, cellsH: H, pitch, cell: 0.72, depth: 0.72, box: true,
+    output: Boolean(group.isOutput) };
 }
 
 /** In-plane coordinates (u right, v up) of unit `i` relative to the plane's centre. */

@@ -172,7 +172,7 @@ async function boot() {
     result.status(`Cannot load the list of networks: ${err.message}`, "error");
     return;
   }
-  models.list(answer);
+  models.list(answer, share.linkedDataset());
   await showSamples(state.datasetName, false);
   const restored = share.restore();
   if (!restored && pad.isBlank() && !state.source && state.samples.length) pad.loadSample(state.samples[0], true);

@@ -34,12 +34,14 @@ export class Models {
   }
 
   /** Take the models from /api/models ({models}) and show the wanted one (?model=, else the
-      default); the picker lists the networks of its dataset. */
-  list(answer) {
+      default network of `dataset` (a shared link's sample's), else the default); the picker
+      lists the networks of its dataset. */
+  list(answer, dataset = null) {
     for (const m of answer.models) state.models.set(m.name, m);
     const select = $("model-select");
     const wanted = new URL(window.location.href).searchParams.get("model");
-    const initial = [wanted, select.dataset.default, answer.default, answer.models[0]?.name]
+    const linked = dataset ? state.datasets.get(dataset)?.default_model : null;
+    const initial = [wanted, linked, select.dataset.default, answer.default, answer.models[0]?.name]
       .find((n) => n && state.models.has(n));
     this.switchTo(initial);
   }

@@ -16,6 +16,10 @@ const POSE_FLAT = { yaw: 0, pitch: 0 };
 const MAX_LINES = 1600;
 const MORPH = 5.5; // 1/s
 const PIXEL_BUDGET = 2.4e6;
+// CSS px a class label may take right of its output unit inside the framing's margin: a digit's.
+// Longer names ("T-shirt/top") get the rest as room kept free at the view's right edge.
+const LABEL_ROOM = 18;
+const LABEL_FONT = "650 14px"; // .digit-label.win, the widest a label gets
 
 export class NetView {
   /**
@@ -131,11 +135,45 @@ export class NetView {
     this.fit(false);
   }
 
-  /** Lay out the groups with the plane spacing and 3D angle that suit this model and view. */
+  /** Lay out the groups with the plane spacing and 3D angle that suit this model and view (the
+      part of it left of the output labels' room). */
   plan() {
-    const best = bestFraming(planes(this.groups, this.hidden), this.camera, this.cssSize);
+    const share = this.labelShare();
+    const aspect = this.camera.aspect;
+    this.camera.aspect = aspect * (1 - share);
+    const best = bestFraming(planes(this.groups, this.hidden), this.camera,
+      [this.cssSize[0] * (1 - share), this.cssSize[1]]);
+    this.camera.aspect = aspect;
     this.pose3d = { yaw: best.yaw, pitch: best.pitch };
     this.geoms = layoutGroups(this.groups, this.hidden, this.camera.aspect, best.spread, best.rise);
+  }
+
+  /** The share of the view's width the output units' class names need beyond a digit's room
+      (0 for MNIST's digits; "T-shirt/top" needs about a tenth of a laptop's view). */
+  labelShare() {
+    const out = this.groups[this.groups.length - 1];
+    if (!out?.isOutput || this.hidden?.has(out.head.name) || !this.cssSize) return 0;
+    this.measurer ||= document.createElement("canvas").getContext("2d");
+    this.measurer.font = `${LABEL_FONT} ${getComputedStyle(this.labels.container).fontFamily}`;
+    const widest = Math.max(...out.classes.map((c) => this.measurer.measureText(c).width));
+    return Math.min(0.3, Math.max(0, widest - LABEL_ROOM) / this.cssSize[0]);
+  }
+
+  /** camera.frame(pts, yaw, pitch, margin, bottom) within the view's left part: the share
+      `right` of its width is kept free (for a card, or the output labels). */
+  frameLeft(pts, yaw, pitch, margin, bottom, right) {
+    const aspect = this.camera.aspect;
+    this.camera.aspect = aspect * (1 - right);
+    const pose = this.camera.frame(pts, yaw, pitch, margin, bottom);
+    this.camera.aspect = aspect;
+    if (right > 0) {
+      // The target goes right of the picture's centre by the width kept free, so the picture
+      // sits left of it.
+      const { right: across } = this.camera.basis(pose);
+      const shift = right * Math.tan(this.camera.fov / 2) * aspect * pose.dist;
+      pose.target = pose.target.map((v, k) => v + across[k] * shift);
+    }
+    return pose;
   }
 
   buildLabels() {
@@ -150,9 +188,9 @@ export class NetView {
     });
     const out = this.groups.length - 1;
     if (this.groups[out]?.isOutput) {
-      for (let i = 0; i < 10; i++) {
+      this.groups[out].classes.forEach((name, i) => {
         items.push({
-          group: out, visible: this.geoms[out].visible, className: "digit-label", parts: [[this.groups[out].classes[i], ""]],
+          group: out, visible: this.geoms[out].visible, className: "digit-label", parts: [[name, ""]],
           anchor: (mix) => {
             const geom = this.geoms[out];
             const off = geom.pitch * 0.95;
@@ -160,16 +198,17 @@ export class NetView {
             return [p[0] + off * mix, p[1], p[2] + off * (1 - mix)];
           },
         });
-      }
+      });
     }
     this.labels.set(items);
     this.digitBase = this.groups.length;
   }
 
-  /** Mark the predicted digit's label. */
+  /** Mark the predicted class's label. */
   setPredicted(label) {
     if (!this.renderer) return;
-    for (let i = 0; i < 10; i++) this.labels.classify(this.digitBase + i, "win", i === label);
+    const n = this.groups[this.groups.length - 1]?.isOutput ? this.groups[this.groups.length - 1].classes.length : 0;
+    for (let i = 0; i < n; i++) this.labels.classify(this.digitBase + i, "win", i === label);
   }
 
   /** Per-group LUT indices (from netmodel.displayValues). */
@@ -211,7 +250,8 @@ export class NetView {
     const flat = this.mixGoal > 0.5;
     const pts = corners(this.geoms.map((o, i) => ({ ...o, visible: i === gi })), this.mixGoal);
     const { yaw, pitch } = flat ? POSE_FLAT : { yaw: -1.3, pitch: 0.15 };
-    this.camera.setPose(this.camera.frame(pts, yaw, pitch, 0.1, 0), false);
+    const right = this.groups[gi].isOutput ? this.labelShare() : 0;
+    this.camera.setPose(this.frameLeft(pts, yaw, pitch, 0.1, 0, right), false);
     // Layers between the camera and this one are clipped away rather than hiding it.
     this.camera.clip = flat ? 0 : 0.7;
     this.requestRender();
@@ -224,7 +264,8 @@ export class NetView {
     this.camera.clip = 0;
     this.camera.radius = radius(this.geoms, this.mixGoal);
     const { yaw, pitch } = this.mixGoal > 0.5 ? POSE_FLAT : this.pose3d;
-    this.camera.setPose(this.camera.frame(corners(this.geoms, this.mixGoal), yaw, pitch), immediate);
+    this.camera.setPose(this.frameLeft(corners(this.geoms, this.mixGoal), yaw, pitch, undefined, undefined,
+      this.labelShare()), immediate);
     this.canvas.dataset.moving = "1";
     this.requestRender();
   }
@@ -261,18 +302,9 @@ export class NetView {
     this.flown = shown.size === 1 ? [...shown][0] : null;
     const flat = this.mixGoal > 0.5;
     const pts = corners(this.geoms.map((o, i) => ({ ...o, visible: shown.has(i) })), this.mixGoal);
-    // Framed for a view as wide as the free part, then moved into it: the target goes right of
-    // the picture's centre by the width the card takes, so the picture sits left of the card.
-    const keep = 1 - free.right;
-    const aspect = this.camera.aspect;
-    this.camera.aspect = aspect * keep;
-    const pose = this.camera.frame(pts, flat ? 0 : yaw, flat ? 0 : pitch, 0.1, free.bottom);
-    this.camera.aspect = aspect;
-    if (free.right > 0) {
-      const { right } = this.camera.basis(pose);
-      const shift = free.right * Math.tan(this.camera.fov / 2) * this.camera.aspect * pose.dist;
-      pose.target = pose.target.map((v, k) => v + right[k] * shift);
-    }
+    // Framed for a view as wide as the free part (less the output labels' room when they show).
+    const labels = shown.has(this.groups.length - 1) ? this.labelShare() : 0;
+    const pose = this.frameLeft(pts, flat ? 0 : yaw, flat ? 0 : pitch, 0.1, free.bottom, free.right + labels);
     this.camera.setPose(pose, false);
     this.canvas.dataset.moving = "1";
     // As in flyTo: the layers in front of a single one are clipped away.

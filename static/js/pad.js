@@ -97,7 +97,7 @@ export class Pad {
     if (!this.pad.canUndo()) return;
     this.pad.undo();
     state.note = "";
-    if (this.pad.isBlank()) this.prediction.forget("draw a digit to start");
+    if (this.pad.isBlank()) this.prediction.forget(`draw a ${noun()} to start`);
     else this.prediction.ask({ image: this.pad.toDataURL() }, true);
   }
 
@@ -114,7 +114,7 @@ export class Pad {
       this.uploads.set(source, { image: await readDataUrl(file), name: file.name });
       this.prediction.ask(source, true);
     } catch (err) {
-      if (err.status === 422 && /draw a digit/i.test(err.message)) {
+      if (err.status === 422 && /no ink/i.test(err.message)) {
         // A blank image: nothing to classify, so the previous answer must not stay on screen.
         this.clear();
         this.result.status(`${file.name} has no ink (a blank image): nothing to classify. ` +
@@ -143,7 +143,7 @@ export class Pad {
     const ds = currentDataset();
     this.loadPixels(sample.pixels, first
       ? `This is ${ds.title} test image #${sample.index} (${sample.class}): start drawing to replace it with your own.`
-      : `${ds.title} test image #${sample.index}, labelled ${sample.class}.`, first, { sample: sample.index });
+      : `${ds.title} test image #${sample.index}, labelled ${sample.class}.`, first, { sample: sample.index, dataset: ds.name });
   }
 
   /** True while the pad shows nothing of the user's own: blank, or a start-up sample. */
@@ -151,7 +151,7 @@ export class Pad {
     return this.pad.isBlank() || this.pad.replaceOnDraw;
   }
 
-  /** Put a 28×28 digit (Float32Array, ink = 1) on the pad and ask about it as it is; `ref` says
+  /** Put a 28×28 image (Float32Array, ink = 1) on the pad and ask about it as it is; `ref` says
       where it came from (a shared link names samples by index and leaves others out). */
   loadPixels(flat, text, replaceOnDraw = false, ref = { other: true }) {
     this.pad.setPixels(flat, ref);

@@ -1,10 +1,11 @@
 /* Stroke replay: a timeline under the pad steps through the recorded drawing stroke by stroke and
    point by point, asking as live drawing does (pad.js: throttled while moving, a full answer when
-   the timeline is let go), and a chart of every digit's probability against the ink drawn so far
+   the timeline is let go), and a chart of every class's probability against the ink drawn so far
    shows when the network "got it" and which stroke changed its mind. */
 
 import * as api from "./api.js";
 import { lineChart } from "./chart.js";
+import { className } from "./datasets.js";
 import { renderInk } from "./drawpad.js";
 import { pct } from "./format.js";
 import { state } from "./state.js";
@@ -12,8 +13,8 @@ import { state } from "./state.js";
 const $ = (id) => document.getElementById(id);
 const CHART_MOMENTS = 24; // evenly spaced points of the chart, besides every stroke's end
 const PLAY_MS = 1500; // the whole drawing takes about this long per stroke when played
-/** One colour per digit (categorical, distinct on the dark page). */
-export const DIGIT_COLORS = ["#5ab4f0", "#f89c3a", "#5cd86c", "#d9485f", "#b58cf0",
+/** One colour per class (categorical, distinct on the dark page; repeated past ten). */
+const CLASS_COLORS = ["#5ab4f0", "#f89c3a", "#5cd86c", "#d9485f", "#b58cf0",
   "#e8d25a", "#40c8c0", "#f08cc8", "#a0a8b8", "#ff7a3d"];
 
 /** Ink length (pad pixels) of each point's segment, cumulative over the drawing. */
@@ -187,7 +188,7 @@ export class Replay {
     const [s, n] = this.split(m.p);
     const stroke = n === 0 ? s : s + 1;
     const changes = done.reduce((k, x, i) => k + (i > 0 && x.answer.label !== done[i - 1].answer.label ? 1 : 0), 0);
-    return `It settled on ${final} at ${Math.round((this.ink.along[m.p - 1] / this.ink.total) * 100)}% ` +
+    return `It settled on ${className(final)} at ${Math.round((this.ink.along[m.p - 1] / this.ink.total) * 100)}% ` +
       `of the ink (stroke ${stroke}); it changed its mind ${changes} time${changes === 1 ? "" : "s"}.`;
   }
 
@@ -197,8 +198,9 @@ export class Replay {
     const canvas = $("replay-chart");
     const x = done.length ? done.map((m) => this.ink.along[m.p - 1] / this.ink.total) : [0, 1];
     const final = done.length ? done[done.length - 1].answer.label : -1;
-    const series = done.length ? DIGIT_COLORS.map((color, d) => ({
-      values: done.map((m) => m.answer.probabilities[d]), color, width: d === final ? 2.5 : 1.2,
+    const series = done.length ? done[0].answer.probabilities.map((_, d) => ({
+      values: done.map((m) => m.answer.probabilities[d]), color: CLASS_COLORS[d % CLASS_COLORS.length],
+      width: d === final ? 2.5 : 1.2,
     })) : [];
     const markers = [{ x: this.ink.along[this.position - 1] / this.ink.total, label: "now", color: "#e8edf5" }];
     lineChart(canvas, {

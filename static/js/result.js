@@ -2,44 +2,50 @@
    not, that class), the 28×28 image the network saw, and a status line for hints and errors.
    Class names come from the shown network's dataset (datasets.js). */
 
-import { aClass, className, currentDataset } from "./datasets.js";
+import { aClass, className, classNames } from "./datasets.js";
 import { el } from "./dom.js";
 import { pct } from "./format.js";
 
 export class ResultPanel {
   /**
    * @param {{prediction, confidence, bars, inputView, timing, status}} dom
-   * @param {(digit) => void} onPick a probability bar was clicked
+   * @param {(label) => void} onPick a probability bar was clicked
    */
   constructor(dom, onPick) {
     this.dom = dom;
+    this.onPick = onPick;
     this.rows = [];
-    for (let d = 0; d < 10; d++) {
+    this.named = null;
+    this.target = null;
+    this.empty("draw to start");
+  }
+
+  /** One bar per class of the shown network, named after it ("7", "Ankle boot"). */
+  nameBars() {
+    const names = classNames();
+    const key = names.join("\n");
+    if (key === this.named) return;
+    this.named = key;
+    const words = names.some((c) => c.length > 2);
+    this.dom.bars.classList.toggle("words", words);
+    this.dom.prediction.classList.toggle("word", words);
+    this.rows = names.map((_, d) => {
       const fill = el("i", { className: "bar-fill" });
       const value = el("span", { className: "bar-pct" }, "");
       const pick = (e) => {
         if (e.type === "keydown" && e.key !== "Enter" && e.key !== " ") return;
         e.preventDefault();
-        onPick(d);
+        this.onPick(d);
       };
-      const name = el("span", { className: "bar-digit" }, String(d));
-      const row = el("li", { className: "bar-row", tabIndex: 0, onclick: pick, onkeydown: pick },
-        name, el("span", { className: "bar-track" }, fill), value);
-      dom.bars.appendChild(row);
-      this.rows.push({ row, fill, value, name });
-    }
-    this.empty("draw to start");
-  }
-
-  /** Name the bars after the shown network's classes ("7", "Ankle boot"). */
-  nameBars() {
-    const words = currentDataset().classes.some((c) => c.length > 2);
-    this.dom.bars.classList.toggle("words", words);
-    this.dom.prediction.classList.toggle("word", words);
-    this.rows.forEach(({ row, name }, d) => {
-      name.textContent = className(d);
-      row.title = `Why (or why not) ${aClass(d)}? Show the heatmap`;
+      const name = el("span", { className: "bar-digit" }, className(d));
+      const row = el("li", {
+        className: "bar-row", tabIndex: 0, onclick: pick, onkeydown: pick,
+        title: `Why (or why not) ${aClass(d)}? Show the heatmap`,
+      }, name, el("span", { className: "bar-track" }, fill), value);
+      return { row, fill, value, name };
     });
+    this.dom.bars.replaceChildren(...this.rows.map((r) => r.row));
+    this.markTarget(this.target);
   }
 
   /** Show a prediction: {label, probabilities, input (28×28), timing_ms}. */
@@ -92,9 +98,10 @@ export class ResultPanel {
     ctx.putImageData(img, 0, 0);
   }
 
-  /** Mark the digit the Why view explains (null: the predicted one). */
-  markTarget(digit) {
-    this.rows.forEach(({ row }, d) => row.classList.toggle("target", d === digit));
+  /** Mark the class the Why view explains (null: the predicted one). */
+  markTarget(label) {
+    this.target = label;
+    this.rows.forEach(({ row }, d) => row.classList.toggle("target", d === label));
   }
 
   busy(on) {

@@ -1,13 +1,14 @@
-/* Robustness probes: sliders that shift, rotate, scale and thicken the current digit, the
-   transformed image with the network's answer, and how the target digit's probability falls
-   off as the digit slides sideways or up and down (one batched forward on the server). Paints
-   /api/robustness answers and reports slider moves. */
+/* Robustness probes: sliders that shift, rotate, scale and thicken the current drawing, the
+   transformed image with the network's answer, and how the target class's probability falls
+   off as the drawing slides sideways or up and down (one batched forward on the server). Paints
+   /api/robustness answers and reports slider moves; class names come from datasets.js. */
 
 import * as api from "./api.js";
 import { lineChart } from "./chart.js";
 import { decodeTree } from "./codec.js";
 import { el } from "./dom.js";
-import { aDigit, pct } from "./format.js";
+import { aClass, className, classNames, classTag, noun } from "./datasets.js";
+import { pct } from "./format.js";
 import { paintGray } from "./paint.js";
 
 const PROBES = [
@@ -41,15 +42,22 @@ class RobustPanel {
       return el("label", { className: "probe" }, el("span", {}, p.label), input, out);
     }));
     dom.reset.addEventListener("click", () => this.h.onChange(Object.fromEntries(PROBES.map((p) => [p.key, p.neutral]))));
-    dom.target.replaceChildren(el("option", { value: "" }, "the predicted digit"),
-      ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((d) => el("option", { value: String(d) }, aDigit(d))));
     dom.target.addEventListener("change", () => this.h.onChange({ target: dom.target.value === "" ? null : Number(dom.target.value) }));
-    this.bars = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((d) => {
-      const fill = el("i", {});
-      dom.bars.appendChild(el("span", { className: "mini-bar", title: `p(${d})` }, el("b", {}, fill), el("small", {}, String(d))));
-      return fill;
-    });
+    this.bars = [];
     this.answer = null;
+  }
+
+  /** The target choices and probability bars for the shown network's classes. */
+  setClasses() {
+    const names = classNames();
+    this.dom.target.replaceChildren(el("option", { value: "" }, `the predicted ${noun()}`),
+      ...names.map((_, d) => el("option", { value: String(d) }, aClass(d))));
+    const bars = names.map((_, d) => {
+      const fill = el("i", {});
+      return { fill, bar: el("span", { className: "mini-bar", title: `p(${className(d)})` }, el("b", {}, fill), el("small", {}, classTag(d))) };
+    });
+    this.dom.bars.replaceChildren(...bars.map((b) => b.bar));
+    this.bars = bars.map((b) => b.fill);
   }
 
   /** Reflect the settings (state.teach.robust) in the controls. */
@@ -64,7 +72,7 @@ class RobustPanel {
     this.dom.target.value = o.target === null ? "" : String(o.target);
   }
 
-  /** The digit as the network saw it before any transform (28×28 rows), or null. */
+  /** The drawing as the network saw it before any transform (28×28 rows), or null. */
   setOriginal(input) {
     paintGray(this.dom.original, input ? input.flat() : null, 28, 28);
   }
@@ -85,10 +93,10 @@ class RobustPanel {
     this.dom.transformed.dataset.label = String(a.label);
     const changed = a.label !== a.original_label;
     this.dom.verdict.replaceChildren(
-      el("span", { className: `verdict-digit${changed ? " changed" : ""}`, id: "probe-label" }, String(a.label)),
+      el("span", { className: `verdict-digit${changed ? " changed" : ""}`, id: "probe-label" }, className(a.label)),
       el("span", {}, `${pct(a.probabilities[a.label])} sure`,
-        el("br"), el("span", { className: "muted" }, changed ? `it said ${a.original_label} before` : "same answer as drawn"),
-        el("br"), el("span", { className: "muted" }, `p(${a.target}) = ${pct(a.target_probability)}`)));
+        el("br"), el("span", { className: "muted" }, changed ? `it said ${className(a.original_label)} before` : "same answer as drawn"),
+        el("br"), el("span", { className: "muted" }, `p(${className(a.target)}) = ${pct(a.target_probability)}`)));
     a.probabilities.forEach((p, d) => {
       this.bars[d].style.transform = `scaleY(${Math.max(0, Math.min(1, p))})`;
       this.bars[d].parentElement.parentElement.classList.toggle("win", d === a.label);
@@ -102,8 +110,8 @@ class RobustPanel {
     const c = a.shift_curve;
     const notes = [];
     c.shifts.forEach((s, i) => {
-      if (c.labels_horizontal[i] !== a.target) notes.push({ x: s, y: c.horizontal[i], text: String(c.labels_horizontal[i]), color: H_COLOR });
-      if (c.labels_vertical[i] !== a.target) notes.push({ x: s, y: c.vertical[i], text: String(c.labels_vertical[i]), color: V_COLOR });
+      if (c.labels_horizontal[i] !== a.target) notes.push({ x: s, y: c.horizontal[i], text: classTag(c.labels_horizontal[i]), color: H_COLOR });
+      if (c.labels_vertical[i] !== a.target) notes.push({ x: s, y: c.vertical[i], text: classTag(c.labels_vertical[i]), color: V_COLOR });
     });
     lineChart(this.dom.curve, {
       x: c.shifts, xTicks: c.shifts.filter((s) => s % 2 === 0), xFormat: signed,
@@ -114,9 +122,9 @@ class RobustPanel {
       notes,
     });
     const still = (labels) => runs(c.shifts, labels.map((d) => d === a.target));
-    this.dom.curveNote.textContent = `p(${a.target}) as the digit slides (other transforms as set). ` +
-      `Still ${aDigit(a.target)}: sideways ${still(c.labels_horizontal)}; up/down ${still(c.labels_vertical)}. ` +
-      "Small digits mark the shifts where the network says something else.";
+    this.dom.curveNote.textContent = `p(${className(a.target)}) as the ${noun()} slides (other transforms as set). ` +
+      `Still ${aClass(a.target)}: sideways ${still(c.labels_horizontal)}; up/down ${still(c.labels_vertical)}. ` +
+      "Small labels mark the shifts where the network says something else.";
   }
 }
 
@@ -162,6 +170,12 @@ export const robustView = {
   },
 
   shown: (ctx) => ctx.painter.paintCurve(),
+
+  modelChanged(ctx, model) {
+    if (ctx.settings.target !== null && ctx.settings.target >= model.classes.length) ctx.settings.target = null;
+    ctx.painter.setClasses();
+    ctx.painter.setOptions(ctx.settings);
+  },
 
   cleared(ctx) {
     ctx.painter.setOriginal(null);

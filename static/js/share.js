@@ -1,8 +1,10 @@
 /* Shareable state (after the TensorFlow Playground's URL): the drawing's strokes (strokecodec.js)
-   or the MNIST sample it came from, the model, layout, camera, unit in focus, open explain tab and
-   colour scale, as query parameters; a link opened later reproduces the same 28×28 input and so
-   the same prediction. Anything unreadable is skipped with a short notice, never an error. */
+   or the test sample it came from (named with its dataset: sample=fashion-mnist_3930), the
+   model, layout, camera, unit in focus, open explain tab and colour scale, as query parameters;
+   a link opened later reproduces the same 28×28 input and so the same prediction. Anything
+   unreadable is skipped with a short notice, never an error. */
 
+import { currentDataset } from "./datasets.js";
 import { decodeStrokes, encodeStrokes } from "./strokecodec.js";
 import { SCALES } from "./scales.js";
 import { state } from "./state.js";
@@ -13,6 +15,13 @@ const KEYS = ["ink", "sample", "layout", "cam", "unit", "tab", "scale"];
 const CAM_LIMIT = 1e5;
 
 const round = (v, d) => Number(v.toFixed(d));
+
+/** A link's sample reference, "fashion-mnist_3930" (a bare "3930", from links made before there
+    were datasets: MNIST's), as {dataset, index}; null if unreadable. */
+function sampleRef(text) {
+  const m = /^(?:([a-z0-9-]{1,40})_)?(\d{1,9})$/.exec(text);
+  return m ? { dataset: m[1] || "mnist", index: Number(m[2]) } : null;
+}
 
 export class Share {
   /**
@@ -34,9 +43,9 @@ export class Share {
     const notes = [];
     url.searchParams.set("model", state.modelName);
     const ref = this.pad.pad.baseRef;
-    if (ref && ref.sample !== undefined) url.searchParams.set("sample", String(ref.sample));
+    if (ref && ref.sample !== undefined) url.searchParams.set("sample", `${ref.dataset}_${ref.sample}`);
     else if (ref && ref.upload) notes.push(`the uploaded image (${ref.upload}) stays on this computer`);
-    else if (ref) notes.push("the loaded digit is not part of the link");
+    else if (ref) notes.push(`the loaded ${currentDataset().noun} is not part of the link`);
     const strokes = this.pad.strokes();
     if (strokes.length) url.searchParams.set("ink", encodeStrokes(strokes));
     if (state.view.layout !== "3d") url.searchParams.set("layout", state.view.layout);
@@ -72,6 +81,13 @@ export class Share {
     el.textContent = parts.length ? `Part of the link could not be used (${parts.join("; ")}); the rest is shown.` : "";
   }
 
+  /** The dataset the link's sample comes from (the page opens one of its networks when the link
+      names none it has), or null. */
+  linkedDataset() {
+    const text = new URL(window.location.href).searchParams.get("sample");
+    return text === null ? null : sampleRef(text)?.dataset ?? null;
+  }
+
   /**
    * Restore what the page's link describes (after the models and samples are loaded). Returns
    * true when it put a drawing on the pad.
@@ -98,9 +114,14 @@ export class Share {
     let drew = false;
     let base = null;
     if (params.has("sample")) {
-      const index = Number(params.get("sample"));
-      base = state.samples.find((s) => String(s.index) === params.get("sample") && Number.isInteger(index));
-      if (!base) bad.push("the MNIST sample is not among this server's samples");
+      const ref = sampleRef(params.get("sample"));
+      const shown = currentDataset();
+      const title = state.datasets.get(ref?.dataset)?.title;
+      if (!ref) bad.push("the sample is unreadable");
+      else if (!title) bad.push(`this server has no dataset “${ref.dataset}”`);
+      else if (ref.dataset !== shown.name) bad.push(`the sample is a ${title} image and ${state.modelName} reads ${shown.title}`);
+      else base = state.samples.find((s) => s.index === ref.index);
+      if (ref && title && ref.dataset === shown.name && !base) bad.push(`the ${title} sample is not among this server's samples`);
     }
     if (params.has("ink")) {
       try {

@@ -5,6 +5,7 @@
 
 import { latestOnly } from "./latest.js";
 import { PANELS } from "./panels.js";
+import { noun } from "./datasets.js";
 import { state } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
@@ -116,7 +117,7 @@ export class Teach {
       this.each((d, ctx) => {
         if (!d.follows.includes("source")) return;
         d.cleared?.(ctx);
-        this.placeholder(d.id, "Draw a digit (or load one) to see this.");
+        this.placeholder(d.id, `Draw a ${noun()} (or load one) to see this.`);
       });
       this.showOverlay();
       return;
@@ -155,7 +156,7 @@ export class Teach {
     this.asked.set(id, req.key);
     const panel = this.panels.get(id);
     // A panel with no answer on screen says it is working, not what it needs (issue 14).
-    if (panel.empty) panel.ctx.painter.placeholder("Loading: asking the server about this digit…");
+    if (panel.empty) panel.ctx.painter.placeholder(`Loading: asking the server about this ${noun()}…`);
     panel.run(req);
   }
 
@@ -186,7 +187,7 @@ export class Teach {
       d.failed?.(ctx);
       this.showOverlay();
       const text = err.status === 422 && /draw/i.test(err.message)
-        ? "The pad looks empty: draw a digit."
+        ? `The pad looks empty: draw a ${noun()}.`
         : `The server could not answer: ${err.message}`;
       this.placeholder(d.id, text);
     }

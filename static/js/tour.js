@@ -3,6 +3,7 @@
    about, lights the units involved, slides a window across a map, and rewrites its numbers as the
    drawing changes. Next / Back / Esc and the arrow keys; T starts it. */
 
+import { currentDataset } from "./datasets.js";
 import { el } from "./dom.js";
 import { fmt } from "./format.js";
 import { neededParams } from "./geometry.js";
@@ -88,7 +89,7 @@ export class Tour {
   build() {
     this.model = state.modelName;
     this.groupsKey = state.groups;
-    this.steps = buildTour(state.models.get(state.modelName), state.groups);
+    this.steps = buildTour(state.models.get(state.modelName), state.groups, currentDataset());
     $("tour-dots").replaceChildren(...this.steps.map(() => el("li")));
   }
 

@@ -1,8 +1,9 @@
 /* The tour's steps, following Saito, "Deep Learning from Scratch" ch. 7 (7.1 data as numbers, 7.2
    convolution, padding and stride, 7.4 im2col, ReLU, 7.3 pooling, the affine layers and softmax,
    7.6 the learned filters, 7.7 deeper networks), derived from the display groups (netmodel.js)
-   and the layer structure (geometry.js), so every network gets its own tour. Pure: a step's text
-   is computed from the live answer it is given. */
+   and the layer structure (geometry.js), so every network gets its own tour, in the words of its
+   dataset (class names, "digit" or "piece of clothing"). Pure: a step's text is computed from
+   the live answer it is given. */
 
 import { isConv, isDense } from "./geometry.js";
 import { count, fmt, pct } from "./format.js";
@@ -15,7 +16,6 @@ const formula = (text) => ({ formula: text });
 /** A count written out in full: 17,280. */
 const exact = (n) => n.toLocaleString("en-US");
 
-const NO_DRAWING = ["Draw a digit on the pad (or pick an MNIST digit) and this step fills in with its numbers."];
 
 /** Index and value of the largest entry of values[start, end). */
 function argmax(values, start = 0, end = values.length) {
@@ -61,15 +61,22 @@ function receptiveSide(groups, upto) {
 const ACT_WORD = { relu: "ReLU", tanh: "tanh", sigmoid: "sigmoid" };
 
 /**
- * The steps of the tour for `model` (an /api/models summary) shown as `groups`. Each step:
+ * The steps of the tour for `model` (an /api/models summary, with its `classes`) shown as
+ * `groups`, in the words of its dataset `dataset` ({noun, plural, title} from /api/datasets,
+ * as datasets.js's currentDataset gives it). Each step:
  * {id, title, chapter, shot: {groups: [gi], yaw, pitch} (yaw and pitch null: the view's usual
  *  3D angle) | null (the whole network),
  *  slide: gi | null (a window slides across this group's most active map), unit(ctx) → the unit
  *  to highlight {group, index} | null, text(ctx) → paragraphs (arrays of strings and {live} /
  *  {formula} parts), actions: [{id, label}]}; ctx = {result, display, compare, models}.
  */
-export function buildTour(model, groups) {
+export function buildTour(model, groups, dataset) {
   const steps = [];
+  const classes = model.classes || [];
+  const name = (label) => classes[label] ?? String(label);
+  const NO_DRAWING = [`Draw a ${dataset.noun} on the pad (or pick one of the ${dataset.title} test ${dataset.plural}) ` +
+    "and this step fills in with its numbers."];
+  const range = classes.length ? `: ${classes[0]} to ${classes[classes.length - 1]}` : "";
   const last = groups.length - 1;
   const conv = groups.findIndex((g, gi) => gi > 0 && isConv(g.head));
   const pools = groups.map((g, gi) => (g.head.role === "pooling" ? gi : -1)).filter((gi) => gi > 0);
@@ -89,11 +96,11 @@ export function buildTour(model, groups) {
       const convs = groups.filter((g) => isConv(g.head)).length;
       const head = [`${model.name} has ${model.layers.length} layers, drawn here as ${groups.length} planes ` +
         `(${convs} convolution${convs === 1 ? "" : "s"}), and ${count(model.param_count)} parameters. ` +
-        "Data flows from the input on the left to ten scores on the right; each plane is one layer's output, " +
-        "each small square one number."];
+        `Data flows from the input on the left to ${groups[last].count} scores on the right, one per class; ` +
+        "each plane is one layer's output, each small square one number."];
       if (!ctx.result) return [...head, ...NO_DRAWING];
       const p = ctx.result.probabilities;
-      return [...head, ["For your drawing the last plane picks ", live(ctx.result.label), " with ",
+      return [...head, ["For your drawing the last plane picks ", live(name(ctx.result.label)), " with ",
         live(pct(p[ctx.result.label])), ". Next: how each layer gets there."]];
     },
   });
@@ -308,11 +315,11 @@ export function buildTour(model, groups) {
   if (groups[last].isOutput) {
     const g = groups[last];
     steps.push({
-      id: "output", title: "Ten scores and softmax", chapter: "3.5 · 5.6.3",
+      id: "output", title: `${g.count} scores and softmax`, chapter: "3.5 · 5.6.3",
       shot: { groups: [last - 1, last], yaw: -1.2, pitch: 0.2 }, slide: null, actions: [],
       unit: (ctx) => (ctx.result ? { group: last, index: ctx.result.label } : null),
       text: (ctx) => {
-        const paras = [`${g.head.name} gives ten scores, one per digit. Softmax turns scores s into probabilities:`,
+        const paras = [`${g.head.name} gives ${g.count} scores, one per class${range}. Softmax turns scores s into probabilities:`,
           [formula("p_k = exp(s_k) / Σ_j exp(s_j)")]];
         const s = values(ctx, last);
         if (!ctx.result || !s) return [...paras, ...NO_DRAWING];
@@ -321,8 +328,8 @@ export function buildTour(model, groups) {
         const e = Array.from(s, (v) => Math.exp(v - m));
         const sum = e.reduce((a, b) => a + b, 0);
         const [first, second] = order;
-        paras.push(["Your drawing: ", live(first), " scores ", live(fmt(s[first])), ", the runner-up ", live(second),
-          " scores ", live(fmt(s[second])), ". Softmax gives p(", live(first), ") = ", live(pct(e[first] / sum)),
+        paras.push(["Your drawing: ", live(name(first)), " scores ", live(fmt(s[first])), ", the runner-up ", live(name(second)),
+          " scores ", live(fmt(s[second])), ". Softmax gives p(", live(name(first)), ") = ", live(pct(e[first] / sum)),
           " — the bar in the Prediction card."]);
         return paras;
       },
@@ -341,11 +348,11 @@ export function buildTour(model, groups) {
       },
       text: (ctx) => {
         const head = [`${g.head.name}'s ${g.shape[0]} filters started as random noise; training turned them into ` +
-          "detectors of edges and strokes at different angles (7.6). The filters view shows them before and after training."];
+          "detectors of edges, strokes and textures at different angles (7.6). The filters view shows them before and after training."];
         const v = layerValues(ctx, g.head.name);
         if (!ctx.result || !v) return [...head, ...NO_DRAWING];
         const m = liveliestMap(g, v);
-        return [...head, ["Your strokes match filter ", live(m.map), " best: its map peaks at ", live(fmt(m.value)), "."]];
+        return [...head, ["Your drawing matches filter ", live(m.map), " best: its map peaks at ", live(fmt(m.value)), "."]];
       },
     });
   }
@@ -356,13 +363,16 @@ export function buildTour(model, groups) {
     actions: [],
     unit: () => null,
     text: (ctx) => {
-      const others = [...ctx.models.values()].filter((m) => m.name !== model.name && !m.run);
+      const others = [...ctx.models.values()].filter((m) => m.name !== model.name && !m.run && m.dataset === model.dataset);
       const paras = [[`The book ends the chapter with deeper networks: LeNet (1998: tanh, average pooling) and ` +
-        "AlexNet (2012: ReLU, local response normalisation, max pooling, dropout). Try them on your drawing:"]];
-      paras.push(others.map((m) => `${m.name}: ${(m.description || "").split(":")[0]} (${count(m.param_count)} parameters)`).join(" · "));
+        "AlexNet (2012: ReLU, local response normalisation, max pooling, dropout)." +
+        (others.length ? ` The other ${dataset.title} networks here; try them on your drawing:` : "")]];
+      if (others.length) {
+        paras.push(others.map((m) => `${m.name}: ${(m.description || "").split(":")[0]} (${count(m.param_count)} parameters)`).join(" · "));
+      }
       if (ctx.compare && ctx.compare.length) {
         paras.push(["Every network's answer: ", ...ctx.compare.flatMap((r, i) =>
-          [i ? ", " : "", `${r.model} `, live(r.label), ` (${pct(r.probabilities[r.label])})`]), "."]);
+          [i ? ", " : "", `${r.model} `, live(name(r.label)), ` (${pct(r.probabilities[r.label])})`]), "."]);
       }
       return paras;
     },
@@ -370,8 +380,9 @@ export function buildTour(model, groups) {
   return steps;
 }
 
-/** The model-switch actions of the "deeper" step: one per other shipped network. */
+/** The model-switch actions of the "deeper" step: one per other shipped network of the same dataset. */
 export function switchActions(models, current) {
-  return [...models.values()].filter((m) => m.name !== current && !m.run)
+  const dataset = models.get(current)?.dataset;
+  return [...models.values()].filter((m) => m.name !== current && !m.run && m.dataset === dataset)
     .map((m) => ({ id: `model:${m.name}`, label: `Switch to ${m.name}` }));
 }

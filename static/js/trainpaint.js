@@ -6,6 +6,7 @@
 import { lineChart } from "./chart.js";
 import { LUT, lutIndex } from "./colormap.js";
 import { el } from "./dom.js";
+import { className, classTag, noun, plural } from "./datasets.js";
 import { fmt, pct } from "./format.js";
 import { InspectPanel } from "./inspect.js";
 import { displayValues } from "./netmodel.js";
@@ -89,7 +90,7 @@ export class TrainPainter {
     bound(d.lr, o.limits.lr, o.defaults.lr);
     bound(d.size, o.limits.train_size, o.defaults.train_size);
     d.augment.checked = o.defaults.augment;
-    d["augment-text"].textContent = `shift digits ±${o.augment.shift} px`;
+    d["augment-text"].textContent = `shift ${plural()} ±${o.augment.shift} px`;
     d["augment-label"].title = o.augment.description;
     this.ready = o.training && trainable.length > 0;
     this.setBusy(this.busy);
@@ -183,7 +184,7 @@ export class TrainPainter {
     paintKernels(this.dom["now-filters"], snap);
     paintKernels(this.dom["change-filters"], { shape: snap.shape, values: snap.values.map((v, i) => v - start.values[i]) });
     this.dom["now-filters"].dataset.step = String(snap.step);
-    const acc = snap.valAccuracy != null ? `: ${pct(snap.valAccuracy)} of ${snap.valSize} validation digits right` : "";
+    const acc = snap.valAccuracy != null ? `: ${pct(snap.valAccuracy)} of ${snap.valSize} validation ${plural()} right` : "";
     this.dom["now-caption"].textContent = `step ${snap.step}${acc}`;
   }
 
@@ -228,14 +229,14 @@ export class TrainPainter {
     this.focus.setContext({ groups: this.groups, display, layers, probabilities: a.probabilities, run, step: a.step });
     this.view.setPredicted(a.label);
     const bars = a.probabilities.map((p, d) => el("span",
-      { className: `mini-bar${d === a.label ? " win" : ""}`, title: `${d}: ${pct(p)}` },
-      el("b", {}, el("i", { style: { transform: `scaleY(${p})` } })), el("small", {}, String(d))));
+      { className: `mini-bar${d === a.label ? " win" : ""}`, title: `${className(d)}: ${pct(p)}` },
+      el("b", {}, el("i", { style: { transform: `scaleY(${p})` } })), el("small", {}, classTag(d))));
     this.dom.answer.replaceChildren(
       el("div", { className: "train-verdict" },
-        el("span", { className: "verdict-digit", id: "train-digit" }, String(a.label)),
+        el("span", { className: "verdict-digit", id: "train-digit" }, className(a.label)),
         el("span", { className: "small" }, `${pct(a.probabilities[a.label])} sure`, el("br"),
           el("span", { className: "muted" }, `weights of step ${a.step}`))),
-      el("div", { className: "mini-bars", "aria-label": "Probability of each digit" }, bars));
+      el("div", { className: "mini-bars", "aria-label": `Probability of each ${noun()}` }, bars));
     this.dom.answer.dataset.state = "ok";
     this.dom.answer.dataset.step = String(a.step);
   }

@@ -4,6 +4,7 @@
    drawing's value falls among the test digits' values, and its switch-off toggle. Only paints. */
 
 import { decodeSample } from "./codec.js";
+import { aClass, noun, plural } from "./datasets.js";
 import { el } from "./dom.js";
 import { fmt } from "./format.js";
 import { paintGray } from "./paint.js";
@@ -56,7 +57,7 @@ function topDigit(t, spatial) {
   rest();
   return el("figure", {
     className: "unit-top-fig",
-    title: `test digit #${t.index} (a ${t.label}) · score ${fmt(t.score)}` +
+    title: `test ${noun()} #${t.index} (${aClass(t.label)}) · score ${fmt(t.score)}` +
       (spatial ? ` · rows ${t.box[0]}–${t.box[2] - 1}, cols ${t.box[1]}–${t.box[3] - 1}` : ""),
     onmouseenter: () => paintWhole(canvas, digit, t.box),
     onmouseleave: rest,
@@ -105,21 +106,21 @@ function histogram(quantiles, value) {
 export function unitMeaning(a, value, off, onToggle) {
   const ideal = el("canvas", { className: "unit-ideal" });
   paintGray(ideal, a.optimal.values, SIDE, SIDE);
-  const where = value === null ? "draw a digit to place it here"
-    : `your digit: ${fmt(value)}, above ${percentileOf(a.quantiles, value).toFixed(0)} % of the ` +
-      `${a.test_size.toLocaleString("en")} test digits`;
+  const where = value === null ? `draw a ${noun()} to place it here`
+    : `your ${noun()}: ${fmt(value)}, above ${percentileOf(a.quantiles, value).toFixed(0)} % of the ` +
+      `${a.test_size.toLocaleString("en")} test ${plural()}`;
   const score = a.spatial ? "its largest value over the map" : "its value";
   return el("section", { className: "unit-meaning-body", dataset: { unit: `${a.layer}/${a.index}` } },
     el("div", { className: "unit-meaning-head" },
       el("h4", {}, "What it responds to"),
       el("button", {
         type: "button", className: `btn unit-switch${off ? " active" : ""}`, "aria-pressed": String(off),
-        title: "Zero this unit for your digit's predictions (the network itself is not changed)",
+        title: `Zero this unit for your ${noun()}'s predictions (the network itself is not changed)`,
         onclick: onToggle,
       }, off ? "Switch back on" : "Switch off")),
     el("p", { className: "explain" },
-      `The ${a.top.length} test digits it answers most strongly (${score})` +
-      (a.spatial ? ", cropped to the part of the image it sees there; hover for the whole digit:" : ":")),
+      `The ${a.top.length} test ${plural()} it answers most strongly (${score})` +
+      (a.spatial ? `, cropped to the part of the image it sees there; hover for the whole ${noun()}:` : ":")),
     el("div", { className: "unit-top" }, a.top.map((t) => topDigit(t, a.spatial))),
     el("div", { className: "unit-ideal-row" },
       el("figure", { className: "unit-ideal-fig" }, ideal,
@@ -127,8 +128,8 @@ export function unitMeaning(a, value, off, onToggle) {
       el("p", { className: "muted small" },
         "Gradient ascent on the image through the network's own backward pass (jitter, L2 and " +
         "smoothness penalties, pixels kept in [0, 1]), once from random noise and once from its " +
-        `best test digit, finds the input that excites it most (shown: ${a.optimal_from}); ` +
-        `its best test digit scores ${fmt(a.top[0].score)}` +
+        `best test ${noun()}, finds the input that excites it most (shown: ${a.optimal_from}); ` +
+        `its best test ${noun()} scores ${fmt(a.top[0].score)}` +
         (a.optimal_source === "computed" ? " (computed for you just now)." : "."))),
     el("div", { className: "unit-hist-row" }, histogram(a.quantiles, value),
       el("p", { className: "muted small" }, `its values over the test set; ${where}`)));

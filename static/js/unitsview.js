@@ -1,10 +1,11 @@
 /* The "units" view (issue 16): every unit of one layer at a glance, DeepVis-style (Yosinski et
    al. 2015): its ideal input where the server ships one (first conv layer, outputs), else its
-   best test digit with the receptive field where it peaked; click one to inspect it. "Which
-   matter most" switches each unit off alone for your digit (one batched request) and sorts them. */
+   best test image with the receptive field where it peaked; click one to inspect it. "Which
+   matter most" switches each unit off alone for your drawing (one batched request) and sorts them. */
 
 import * as api from "./api.js";
 import { decodeTree } from "./codec.js";
+import { aClass, className, noun } from "./datasets.js";
 import { el } from "./dom.js";
 import { unitLayerOf } from "./geometry.js";
 import { paintGray } from "./paint.js";
@@ -61,9 +62,9 @@ class UnitsPanel {
     const cells = order.map((i) => this.cell(grid, grid.units[i], sprite, drops.get(i), biggest));
     const shipped = grid.units.some((u) => u.optimal);
     this.dom.note.textContent = `${grid.count} ${grid.spatial ? "channels" : "units"} of ${grid.layer}: ` +
-      (shipped ? "each one's ideal input (hover: its best test digit)" : "each one's best test digit" +
+      (shipped ? `each one's ideal input (hover: its best test ${noun()})` : `each one's best test ${noun()}` +
         (grid.spatial ? ", the box is what the channel sees where it peaked" : "")) +
-      (rank ? `; sorted by how many points p(${rank.target}) falls without it` : "") + ". Click one to inspect it.";
+      (rank ? `; sorted by how many points p(${className(rank.target)}) falls without it` : "") + ". Click one to inspect it.";
     this.dom.body.replaceChildren(el("div", { className: "units-grid", id: "units-grid" }, cells));
   }
 
@@ -91,9 +92,9 @@ class UnitsPanel {
     })) : null;
     return el("button", {
       type: "button", className: "units-cell", dataset: { unit: String(unit.index) },
-      title: `${grid.layer} ${grid.spatial ? "channel" : "unit"} ${unit.index}: best test digit a ${best.label} ` +
+      title: `${grid.layer} ${grid.spatial ? "channel" : "unit"} ${unit.index}: best test ${noun()} ${aClass(best.label)} ` +
         `(score ${best.score.toFixed(2)})` +
-        (ranked ? `; without it p(${ranked.target}) = ${(ranked.probability * 100).toFixed(2)} %` : ""),
+        (ranked ? `; without it p(${className(ranked.target)}) = ${(ranked.probability * 100).toFixed(2)} %` : ""),
       onclick: () => this.h.onPick(grid.layer, unit.index),
       onmouseenter: unit.optimal ? digit : null,
       onmouseleave: unit.optimal ? ideal : null,

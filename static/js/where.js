@@ -1,16 +1,18 @@
-/* Where the drawing stands (issue 17): the data map of the network's training digits (their
-   features' first two principal components, a canvas scatter coloured by digit, drag to pan,
-   wheel to zoom, hover shows the digit), the drawing on it with lines to its nearest digits,
-   an honest verdict when it looks like no digit, and "make it a …" buttons showing the least
-   change (any, or adding ink only) that makes the network read another digit. */
+/* Where the drawing stands (issue 17): the data map of the network's training images (their
+   features' first two principal components, a canvas scatter coloured by class, drag to pan,
+   wheel to zoom, hover shows the image), the drawing on it with lines to its nearest images,
+   an honest verdict when it looks like nothing the network knows, and "make it a …" buttons
+   showing the least change (any, or adding ink only) that makes the network read another class.
+   Class names and nouns come from the dataset (datasets.js). */
 
 import * as api from "./api.js";
 import { decodeMap, decodeSample, decodeTree } from "./codec.js";
 import { el } from "./dom.js";
-import { aDigit, pct } from "./format.js";
+import { aClass, className, classNames, classTag, noun, plural } from "./datasets.js";
+import { pct } from "./format.js";
 import { paintGray, paintSigned } from "./paint.js";
 
-// Ten distinguishable digit colours (Tableau 10).
+// Ten distinguishable class colours (Tableau 10), repeated past ten classes.
 const COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
   "#ff9da7", "#9c755f", "#bab0ac"];
 const K = 9;
@@ -33,16 +35,23 @@ class WherePanel {
     c.addEventListener("pointermove", (e) => this.move(e));
     c.addEventListener("pointerleave", () => { dom.tip.hidden = true; });
     c.addEventListener("dblclick", () => { this.view = { scale: 1, x: 0, y: 0 }; this.paint(); });
-    this.bars = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((d) => {
+    this.bars = [];
+  }
+
+  /** The probability bars and "make it a …" buttons for the shown network's classes. */
+  setClasses() {
+    const names = classNames();
+    const bars = names.map((_, d) => {
       const fill = el("i", {});
-      dom.bars.appendChild(el("span", { className: "mini-bar", title: `p(${d})` }, el("b", {}, fill), el("small", {}, String(d))));
-      return fill;
+      return { fill, bar: el("span", { className: "mini-bar", title: `p(${className(d)})` }, el("b", {}, fill), el("small", {}, classTag(d))) };
     });
-    dom.buttons.replaceChildren(el("span", { className: "muted small" }, "make it a "),
-      ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((d) => el("button", {
-        type: "button", className: "btn digit-btn", id: `make-${d}`, title: `the least change the network reads as ${d}`,
+    this.dom.bars.replaceChildren(...bars.map((b) => b.bar));
+    this.bars = bars.map((b) => b.fill);
+    this.dom.buttons.replaceChildren(el("span", { className: "muted small" }, "make it "),
+      ...names.map((name, d) => el("button", {
+        type: "button", className: "btn digit-btn", id: `make-${d}`, title: `the least change the network reads as ${aClass(d)}`,
         onclick: () => this.h.onTarget(d),
-      }, String(d))));
+      }, name)));
   }
 
   placeholder(text) {
@@ -88,7 +97,7 @@ class WherePanel {
     const m = this.map, r = Math.max(1, devicePixelRatio);
     for (let i = 0; i < m.labels.length; i++) {
       const [x, y] = this.toScreen(m.points[2 * i], m.points[2 * i + 1]);
-      ctx.fillStyle = COLORS[m.labels[i]];
+      ctx.fillStyle = COLORS[m.labels[i] % COLORS.length];
       ctx.fillRect(x - r / 2, y - r / 2, r * 1.5, r * 1.5);
     }
     const a = this.answer;
@@ -143,7 +152,7 @@ class WherePanel {
     this.dom.tip.hidden = false;
     this.dom.tip.style.left = `${e.clientX - rect.left + 12}px`;
     this.dom.tip.style.top = `${e.clientY - rect.top + 12}px`;
-    this.dom.tipText.textContent = `a ${m.labels[best]} · training digit #${m.indices[best]}`;
+    this.dom.tipText.textContent = `${aClass(m.labels[best])} · training ${noun()} #${m.indices[best]}`;
     this.h.onHover(m.model, m.indices[best]);
   }
 
@@ -159,18 +168,19 @@ class WherePanel {
   show(a) {
     this.answer = a;
     const nearest = a.neighbors[0];
-    const votes = new Array(10).fill(0);
+    const votes = new Array(classNames().length).fill(0);
     for (const n of a.neighbors) votes[n.label] += 1;
     const common = votes.indexOf(Math.max(...votes));
     this.dom.verdict.classList.toggle("atypical", a.atypical);
     this.dom.verdict.textContent = a.atypical
-      ? `This doesn't look like any digit I know — closest is ${nearest.label}. ` +
-        `(The network still says ${a.label}, ${pct(a.probabilities[a.label])}: don't trust that.)`
-      : `Looks like the ${common}s it learnt from: ${votes[common]} of its ${a.neighbors.length} nearest training digits are ${common}s.`;
+      ? `This doesn't look like any ${noun()} I know — closest is ${aClass(nearest.label)}. ` +
+        `(The network still says ${className(a.label)}, ${pct(a.probabilities[a.label])}: don't trust that.)`
+      : `Looks like the ${className(common)} ${plural()} it learnt from: ${votes[common]} of its ` +
+        `${a.neighbors.length} nearest training ${plural()} are ${className(common)}.`;
     this.dom.neighbours.replaceChildren(...a.neighbors.map((n) => {
       const canvas = el("canvas", { width: 28, height: 28, className: "nb-digit" });
       paintGray(canvas, decodeSample(n), 28, 28);
-      return el("figure", { className: "nb" }, canvas, el("figcaption", {}, `${n.label} · ${n.distance.toFixed(2)}`));
+      return el("figure", { className: "nb" }, canvas, el("figcaption", { title: className(n.label) }, `${classTag(n.label)} · ${n.distance.toFixed(2)}`));
     }));
     a.probabilities.forEach((p, d) => {
       this.bars[d].style.transform = `scaleY(${Math.max(0, Math.min(1, p))})`;
@@ -188,14 +198,14 @@ class WherePanel {
       paintSigned(diff, f.difference.values, 28, 28);
       const title = f.add_only ? "adding ink only" : "any change";
       const text = f.steps === 0 && f.reached
-        ? `already read as ${f.label}: nothing to change`
+        ? `already read as ${className(f.label)}: nothing to change`
         : f.reached
-        ? `now read as ${f.label} (${pct(f.probabilities[f.label])}) after ${f.steps} steps: ` +
+        ? `now read as ${className(f.label)} (${pct(f.probabilities[f.label])}) after ${f.steps} steps: ` +
           `${f.ink_added.toFixed(1)} px of ink added, ${f.ink_removed.toFixed(1)} removed, ` +
           `no pixel changed by more than ${Math.round(f.linf * 100)} %`
         : `not reached within ${f.max_steps} steps (at most ${Math.round(f.epsilon * 100)} % per pixel)`;
       return el("div", { className: "flip", "data-label": String(f.label) },
-        el("h4", {}, `Make it ${aDigit(f.target)}: ${title}`),
+        el("h4", {}, `Make it ${aClass(f.target)}: ${title}`),
         el("div", { className: "flip-images" },
           el("figure", {}, changed, el("figcaption", {}, "changed")),
           el("figure", {}, diff, el("figcaption", {}, "difference"))),
@@ -236,6 +246,7 @@ export const whereView = {
 
   modelChanged(ctx) {
     ctx.settings.target = null;
+    ctx.painter.setClasses();
   },
 
   request: (ctx) => ({ target: ctx.settings.target }),

@@ -1,4 +1,4 @@
-/* "Why did it say that?": the controls (method, Grad-CAM layer, occlusion patch, target digit,
+/* "Why did it say that?": the controls (method, Grad-CAM layer, occlusion patch, target class,
    3D overlay) and an /api/explain answer painted over the 28×28 input the network saw
    (Simonyan et al. 2014; Selvaraju et al. 2017; Zeiler & Fergus 2014). The panel descriptor
    (panels.js) decides what to ask; WhyPanel only renders and reports the user's choices. */
@@ -6,7 +6,8 @@
 import * as api from "./api.js";
 import { decodeTree } from "./codec.js";
 import { el } from "./dom.js";
-import { aDigit, fmt, pct } from "./format.js";
+import { aClass, className, classNames, noun } from "./datasets.js";
+import { fmt, pct } from "./format.js";
 import { layered } from "./marks.js";
 import { maxAbs, paintHeat, paintHeatLegend, paintSigned } from "./paint.js";
 
@@ -14,13 +15,13 @@ const BIG = 224;
 const SMALL = 112;
 
 const METHOD_TEXT = {
-  saliency: "Saliency: how much the target digit's score (before softmax) changes when each pixel " +
+  saliency: "Saliency: how much the target class's score (before softmax) changes when each pixel " +
     "changes, |∂ score / ∂ pixel|, from the network's own backward pass. Bright pixels are the " +
     "ones the score is most sensitive to, ink or paper.",
   gradcam: "Grad-CAM: each feature map of the chosen layer weighted by the mean gradient of the " +
     "target score over it (α), summed, kept where positive and stretched back to 28×28. It shows " +
     "where the layer saw evidence for the target.",
-  occlusion: "Occlusion: a blank patch slides over the digit and the network is run once per " +
+  occlusion: "Occlusion: a blank patch slides over the image and the network is run once per " +
     "position (one batched forward); each pixel shows how much hiding it lowers the target's " +
     "probability. Magenta: hiding it made the target likelier.",
 };
@@ -47,23 +48,33 @@ class WhyPanel {
       });
     }
     dom.overlay.addEventListener("change", () => this.h.onOptions({ overlay: dom.overlay.checked }));
-    this.targetButtons = [null, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((d) => {
-      const p = el("span", { className: "t-p" }, "");
-      const b = el("button", {
-        type: "button", className: "target", dataset: { target: d === null ? "auto" : String(d) },
-        title: d === null ? "explain the predicted digit" : `why (or why not) ${aDigit(d)}?`,
-        onclick: () => this.h.onOptions({ target: d }),
-      }, el("span", { className: "t-d" }, d === null ? "auto" : String(d)), p);
-      return { d, b, p };
-    });
-    dom.targets.replaceChildren(el("span", { className: "muted small" }, "explain the digit"),
-      ...this.targetButtons.map((t) => t.b));
+    this.targetButtons = [];
+    this.targetNames = "";
     paintHeatLegend(dom.legend);
     this.build();
   }
 
-  /** The layers Grad-CAM can use: every layer with feature maps (C, H, W). */
+  /** One target button per class of the shown network's dataset ("auto": the predicted one). */
+  setTargets() {
+    const names = classNames();
+    if (names.join("\n") === this.targetNames) return;
+    this.targetNames = names.join("\n");
+    this.targetButtons = [null, ...names.keys()].map((d) => {
+      const p = el("span", { className: "t-p" }, "");
+      const b = el("button", {
+        type: "button", className: "target", dataset: { target: d === null ? "auto" : String(d) },
+        title: d === null ? `explain the predicted ${noun()}` : `why (or why not) ${aClass(d)}?`,
+        onclick: () => this.h.onOptions({ target: d }),
+      }, el("span", { className: "t-d" }, d === null ? "auto" : className(d)), p);
+      return { d, b, p };
+    });
+    this.dom.targets.replaceChildren(el("span", { className: "muted small" }, `explain the ${noun()}`),
+      ...this.targetButtons.map((t) => t.b));
+  }
+
+  /** The layers Grad-CAM can use: every layer with feature maps (C, H, W); the target classes. */
   setModel(model) {
+    this.setTargets();
     const maps = model.layers.filter((l) => l.output_shape.length === 3);
     this.dom.layer.replaceChildren(el("option", { value: "" }, "default (last conv activation)"),
       ...maps.map((l) => el("option", { value: l.name }, `${l.name} (${l.output_shape.join("×")})`)));
@@ -89,11 +100,11 @@ class WhyPanel {
     }
   }
 
-  /** The current prediction's probabilities beside the target digits (null: none). */
+  /** The current prediction's probabilities beside the target classes (null: none). */
   setProbabilities(probs, label) {
     for (const t of this.targetButtons) {
       if (t.d === null) {
-        t.p.textContent = label === null ? "" : String(label);
+        t.p.textContent = label === null ? "" : className(label);
         continue;
       }
       t.p.textContent = probs ? pct(probs[t.d]) : "";
@@ -164,10 +175,11 @@ class WhyPanel {
       }
     }
     this.extraFig.hidden = !(a.method === "saliency" ? a.gradient : a.coarse);
-    const asked = a.target === a.label ? `Why ${aDigit(a.target)}?` : `Why not ${aDigit(a.target)}?`;
+    const asked = a.target === a.label ? `Why ${aClass(a.target)}?` : `Why not ${aClass(a.target)}?`;
     const said = a.target === a.label
-      ? `The network says ${a.label} with p = ${pct(a.target_probability)}.`
-      : `The network says ${a.label} (p = ${pct(a.probabilities[a.label])}); p(${a.target}) = ${pct(a.target_probability)}.`;
+      ? `The network says ${className(a.label)} with p = ${pct(a.target_probability)}.`
+      : `The network says ${className(a.label)} (p = ${pct(a.probabilities[a.label])}); ` +
+        `p(${className(a.target)}) = ${pct(a.target_probability)}.`;
     const range = a.map_range[0] < 0
       ? `probability drops ${fmt(a.map.min)} … ${fmt(a.map.max)}, drawn scaled to the largest`
       : `map scaled to its peak (largest ${fmt(a.map.max)})`;
@@ -226,13 +238,14 @@ export const whyView = {
     const { overlay, answer: a } = ctx.settings;
     if (!overlay || !a || a.model !== ctx.page.modelName || !ctx.page.source) return null;
     const method = { saliency: "saliency", gradcam: `Grad-CAM (${a.layer})`, occlusion: "occlusion" }[a.method];
-    return { values: heatOf(a), caption: `input: ${method} heat for ${aDigit(a.target)}` };
+    return { values: heatOf(a), caption: `input: ${method} heat for ${aClass(a.target)}` };
   },
 
   modelChanged(ctx, model) {
     const w = ctx.settings;
     ctx.painter.setModel(model);
     if (w.layer && !model.layers.some((l) => l.name === w.layer)) w.layer = null;
+    if (w.target !== null && w.target >= model.classes.length) w.target = null;
     ctx.painter.setOptions(w);
     w.answer = null;
   },

@@ -16,7 +16,7 @@ schema = schemathesis.openapi.from_asgi(
 # A schema cannot say "the pixels contain ink" or "the base64 decodes to a PNG", so a
 # schema-valid drawing may still be refused, but only for one of these content reasons.
 CONTENT_REASONS = (
-    "draw a digit first", "not valid base64", "must be base64-encoded", "has no ','",
+    "draw something first", "not valid base64", "must be base64-encoded", "has no ','",
     "has media type", "the data is not an image", "the image is empty", "images are not accepted",
     "cannot read the", "corrupt or truncated", "far too large", "are accepted",
     # The multipart limits (CNNVIS_MAX_FORM_*) the schema cannot fully state: a field sent

@@ -175,7 +175,7 @@ BAD = [
     ("unknown model", "/api/explain", {"pixels": P, "method": "saliency", "model": "vgg"}, 404,
      "unknown model 'vgg'"),
     ("blank drawing", "/api/explain", {"pixels": [[0.0] * 28] * 28, "method": "saliency"}, 422,
-     "draw a digit first"),
+     "draw something first"),
     ("no drawing", "/api/explain", {"method": "saliency"}, 422, "got neither"),
     ("im2col on a ReLU", "/api/im2col", {"pixels": P, "layer": "relu1"}, 404,
      "has no convolution or pooling layer 'relu1'; convolution and pooling layers: conv1, pool1"),
@@ -218,7 +218,7 @@ def test_bad_input_is_a_clear_4xx(client, path, body, status, message):
 def test_blank_preprocess_and_unknown_gallery(client):
     blank = encode(np.full((40, 40, 3), 255, np.uint8))
     r = client.post("/api/preprocess", json={"image": data_url(blank)})
-    assert r.status_code == 422 and "draw a digit first" in r.json()["detail"]
+    assert r.status_code == 422 and "draw something first" in r.json()["detail"]
     r = client.get("/api/models/nope/misclassified")
     assert r.status_code == 404 and "unknown model 'nope'" in r.json()["detail"]
 

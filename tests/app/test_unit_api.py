@@ -116,7 +116,7 @@ def test_every_layer_unit_matches_the_forward_pass(client, tiny_dir, name):
     ({"pixels": P, "layer": "", "index": 0}, 422, "layer"),
     ({"pixels": P, "index": 0}, 422, "layer"),
     ({"pixels": P, "layer": "conv1", "index": 0, "model": "nope"}, 404, "unknown model"),
-    ({"pixels": [[0.0] * 28] * 28, "layer": "conv1", "index": 0}, 422, "draw a digit first"),
+    ({"pixels": [[0.0] * 28] * 28, "layer": "conv1", "index": 0}, 422, "draw something first"),
     ({"layer": "conv1", "index": 0}, 422, "exactly one"),
 ])
 def test_bad_requests_are_refused_clearly(client, body, status, words):

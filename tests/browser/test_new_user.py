@@ -129,7 +129,7 @@ def test_upload_sizes_read_width_by_height_and_a_blank_upload_clears(page, conso
     page.wait_for_selector("#status:has-text('blank.png has no ink')")
     wait_idle(page)
     status = page.locator("#status").inner_text()
-    assert "no ink" in status and "draw a digit first" not in status, status
+    assert "no ink" in status and "draw something first" not in status, status
     assert page.get_attribute("#prediction", "data-state") == "empty"
     assert page.locator("#prediction").inner_text().strip() == "?"
     refused = [e for e in console_errors if "422" in e]

@@ -90,9 +90,9 @@ def test_undo_and_clear(page):
 def test_blank_drawing_answer_is_a_hint_and_failures_are_errors(page, console_errors):
     page.click("#clear")
     page.route("**/api/activations", lambda route: route.fulfill(
-        status=422, content_type="application/json", body='{"detail": "draw a digit first"}'))
+        status=422, content_type="application/json", body='{"detail": "draw something first"}'))
     page.route("**/api/compare", lambda route: route.fulfill(
-        status=422, content_type="application/json", body='{"detail": "draw a digit first"}'))
+        status=422, content_type="application/json", body='{"detail": "draw something first"}'))
     draw(page, [[(0.5, 0.5), (0.51, 0.5)]])
     wait_idle(page)
     assert page.locator("#prediction").get_attribute("data-state") == "empty"

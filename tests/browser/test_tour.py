@@ -1,11 +1,12 @@
 """The guided tour (issue 19): every step of a model's tour moves the camera (the canvas and its
 labels change) and shows this drawing's live numbers, which change as the user draws; the keys
 work; every shipped model gets a complete tour; the forward pass lights the layers; a phone-sized
-view keeps the card inside the view."""
+view keeps the card inside the view; a Fashion-MNIST network's tour names clothes, not digits."""
 
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 
 from pagetools import ONE, changed_fraction, draw, snapshot, wait_idle
@@ -85,7 +86,7 @@ def test_every_step_moves_the_camera_and_shows_live_numbers(page):
     assert tour.is_hidden()
 
 
-BUILD = """async ({ model, answer }) => {
+BUILD = """async ({ model, answer, dataset }) => {
   const { buildGroups, displayValues } = await import('/static/js/netmodel.js');
   const { decodeLayer } = await import('/static/js/codec.js');
   const { buildTour } = await import('/static/js/tourSteps.js');
@@ -95,13 +96,16 @@ BUILD = """async ({ model, answer }) => {
   const ctx = { result, display: displayValues(groups, layers), compare: null,
                 models: new Map([[model.name, model]]) };
   const empty = { result: null, display: [], compare: null, models: ctx.models };
-  return buildTour(model, groups).map((s) => ({
+  const words = (paras) => paras.flat().map((p) => (typeof p === "string" ? p : p.live ?? p.formula)).join(" ");
+  return buildTour(model, groups, dataset).map((s) => ({
     id: s.id,
+    title: s.title,
     shot: s.shot,
     slide: s.slide,
     unit: s.unit(ctx),
     live: s.text(ctx).flat().filter((p) => p && p.live !== undefined).map((p) => p.live),
     blank: s.text(empty).flat().filter((p) => p && p.live !== undefined).length,
+    text: words(s.text(ctx)) + " " + words(s.text(empty)),
   }));
 }"""
 
@@ -112,7 +116,10 @@ GROUPS = "async (m) => (await import('/static/js/netmodel.js')).buildGroups(m, t
 def test_every_shipped_model_has_a_complete_tour(page, server_url):
     with urllib.request.urlopen(server_url + "/api/models") as r:
         models = [m for m in json.load(r)["models"] if m["run"] is None]
+    with urllib.request.urlopen(server_url + "/api/datasets") as r:
+        datasets = {d["name"]: d for d in json.load(r)["datasets"]}
     assert len(models) >= 4
+    assert any(m["dataset"] != "mnist" for m in models)
     digit = [[0.0] * 28 for _ in range(28)]
     for y in range(5, 23):
         digit[y][13] = digit[y][14] = 1.0
@@ -123,7 +130,8 @@ def test_every_shipped_model_has_a_complete_tour(page, server_url):
             headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req) as r:
             answer = json.load(r)
-        steps = page.evaluate(BUILD, {"model": model, "answer": answer})
+        dataset = datasets[model["dataset"]]
+        steps = page.evaluate(BUILD, {"model": model, "answer": answer, "dataset": dataset})
         ids = [s["id"] for s in steps]
         where = model["name"]
         assert ids[:2] == ["overview", "input"] and ids[-1] == "deeper", (where, ids)
@@ -138,8 +146,12 @@ def test_every_shipped_model_has_a_complete_tour(page, server_url):
             assert s["live"] or s["id"] in ("deeper",), (where, s["id"])
             assert s["blank"] == 0, (where, s["id"])  # no numbers without a drawing
         output = next(s for s in steps if s["id"] == "output")
-        assert str(answer["label"]) in output["live"]
+        assert model["classes"][answer["label"]] in output["live"]
         assert output["unit"]["index"] == answer["label"]
+        if dataset["noun"] != "digit":  # the copy speaks of the dataset's things, by their names
+            copy = " ".join(s["title"] + " " + s["text"] for s in steps).lower()
+            assert not re.search(r"digit|(?<!fashion-)mnist|\bten\b", copy), (where, copy)
+            assert dataset["noun"] in copy and dataset["title"].lower() in copy, where
 
 
 def test_forward_pass_and_the_tour_on_a_phone(page):
