@@ -1,7 +1,7 @@
 """Shareable links, stroke replay and colour scales (issue 19): a link opened in a new page gives
 the same 28×28 input, prediction and view; ten drawn digits fit in 2 KB links; a tampered link is
-refused with a notice; the replay at 50 % shows the first half's prediction; the scale modes
-change the legend's numbers."""
+refused with a notice; a Fashion-MNIST sample's link names its dataset; the replay at 50 % shows
+the first half's prediction; the scale modes change the legend's numbers."""
 
 from __future__ import annotations
 
@@ -112,7 +112,41 @@ def test_shared_link_gives_the_same_input_prediction_and_view(page, console_erro
     notice = other.locator("#share-notice")
     assert notice.is_visible()
     assert "drawing" in notice.inner_text() and "camera" in notice.inner_text()
+    fashion_sample_link(page, other, answers, theirs_answers)
     other.close()
+
+
+def fashion_sample_link(page, other, answers, theirs_answers):
+    """A link made on a Fashion-MNIST sample names the dataset with the index: opened even
+    without its model parameter it loads the same image on the same network with the same
+    answer; on an MNIST network it is refused with a notice instead of loading MNIST's image of
+    that index."""
+    page.select_option("#dataset-select", "fashion-mnist")
+    page.wait_for_selector("#samples .sample[data-class='Dress']")
+    wait_idle(page)
+    sample = page.locator("#samples .sample[data-class='Dress']").nth(1)
+    index = sample.get_attribute("data-index")
+    sample.click()
+    mine = last_answer(page, answers)
+    model = page.locator("#model-select").input_value()
+    said = page.locator("#prediction").inner_text().strip()
+    url = share_link(page)
+    assert f"sample=fashion-mnist_{index}" in url and f"model={model}" in url
+
+    other.goto(url.replace(f"model={model}&", ""))
+    other.wait_for_selector("#prediction[data-state=ok]")
+    assert last_answer(other, theirs_answers) == mine
+    assert other.locator("#model-select").input_value() == model
+    assert other.locator("#prediction").inner_text().strip() == said
+    assert f"test image #{index}" in other.locator("#status").inner_text()
+    assert other.locator("#share-notice").is_hidden()
+
+    other.goto(url.replace(f"model={model}", "model=simple_convnet"))
+    other.wait_for_selector("#prediction[data-state=ok]")
+    wait_idle(other)
+    notice = other.locator("#share-notice")
+    assert notice.is_visible() and "Fashion-MNIST" in notice.inner_text()
+    assert f"#{index}" not in other.locator("#status").inner_text()
 
 
 CODEC = """async ({ digits, side, width }) => {
