@@ -17,7 +17,7 @@ function loadImage(url) {
   return new Promise((resolve, reject) => {
     const img = new Image();
     img.onload = () => resolve(img);
-    img.onerror = () => reject(new Error("the layer's digits could not be decoded"));
+    img.onerror = () => reject(new Error("the layer's best test images could not be decoded"));
     img.src = url;
   });
 }

@@ -49,7 +49,8 @@ def test_switch_to_fashion_mnist_and_read_a_samples_class(page, server_url):
     assert page.locator("#model-select option").all_inner_texts() == datasets["mnist"]["models"]
     page.locator("#samples .sample[data-label='7']").first.click()
     assert predicted(page) == "7"
-    assert page.locator("#why-targets .t-d").all_inner_texts() == ["auto", *datasets["mnist"]["classes"]]
+    targets = page.locator("#why-targets .t-d").all_inner_texts()
+    assert targets == ["auto", *datasets["mnist"]["classes"]]
 
 
 

@@ -96,7 +96,8 @@ BUILD = """async ({ model, answer, dataset }) => {
   const ctx = { result, display: displayValues(groups, layers), compare: null,
                 models: new Map([[model.name, model]]) };
   const empty = { result: null, display: [], compare: null, models: ctx.models };
-  const words = (paras) => paras.flat().map((p) => (typeof p === "string" ? p : p.live ?? p.formula)).join(" ");
+  const words = (paras) => paras.flat()
+    .map((p) => (typeof p === "string" ? p : p.live ?? p.formula)).join(" ");
   return buildTour(model, groups, dataset).map((s) => ({
     id: s.id,
     title: s.title,
