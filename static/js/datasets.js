@@ -42,9 +42,8 @@ export function classNames() {
 
 /** A class name short enough to sit under a 10-px bar: the name itself up to three letters, else
     its shortest prefix of three or more letters no other class name starts with ("Sne", "Sho"). */
-export function classTag(label) {
-  const names = classNames();
-  const name = className(label);
+export function classTag(label, names = classNames()) {
+  const name = names[label] ?? String(label);
   if (name.length <= 3) return name;
   for (let n = 3; n < name.length; n++) {
     const tag = name.slice(0, n);

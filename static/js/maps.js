@@ -3,6 +3,7 @@
    conv or pooling layer has a switch that turns its channel off for the predictions (issue 16). */
 
 import { paintIndices } from "./colormap.js";
+import { classTag } from "./datasets.js";
 import { fmt } from "./format.js";
 import { layerSummary, shapeText } from "./netmodel.js";
 
@@ -96,7 +97,7 @@ export class MapsPanel {
           digits.style.width = cv.style.width;
           for (let i = 0; i < g.count; i++) {
             const d = document.createElement("span");
-            d.textContent = g.classes[i];
+            d.textContent = classTag(i, g.classes);
             d.title = g.classes[i];
             digits.appendChild(d);
           }

@@ -59,7 +59,7 @@ class PrepPanel {
     const boxX = Math.floor((28 - fw) / 2);
     const placed = new Float32Array(784);
     for (let y = 0; y < fh; y++) for (let x = 0; x < fw; x++) placed[(y + boxY) * 28 + x + boxX] = a.fitted.values[y * fw + x];
-    const shift = layered(28, 28, STEP_CSS, STEP_CSS, "the fitted digit centred as a box");
+    const shift = layered(28, 28, STEP_CSS, STEP_CSS, "the fitted image centred as a box");
     paintGray(shift.canvas, placed, 28, 28);
     shift.marks.rect("frame", 4, 4, 20, 20, "mark-faint");
     // Centres of mass are in pixel-index coordinates: pixel i spans [i, i + 1) on the canvas.

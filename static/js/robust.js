@@ -50,7 +50,7 @@ class RobustPanel {
   /** The target choices and probability bars for the shown network's classes. */
   setClasses() {
     const names = classNames();
-    this.dom.target.replaceChildren(el("option", { value: "" }, `the predicted ${noun()}`),
+    this.dom.target.replaceChildren(el("option", { value: "" }, "the predicted class"),
       ...names.map((_, d) => el("option", { value: String(d) }, aClass(d))));
     const bars = names.map((_, d) => {
       const fill = el("i", {});
@@ -93,7 +93,8 @@ class RobustPanel {
     this.dom.transformed.dataset.label = String(a.label);
     const changed = a.label !== a.original_label;
     this.dom.verdict.replaceChildren(
-      el("span", { className: `verdict-digit${changed ? " changed" : ""}`, id: "probe-label" }, className(a.label)),
+      el("span", { className: `verdict-digit${changed ? " changed" : ""}${className(a.label).length > 2 ? " word" : ""}`, id: "probe-label" },
+        className(a.label)),
       el("span", {}, `${pct(a.probabilities[a.label])} sure`,
         el("br"), el("span", { className: "muted" }, changed ? `it said ${className(a.original_label)} before` : "same answer as drawn"),
         el("br"), el("span", { className: "muted" }, `p(${className(a.target)}) = ${pct(a.target_probability)}`)));

@@ -233,7 +233,7 @@ export class TrainPainter {
       el("b", {}, el("i", { style: { transform: `scaleY(${p})` } })), el("small", {}, classTag(d))));
     this.dom.answer.replaceChildren(
       el("div", { className: "train-verdict" },
-        el("span", { className: "verdict-digit", id: "train-digit" }, className(a.label)),
+        el("span", { className: `verdict-digit${className(a.label).length > 2 ? " word" : ""}`, id: "train-digit" }, className(a.label)),
         el("span", { className: "small" }, `${pct(a.probabilities[a.label])} sure`, el("br"),
           el("span", { className: "muted" }, `weights of step ${a.step}`))),
       el("div", { className: "mini-bars", "aria-label": `Probability of each ${noun()}` }, bars));

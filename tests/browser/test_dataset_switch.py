@@ -85,7 +85,7 @@ def explained_in_clothes(page, fashion) -> None:
     text = open_tab(page, "robust", "#probe-label")
     assert page.locator("#probe-label").inner_text() == "Trouser"
     options = page.locator("#probe-target option").all_inner_texts()
-    assert options == ["the predicted piece of clothing", *map(with_article, fashion["classes"])]
+    assert options == ["the predicted class", *map(with_article, fashion["classes"])]
     assert "digit" not in text
     text = open_tab(page, "where", "#where-map[data-drawing]")
     assert page.locator("#where-make button").all_inner_texts() == fashion["classes"]
