@@ -54,7 +54,8 @@ from .weightcache import WeightAnswers
 
 SERVE_MMAP_THRESHOLD = 32 << 20  # bytes
 
-DESCRIPTION = """Draw a digit and watch a from-scratch NumPy CNN classify it, layer by layer.
+DESCRIPTION = """Draw a digit or a piece of clothing and watch a from-scratch NumPy CNN classify
+it, layer by layer.
 
 Every error answers JSON `{"detail": "..."}`. Feature maps come uint8-quantised per layer
 (value = min + q·(max − min)/255); weights come as base64 float32/float16, little-endian,

@@ -72,8 +72,8 @@ def digit(model: LoadedModel, index: int) -> dict[str, Any]:
     """One reference digit by its index (what the map shows under the pointer)."""
     reference = reference_of(model)
     if not 0 <= index < len(reference):
-        raise NotFoundError(f"model {model.name!r}'s reference set has {len(reference)} digits "
-                            f"(0-{len(reference) - 1}); there is no digit {index}")
+        raise NotFoundError(f"model {model.name!r}'s reference set has {len(reference)} images "
+                            f"(0-{len(reference) - 1}); there is no image {index}")
     images, labels = reference_images(reference.dataset)
     return {"model": model.name, "index": index, "label": int(labels[index]),
             "encoding": "uint8", "data": _digit(images, index)}

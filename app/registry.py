@@ -267,7 +267,7 @@ def load_reference(path: Path, manifest: dict[str, Any]) -> tuple[Reference | No
     try:
         found = attached(path, manifest, REFERENCE_KEY)
         if found is None:
-            return None, (f"model {path.stem!r} has no reference set of training digits; make "
+            return None, (f"model {path.stem!r} has no reference set of training images; make "
                           f"it with {command}")
         reference = load_reference_file(found)
     except WeightsError as exc:
