@@ -112,9 +112,18 @@ export function lineChart(canvas, opts) {
   ctx.textAlign = "center";
   ctx.textBaseline = "bottom";
   ctx.font = `600 ${FONT}`;
+  // A note that would overprint one already written is left out (its point still shows): class
+  // names as notes are wider than the digits they replaced.
+  const written = [];
   for (const n of opts.notes || []) {
+    const x = px(n.x);
+    const y = py(n.y) - 4;
+    const half = ctx.measureText(n.text).width / 2;
+    const box = [x - half, y - 12, x + half, y];
+    if (written.some((b) => box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3])) continue;
+    written.push(box);
     ctx.fillStyle = n.color;
-    ctx.fillText(n.text, px(n.x), py(n.y) - 4);
+    ctx.fillText(n.text, x, y);
   }
 
   return {
