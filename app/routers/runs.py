@@ -41,10 +41,11 @@ server's settings (the page's Train form is built from it)::
 ``GET /api/runs/{id}/events`` (``text/event-stream``): every event is ``id: <n>`` (1, 2, 3, … per
 run), ``event: <name>`` and one ``data:`` line of JSON. A client reconnecting with the
 ``Last-Event-ID`` header gets every event after that id; a new subscriber gets the whole history
-first, then live events. Lines starting with ``:`` are keep-alive comments. A stream lasts at
-most ``STREAM_SECONDS`` (15 s; so that no stream holds up a server that is stopping): if it ends
-without a final event, reconnect with ``Last-Event-ID`` (``EventSource`` does so by itself, after
-the ``retry: 100`` milliseconds the stream starts with). Events::
+first, then live events. Lines starting with ``:`` are keep-alive comments. A stream lasts about
+``STREAM_SECONDS`` (15 s, so that no stream holds up a server that is stopping; it ends just after
+passing on an event, at most 16 s): if it ends without a final event, reconnect with
+``Last-Event-ID`` (``EventSource`` does so by itself, after the ``retry: 100`` milliseconds the
+stream starts with). Events::
 
     progress  (every CNNVIS_RUN_PROGRESS_SECONDS, 0.1 s, from the start of the run to its end,
                also while it loads the data, evaluates an epoch or saves)
@@ -118,7 +119,8 @@ router = APIRouter(prefix="/api/runs", tags=["runs"])
 POLL_SECONDS = 0.05  # how often a stream looks for new events (one indexed query)
 KEEPALIVE_SECONDS = 10.0
 STREAM_SECONDS = 15.0  # then the client reconnects (Last-Event-ID): no stream blocks a shutdown
-RETRY_MS = 100  # a reconnection after STREAM_SECONDS stays within one progress gap
+LINGER_SECONDS = 1.0  # past STREAM_SECONDS, how long a stream waits for events to end after
+RETRY_MS = 100  # the client's wait before it reconnects: shorter than one progress gap
 RunId = Annotated[str, Path(min_length=1, max_length=40, description="a run's id")]
 
 
@@ -200,20 +202,27 @@ async def run_events(run_id: RunId, runs: RunsDep,
 
 async def stream(store: Store, run_id: str, after: int) -> AsyncIterator[str]:
     """Every event after id ``after``, then new ones as they come, until the final one (or the
-    run is deleted, or ``STREAM_SECONDS`` have passed). Starlette stops the generator when the
-    client goes away."""
+    run is deleted). After ``STREAM_SECONDS`` the stream ends just after it has passed on new
+    events, so that the client's reconnection (``RETRY_MS``) falls inside the gap before the next
+    one instead of adding to it; a quiet stream (a queued run) ends at most ``LINGER_SECONDS``
+    later. Starlette stops the generator when the client goes away."""
     opened = quiet_since = time.monotonic()
     yield f"retry: {RETRY_MS}\n\n"
-    while time.monotonic() - opened < STREAM_SECONDS:
+    while True:
         events = await anyio.to_thread.run_sync(store.events, run_id, after)
         for seq, name, data in events:
             after = seq
             yield f"id: {seq}\nevent: {name}\ndata: {data}\n\n"
             if name in FINAL:
                 return
+        age = time.monotonic() - opened
         if events:
             quiet_since = time.monotonic()
+            if age >= STREAM_SECONDS:
+                return
             continue
+        if age >= STREAM_SECONDS + LINGER_SECONDS:
+            return
         if await anyio.to_thread.run_sync(store.get, run_id) is None:
             return
         if time.monotonic() - quiet_since >= KEEPALIVE_SECONDS:
