@@ -96,6 +96,11 @@ class Settings:
     max_form_fields: int = Field(4, gt=0, description="Other fields in a multipart body.")
     max_form_field_bytes: int = Field(1024, gt=0, description="Size of one multipart field.")
     max_response_bytes: int = Field(16 * 1024 * 1024, gt=0, description="Largest answer.")
+    gzip_level: int = Field(
+        4, ge=0, le=9,
+        description="gzip level of answers for clients that accept it (0: never compress); "
+                    "above 4 the CPU cost grows faster than the bytes shrink "
+                    "(benchmarks/results/classroom.md).")
     cors_origins: Origins = Field(
         (), description="Comma-separated origins allowed by CORS (none: no CORS headers).")
     header_timeout_seconds: float = Field(

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.gzip import GZipMiddleware
 from threadpoolctl import threadpool_limits
 
 from model.runtime import keep_freed_memory
@@ -53,13 +54,14 @@ from .trim import IdleTrim
 from .weightcache import WeightAnswers
 
 SERVE_MMAP_THRESHOLD = 32 << 20  # bytes
+GZIP_MIN_BYTES = 1024  # smaller answers gain less than a gzip header and a round of CPU
 
 DESCRIPTION = """Draw a digit or a piece of clothing and watch a from-scratch NumPy CNN classify
 it, layer by layer.
 
 Every error answers JSON `{"detail": "..."}`. Feature maps come uint8-quantised per layer
 (value = min + q·(max − min)/255); weights come as base64 float32/float16, little-endian,
-C order.
+C order. Answers of 1 KB or more are gzipped for clients that send `Accept-Encoding: gzip`.
 """
 
 
@@ -142,8 +144,9 @@ def start_runs(settings: Settings) -> Runs:
 def add_middleware(app: FastAPI, settings: Settings) -> None:
     """Each one added wraps those before it, so the order here is innermost first: admission
     control right before the inference routes, the weight-only answers' cache outside it; size
-    limits before anything parses; CORS only when configured; redirects made relative and
-    request heads checked; security headers on every answer; the idle memory trim; metrics
+    limits before anything parses; CORS only when configured; answers gzipped for clients that
+    accept it (issue 18: live answers are most of a classroom's bytes); redirects made relative
+    and request heads checked; security headers on every answer; the idle memory trim; metrics
     outermost, seeing every answer. uvicorn's access log gets its line length capped."""
     app.add_middleware(AdmissionControl, limiter=app.state.limiter, metrics=app.state.metrics)
     app.add_middleware(WeightAnswers)
@@ -156,6 +159,9 @@ def add_middleware(app: FastAPI, settings: Settings) -> None:
                            allow_methods=["GET", "POST"], allow_headers=["Content-Type"],
                            expose_headers=["Retry-After"], max_age=600)
     app.add_middleware(ResponseSizeLimit, max_bytes=settings.max_response_bytes)
+    if settings.gzip_level:  # outside the size limit, which bounds the uncompressed answer
+        app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES,
+                           compresslevel=settings.gzip_level)
     app.add_middleware(RelativeRedirects)
     app.add_middleware(RequestHeadCheck, max_url_bytes=settings.max_url_bytes)
     app.add_middleware(SecurityHeaders)

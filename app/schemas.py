@@ -167,6 +167,18 @@ class PredictRequest(DrawingInput):
     ablate: Ablate = None
 
 
+MAX_LAYER_NAMES = 64
+
+
+class ActivationsRequest(PredictRequest):
+    layers: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None, max_length=MAX_LAYER_NAMES,
+        description="Only these layers' outputs in `layers` (names from GET /api/models, or "
+                    "`input`), in network order, each exactly as in the full answer (the page "
+                    "asks for the layers it draws). Omitted or null: every layer.",
+        examples=[["input", "relu1", "pool1", "relu2", "fc2"]], json_schema_extra=_no_default)
+
+
 class CompareRequest(DrawingInput):
     ablate: Ablate = None
     dataset: str | None = Field(
@@ -222,7 +234,8 @@ class LayerActivation(EncodedArray):
 
 class ActivationsResponse(PredictResponse):
     layers: list[LayerActivation] = Field(
-        description="The input, then every layer's output in network order. " + UINT8_ENCODING)
+        description="The input, then every layer's output in network order (only those asked "
+                    "for in `layers`, when given). " + UINT8_ENCODING)
 
 
 class CompareResult(BaseModel):

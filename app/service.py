@@ -5,6 +5,7 @@ and raw parameters; the shipped sample digits."""
 from __future__ import annotations
 
 import time
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -73,16 +74,31 @@ def _answer(model: LoadedModel, prepared: Prepared, probs: np.ndarray, inference
 
 
 def activations(model: LoadedModel, prepared: Prepared, started: float,
-                off: Units = ()) -> dict[str, Any]:
+                off: Units = (), wanted: Collection[str] | None = None) -> dict[str, Any]:
     """The prediction plus the input and every layer's output for this one image (with the
-    units ``off`` switched off)."""
+    units ``off`` switched off); ``wanted`` (from :func:`wanted_layers`): just these layers, in
+    network order, each encoded exactly as in the full answer."""
+    wanted = wanted_layers(model, None) if wanted is None else wanted
     view, listed = switched_off(model, off)
     x, probs, outputs, inference = _infer(view, prepared.image, keep=True)
-    layers = [{"name": "input", "kind": "input", **encode_array(x[0])}]
+    layers = [{"name": "input", "kind": "input", **encode_array(x[0])}] if "input" in wanted else []
     layers += [{"name": name, "kind": layer.kind, **encode_array(outputs[name][0])}
-               for name, layer in model.net.layers]
+               for name, layer in model.net.layers if name in wanted]
     answer = {**_answer(model, prepared, probs, inference, started), "layers": layers}
     return _with_effect(answer, model, prepared, probs, listed)
+
+
+def wanted_layers(model: LoadedModel, only: Sequence[str] | None) -> set[str]:
+    """The layer names of an answer holding ``only`` these (None: every layer and ``input``);
+    NotFoundError names the model's layers. Checked before any image is decoded."""
+    names = ["input", *(name for name, _ in model.net.layers)]
+    if only is None:
+        return set(names)
+    unknown = [name for name in only if name not in names]
+    if unknown:
+        raise NotFoundError(f"model {model.name!r} has no layer {unknown[0]!r}; layers: "
+                            f"{name_list(names)}")
+    return set(only)
 
 
 def compare(registry: Registry, prepared: Prepared, dataset: str,

@@ -53,7 +53,8 @@ class WeightAnswers:
         stored = self.entries.get(key)
         if stored is not None:
             self.entries.move_to_end(key)
-            await send({"type": "http.response.start", "status": 200, "headers": stored[0]})
+            # A copy: middleware outside (gzip) edits the headers of what it is sent in place.
+            await send({"type": "http.response.start", "status": 200, "headers": list(stored[0])})
             await send({"type": "http.response.body", "body": stored[1]})
             return
         self.pending[key] = asyncio.get_running_loop().create_future()
@@ -65,22 +66,24 @@ class WeightAnswers:
     async def _compute(self, scope: Scope, receive: Receive, send: Send,
                        key: tuple[str, bytes], ours: list[tuple[bytes, bytes]]) -> None:
         start: Message | None = None
+        saved_headers: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] = []
 
         async def keeping_send(message: Message) -> None:
-            nonlocal start
+            nonlocal start, saved_headers
             if message["type"] == "http.response.start":
                 if message["status"] == 200:
                     headers = [(k, v) for k, v in message.get("headers") or []
                                if k not in (b"etag", b"cache-control")] + ours
                     message = start = {**message, "headers": headers}
+                    saved_headers = list(headers)  # before gzip outside rewrites them
             elif start is not None:
                 chunks.append(message.get("body", b""))
             await send(message)
 
         await self.app(scope, receive, keeping_send)
         if start is not None:
-            self._keep(key, (start["headers"], b"".join(chunks)))
+            self._keep(key, (saved_headers, b"".join(chunks)))
 
     def _keep(self, key: tuple[str, bytes], stored: Stored) -> None:
         size = len(stored[1]) + len(key[0]) + len(key[1])

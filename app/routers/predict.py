@@ -12,6 +12,7 @@ from .. import examples, service
 from ..config import Settings
 from ..registry import LoadedModel
 from ..schemas import (
+    ActivationsRequest,
     ActivationsResponse,
     CompareRequest,
     CompareResponse,
@@ -24,6 +25,7 @@ from .deps import JsonBody, MultipartBody, RegistryDep, SettingsDep, units_off
 router = APIRouter(prefix="/api", tags=["predict"])
 BODY_ERRORS = error_responses(400, 404, 413, 415, 422, 503)
 Drawing = Annotated[PredictRequest, Body(openapi_examples=examples.DRAWING)]
+LayerDrawing = Annotated[ActivationsRequest, Body(openapi_examples=examples.DRAWING)]
 Drawings = Annotated[CompareRequest, Body(openapi_examples=examples.DRAWING)]
 
 
@@ -64,11 +66,12 @@ def predict_file(file: Annotated[UploadFile, File(description="a PNG or JPEG ima
 @router.post("/activations", response_model=ActivationsResponse, responses=BODY_ERRORS,
              dependencies=[JsonBody],
              summary="The prediction plus every layer's output (uint8-quantised, base64)")
-def activations(body: Drawing, registry: RegistryDep, settings: SettingsDep) -> dict:
+def activations(body: LayerDrawing, registry: RegistryDep, settings: SettingsDep) -> dict:
     started = time.perf_counter()
     model = registry.get(body.model)
+    wanted = service.wanted_layers(model, body.layers)
     prepared = service.prepare(body.image, body.pixels, settings, model.dataset)
-    return service.activations(model, prepared, started, units_off(body.ablate))
+    return service.activations(model, prepared, started, units_off(body.ablate), wanted)
 
 
 @router.post("/compare", response_model=CompareResponse,

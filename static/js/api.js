@@ -55,11 +55,11 @@ export const getSamples = (dataset) => request(`/api/samples?dataset=${encodeURI
 export const getDatasets = () => request("/api/datasets");
 
 /**
- * POST /api/activations: prediction plus every layer's output.
+ * POST /api/activations: prediction plus every layer's output, or only those named in `layers`.
  * `input` is {image: dataURL} or {pixels: 28×28 nested array}.
  */
-export const activations = (model, input, ablate = []) =>
-  postJson("/api/activations", { model, ...input, ...switchedOff(ablate) });
+export const activations = (model, input, ablate = [], layers = null) =>
+  postJson("/api/activations", { model, ...input, ...switchedOff(ablate), ...(layers ? { layers } : {}) });
 
 /**
  * POST /api/compare: the answer of every served model of `dataset` for one input (with `ablate`

@@ -57,7 +57,8 @@ export class DrawPad {
    */
   constructor(canvas, handlers) {
     this.canvas = canvas;
-    this.ctx = canvas.getContext("2d");
+    // Read back on every live prediction (padencoder.js): kept in CPU memory.
+    this.ctx = canvas.getContext("2d", { willReadFrequently: true });
     this.h = handlers;
     this.strokes = [];
     this.base = null;

@@ -53,6 +53,7 @@ export class Focus {
   /** Open the unit panel on `unit` (null closes it); `fromPanel` scrolls it into sight. */
   select(unit, fromPanel = false) {
     state.selected = unit;
+    this.onSelect?.();
     if (!unit) {
       this.inspect.hide();
     } else {

@@ -95,6 +95,7 @@ export class Models {
     this.buildChips();
     this.focus.reset();
     this.prediction.pushValues();
+    this.prediction.complete();
     if (state.result) this.view.setPredicted(state.result.label);
   }
 

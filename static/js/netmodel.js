@@ -74,6 +74,10 @@ export function groupOutput(group, layers) {
   return null;
 }
 
+/** The layers whose outputs the groups show (each group's last member), the fewest an answer
+    can hold for the view to draw everything (issue 18). */
+export const shownLayers = (groups) => groups.map((g) => g.members[g.members.length - 1]);
+
 /** Short description of a layer: "30 × 5×5", "max 2×2", "fully connected 100". */
 export function layerSummary(layer) {
   const w = layer.window;

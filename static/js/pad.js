@@ -5,6 +5,7 @@
 import * as api from "./api.js";
 import { currentDataset, noun } from "./datasets.js";
 import { DrawPad } from "./drawpad.js";
+import { PadEncoder } from "./padencoder.js";
 import { state } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
@@ -26,6 +27,10 @@ export class Pad {
     this.uploads = new WeakMap(); // source object of an upload → {image: data URL, name}
     this.lastAsk = 0;
     this.timer = 0;
+    this.encoder = new PadEncoder();
+    this.asked = 0; // the newest picture handed to the encoder
+    this.sent = 0; // the newest picture asked about (older ones finishing later are dropped)
+    this.dropped = 0; // pictures up to this one were overtaken (a clear, a loaded digit)
     /** Called after any change of the drawing (replay.js follows it). */
     this.listeners = [];
     this.pad = new DrawPad($("draw-canvas"), {
@@ -54,7 +59,7 @@ export class Pad {
     clearTimeout(this.timer);
     if (now - this.lastAsk >= DRAW_THROTTLE_MS) {
       this.lastAsk = now;
-      this.prediction.ask({ image: this.pad.toDataURL() }, false);
+      this.send(false);
     } else {
       this.timer = setTimeout(() => this.drawing(), DRAW_THROTTLE_MS - (now - this.lastAsk));
     }
@@ -63,7 +68,26 @@ export class Pad {
   strokeDone() {
     clearTimeout(this.timer);
     this.lastAsk = performance.now();
-    this.prediction.ask({ image: this.pad.toDataURL() }, true);
+    this.send(true);
+  }
+
+  /** Ask about the pad's picture once it is encoded (off the main thread, padencoder.js); the
+      page counts as busy meanwhile, and a picture overtaken by a newer one or by a clear is not
+      sent. */
+  async send(withCompare) {
+    const seq = ++this.asked;
+    this.prediction.busy(true);
+    try {
+      const image = await this.encoder.encode(this.pad.canvas);
+      if (seq > this.sent && seq > this.dropped) {
+        this.sent = seq;
+        this.prediction.ask({ image }, withCompare);
+      }
+    } catch (err) {
+      this.result.status(`Could not read the pad's picture: ${err.message}`, "error");
+    } finally {
+      this.prediction.busy(false);
+    }
   }
 
   changed() {
@@ -88,6 +112,7 @@ export class Pad {
 
   clear() {
     this.pad.clear();
+    this.dropped = this.asked;
     clearTimeout(this.timer);
     this.prediction.forget(`draw a ${noun()} to start`);
     this.result.status("");
@@ -97,8 +122,10 @@ export class Pad {
     if (!this.pad.canUndo()) return;
     this.pad.undo();
     state.note = "";
-    if (this.pad.isBlank()) this.prediction.forget(`draw a ${noun()} to start`);
-    else this.prediction.ask({ image: this.pad.toDataURL() }, true);
+    if (this.pad.isBlank()) {
+      this.dropped = this.asked;
+      this.prediction.forget(`draw a ${noun()} to start`);
+    } else this.send(true);
   }
 
   async upload(e) {
@@ -109,6 +136,7 @@ export class Pad {
     try {
       const answer = await api.predictFile(file, state.modelName);
       this.pad.setPixels(answer.input.flat(), { upload: file.name });
+      this.dropped = this.asked;
       state.note = `${file.name}: cropped, scaled and centred like ${currentDataset().title}.`;
       const source = { pixels: answer.input };
       this.uploads.set(source, { image: await readDataUrl(file), name: file.name });
@@ -155,6 +183,7 @@ export class Pad {
       where it came from (a shared link names samples by index and leaves others out). */
   loadPixels(flat, text, replaceOnDraw = false, ref = { other: true }) {
     this.pad.setPixels(flat, ref);
+    this.dropped = this.asked;
     this.pad.replaceOnDraw = replaceOnDraw;
     state.note = text;
     const pixels = [];

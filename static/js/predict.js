@@ -7,8 +7,20 @@ import * as api from "./api.js";
 import { decodeLayer } from "./codec.js";
 import { currentDataset, noun } from "./datasets.js";
 import { latestOnly } from "./latest.js";
-import { displayValues } from "./netmodel.js";
+import { displayValues, shownLayers } from "./netmodel.js";
 import { state } from "./state.js";
+
+/**
+ * The layers an answer must hold now (issue 18: a classroom's bytes): those the view draws and
+ * the selected unit's whole group (the unit panel's arithmetic), or null for every layer while
+ * the tour runs (it quotes each layer's own numbers).
+ */
+function neededLayers() {
+  if (state.touring || !state.groups.length) return null;
+  const names = new Set(shownLayers(state.groups));
+  for (const name of state.groups[state.selected?.group]?.members || []) names.add(name);
+  return [...names];
+}
 
 export class Prediction {
   /**
@@ -25,6 +37,7 @@ export class Prediction {
     });
     this.compareAll = latestOnly((source) => this.compareWith(source), (on) => this.busy(on));
     this.watchers = [];
+    this.focus.onSelect = () => this.complete(); // the unit panel shows its group's every layer
   }
 
   /** Call fn(result | null) whenever the shown values change: an answer, a cleared pad, new
@@ -47,6 +60,15 @@ export class Prediction {
     this.teach.setSource(source);
   }
 
+  /** Ask again for the shown drawing if its answer lacks layers the page now needs (a unit
+      selected, the tour started, layers unmerged). */
+  complete() {
+    if (!state.source || !state.result) return;
+    const model = state.models.get(state.modelName);
+    const needed = neededLayers() || ["input", ...(model ? model.layers.map((l) => l.name) : [])];
+    if (needed.some((name) => !state.result.layers.has(name))) this.predict(state.source);
+  }
+
   /** The pad is blank: forget the drawing and say what to do. */
   forget(hint) {
     state.source = null;
@@ -58,7 +80,7 @@ export class Prediction {
   async activations(source) {
     const model = state.modelName;
     try {
-      const answer = await api.activations(model, source, offUnits());
+      const answer = await api.activations(model, source, offUnits(), neededLayers());
       if (model === state.modelName && state.source) this.apply(answer);
     } catch (err) {
       if (state.source) this.showError(err);

@@ -29,6 +29,8 @@ export const state = {
     /** Names of head layers the user hid. */
     hidden: new Set(),
   },
+  /** True while the guided tour is open (tour.js): answers then hold every layer. */
+  touring: false,
   /** {group, index} under the pointer, and the clicked one. */
   hover: null,
   selected: null,

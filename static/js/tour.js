@@ -63,6 +63,8 @@ export class Tour {
   start() {
     if (!state.modelName) return;
     this.open = true;
+    state.touring = true;
+    this.prediction.complete();
     this.build();
     $("tour").hidden = false;
     $("tour-start").setAttribute("aria-pressed", "true");
@@ -76,6 +78,7 @@ export class Tour {
   close() {
     if (!this.open) return;
     this.open = false;
+    state.touring = false;
     this.stopSlide();
     this.token += 1;
     $("tour").hidden = true;
