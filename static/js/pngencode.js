@@ -1,7 +1,7 @@
 /* A PNG encoder for the pad's picture (PNG spec, W3C 2003): 8-bit grayscale when every pixel is
    an opaque gray (the pad's ink and paper always are), else 8-bit RGBA; rows unfiltered, zlib by
    the browser's CompressionStream. The server decodes either to the same RGBA pixels as the
-   canvas's own toDataURL PNG (tests/browser/test_wire.py), at a sixth of its size. Pure. */
+   canvas's own toDataURL PNG (tests/browser/test_live_bytes.py), at a sixth of its size. Pure. */
 
 const SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10];
 const GRAY = 0;
