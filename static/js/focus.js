@@ -10,6 +10,7 @@ import { neededParams, unitLayerOf, unitOf } from "./geometry.js";
 import { unitLabel } from "./netmodel.js";
 import { el } from "./dom.js";
 import { ParamCache } from "./params.js";
+import { remember } from "./prefs.js";
 import { incoming } from "./receptive.js";
 import { state } from "./state.js";
 import { unitMeaning } from "./unitmeaning.js";
@@ -155,8 +156,12 @@ export class Focus {
       if (!sameUnit(unit, state.selected)) return;
       if (answer) this.meaning = { key, answer };
     }
+    const fold = {
+      open: state.unitMeaningOpen,
+      onFold: (open) => { state.unitMeaningOpen = open; remember("unitMeaningOpen", open); },
+    };
     this.inspect.setMeaning(answer && unitMeaning(answer, drawingValue(layer, index), isOff(layer, index),
-      () => this.switchUnit(layer, index)));
+      () => this.switchUnit(layer, index), fold));
   }
 
   /** Fetch a small model's weights ahead of the first hover, once per model. */

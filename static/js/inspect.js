@@ -25,9 +25,12 @@ export class InspectPanel {
     this.dom = dom;
     this.channel = null;
     dom.close.addEventListener("click", onClose);
-    // what the unit responds to (unitmeaning.js), kept apart from the arithmetic below it
+    // what the unit responds to (unitmeaning.js), kept apart from the arithmetic above it; both
+    // scroll together below the panel's head, so neither is squeezed by the other
     this.meaning = el("div", { className: "unit-meaning" });
-    dom.body.after(this.meaning);
+    const scroll = el("div", { className: "inspect-scroll" });
+    dom.body.before(scroll);
+    scroll.append(dom.body, this.meaning);
   }
 
   /** Show `node` (or nothing) as what the unit responds to. */

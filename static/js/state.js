@@ -1,6 +1,8 @@
 /* The page's single state object: what the page shows and was asked, read and written by the
    modules main.js wires together (pad, predict, focus, models, teach). */
 
+import { remembered } from "./prefs.js";
+
 export const state = {
   /** Model summaries from /api/models, by name. */
   models: new Map(),
@@ -42,6 +44,8 @@ export const state = {
   /** Units switched off (issue 16) for `model`: [{layer, index}], sent as `ablate` with every
       prediction of that model; switching models forgets them. */
   ablate: { model: null, units: [] },
+  /** Whether the unit panel's "What it responds to" section is unfolded (remembered, prefs.js). */
+  unitMeaningOpen: remembered("unitMeaningOpen", true) !== false,
   /** The explain-and-teach section (teach.js): the open tab, whether it is on screen, and each
       panel's settings and last answer under its id (created from its descriptor, panels.js). */
   teach: {

@@ -101,23 +101,17 @@ function histogram(quantiles, value) {
 /**
  * The unit-meaning section: `a` the unit's answer (optimal decoded to {shape, values}), `value`
  * the drawing's score for the unit (null without a drawing), `off` whether it is switched off,
- * `onToggle()` to switch it.
+ * `onToggle()` to switch it; `fold.open` whether it starts unfolded (its heading folds it),
+ * `fold.onFold(open)` told when the user folds or unfolds it.
  */
-export function unitMeaning(a, value, off, onToggle) {
+export function unitMeaning(a, value, off, onToggle, fold = { open: true, onFold: () => {} }) {
   const ideal = el("canvas", { className: "unit-ideal" });
   paintGray(ideal, a.optimal.values, SIDE, SIDE);
   const where = value === null ? `draw a ${noun()} to place it here`
     : `your ${noun()}: ${fmt(value)}, above ${percentileOf(a.quantiles, value).toFixed(0)} % of the ` +
       `${a.test_size.toLocaleString("en")} test ${plural()}`;
   const score = a.spatial ? "its largest value over the map" : "its value";
-  return el("section", { className: "unit-meaning-body", dataset: { unit: `${a.layer}/${a.index}` } },
-    el("div", { className: "unit-meaning-head" },
-      el("h4", {}, "What it responds to"),
-      el("button", {
-        type: "button", className: `btn unit-switch${off ? " active" : ""}`, "aria-pressed": String(off),
-        title: `Zero this unit for your ${noun()}'s predictions (the network itself is not changed)`,
-        onclick: onToggle,
-      }, off ? "Switch back on" : "Switch off")),
+  const more = el("div", { className: "unit-meaning-more", id: "unit-meaning-more", hidden: !fold.open },
     el("p", { className: "explain" },
       `The ${a.top.length} test ${plural()} it answers most strongly (${score})` +
       (a.spatial ? `, cropped to the part of the image it sees there; hover for the whole ${noun()}:` : ":")),
@@ -125,12 +119,34 @@ export function unitMeaning(a, value, off, onToggle) {
     el("div", { className: "unit-ideal-row" },
       el("figure", { className: "unit-ideal-fig" }, ideal,
         el("figcaption", {}, `ideal input · ${fmt(a.optimal_score)}`)),
-      el("p", { className: "muted small" },
-        "Gradient ascent on the image through the network's own backward pass (jitter, L2 and " +
-        "smoothness penalties, pixels kept in [0, 1]), once from random noise and once from its " +
-        `best test ${noun()}, finds the input that excites it most (shown: ${a.optimal_from}); ` +
-        `its best test ${noun()} scores ${fmt(a.top[0].score)}` +
+      el("p", {
+        className: "muted small",
+        title: "Gradient ascent on the image with jitter, L2 and smoothness penalties, pixels " +
+          `kept in [0, 1]; the better ascent is kept, or the best test ${noun()} itself if neither beats it`,
+      },
+      "The input that excites it most: gradient ascent through the network's own backward pass, " +
+        `from noise and from its best test ${noun()} (shown: ${a.optimal_from}). Its best test ` +
+        `${noun()} scores ${fmt(a.top[0].score)}` +
         (a.optimal_source === "computed" ? " (computed for you just now)." : "."))),
     el("div", { className: "unit-hist-row" }, histogram(a.quantiles, value),
       el("p", { className: "muted small" }, `its values over the test set; ${where}`)));
+  const folder = el("button", {
+    type: "button", className: "unit-meaning-fold", "aria-expanded": String(fold.open),
+    "aria-controls": "unit-meaning-more",
+    title: "Fold or unfold what this unit responds to (remembered)",
+    onclick: () => {
+      more.hidden = !more.hidden;
+      folder.setAttribute("aria-expanded", String(!more.hidden));
+      fold.onFold(!more.hidden);
+    },
+  }, "What it responds to");
+  return el("section", { className: "unit-meaning-body", dataset: { unit: `${a.layer}/${a.index}` } },
+    el("div", { className: "unit-meaning-head" },
+      el("h4", {}, folder),
+      el("button", {
+        type: "button", className: `btn unit-switch${off ? " active" : ""}`, "aria-pressed": String(off),
+        title: `Zero this unit for your ${noun()}'s predictions (the network itself is not changed)`,
+        onclick: onToggle,
+      }, off ? "Switch back on" : "Switch off")),
+    more);
 }
