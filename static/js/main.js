@@ -70,6 +70,7 @@ const focus = new Focus({ view, readout, inspect, switchUnit: (layer, index) => 
 function switchUnit(layer, index) {
   toggleUnit(layer, index);
   maps.markOff();
+  teach.refreshAll(); // panels whose request carries the units off (why.js) ask again
   if (state.source) prediction.ask(state.source, true);
   else focus.showInspect();
 }

@@ -3,6 +3,7 @@
    (Simonyan et al. 2014; Selvaraju et al. 2017; Zeiler & Fergus 2014). The panel descriptor
    (panels.js) decides what to ask; WhyPanel only renders and reports the user's choices. */
 
+import { offUnits } from "./ablate.js";
 import * as api from "./api.js";
 import { decodeTree } from "./codec.js";
 import { el } from "./dom.js";
@@ -268,6 +269,9 @@ export const whyView = {
     const options = { method: w.method, ...(w.target !== null ? { target: w.target } : {}) };
     if (w.method === "gradcam" && w.layer) options.layer = w.layer;
     if (w.method === "occlusion") Object.assign(options, { patch: w.patch, stride: w.stride });
+    // explained as predicted: with the units switched off (issue 16), if any
+    const off = offUnits();
+    if (off.length) options.ablate = off;
     return options;
   },
 

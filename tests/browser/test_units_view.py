@@ -1,7 +1,8 @@
 """What a unit means, in the page (issue 16): opening a unit shows its 9 top test digits (whole
 on hover), its ideal input and where the drawing falls; switching it off reaches the server as
-`ablate` and changes the prediction's views; the units view draws a layer's grid, opens a unit
-on click and ranks the units for the digit."""
+`ablate` and changes the prediction's views and the Why panel's explanation; the section folds
+and stays folded; the units view draws a layer's grid, opens a unit on click and ranks the units
+for the digit."""
 
 from __future__ import annotations
 
@@ -51,6 +52,45 @@ def test_a_unit_shows_its_top_digits_ideal_input_and_can_be_switched_off(page):
     assert "ablate" not in sent[-1] and switch.get_attribute("aria-pressed") == "false"
     assert "switched off" not in page.locator("#status").inner_text()
     assert snapshot(page.locator("#prob-bars")).shape == bars.shape
+
+
+def explained(page, act) -> dict:
+    """The /api/explain request body that ``act()`` (then the panel coming on screen) makes."""
+    with page.expect_request(lambda r: r.url.endswith("/api/explain")) as asked:
+        act()
+        page.locator("#teach").scroll_into_view_if_needed()
+    return json.loads(asked.value.post_data)
+
+
+def test_why_explains_with_the_units_off_and_the_section_folds_for_good(page):
+    page.click("#samples .sample[data-label='8']")
+    wait_idle(page)
+    assert "ablate" not in explained(page, lambda: page.click("#tab-why"))
+    open_map(page, "conv1", 3)
+    body = explained(page, lambda: page.click("#inspect .unit-meaning .unit-switch"))
+    assert body["ablate"] == [{"layer": "conv1", "index": 3}]
+    assert "ablate" not in explained(
+        page, lambda: page.click("#maps .map-off[data-unit='conv1/3']"))
+    # "What it responds to" folds, stays folded for the next unit and the next visit
+    fold = page.locator("#inspect .unit-meaning-fold")
+    assert fold.get_attribute("aria-expanded") == "true"
+    fold.click()
+    assert fold.get_attribute("aria-expanded") == "false"
+    assert page.locator("#inspect .unit-meaning-more").is_hidden()
+    page.locator("#maps .maps-row[data-members~='conv1'] canvas.map").nth(4).click()
+    page.wait_for_selector("#inspect .unit-meaning [data-unit='conv1/4']", state="attached")
+    assert page.locator("#inspect .unit-meaning-fold").get_attribute("aria-expanded") == "false"
+    page.reload()
+    page.wait_for_selector("#prediction[data-state=ok]")
+    wait_idle(page)
+    page.locator("#maps .maps-row[data-members~='conv1'] canvas.map").nth(4).click()
+    page.wait_for_selector("#inspect .unit-meaning .unit-meaning-fold")
+    assert page.locator("#inspect .unit-meaning-fold").get_attribute("aria-expanded") == "false"
+    assert page.locator("#inspect .unit-meaning-more").is_hidden()
+    # the section sits on the arithmetic's 12-px inset, inside the panel's one scroll
+    inner = page.locator("#inspect .unit-meaning-head").bounding_box()
+    calc = page.locator("#inspect-body .unit-summary").bounding_box()
+    assert abs(inner["x"] - calc["x"]) < 1 and abs(inner["width"] - calc["width"]) < 1
 
 
 def test_the_units_view_draws_a_layer_opens_a_unit_and_ranks_them(page):
