@@ -24,6 +24,7 @@ export class InspectPanel {
   constructor(dom, onClose) {
     this.dom = dom;
     this.channel = null;
+    this.onToggle = null; // told (open) when the panel opens or closes
     dom.close.addEventListener("click", onClose);
     // what the unit responds to (unitmeaning.js), kept apart from the arithmetic above it; both
     // scroll together below the panel's head, so neither is squeezed by the other
@@ -43,7 +44,9 @@ export class InspectPanel {
   }
 
   hide() {
+    const was = this.open;
     this.dom.panel.hidden = true;
+    if (was) this.onToggle?.(false);
     this.key = null;
     this.setMeaning(null);
   }
@@ -56,6 +59,7 @@ export class InspectPanel {
     const key = `${group.id}/${index}`;
     if (key !== this.key) this.channel = null;
     this.key = key;
+    const was = this.open;
     this.dom.panel.hidden = false;
     this.dom.title.textContent = unitLabel(group, index);
     const parts = [this.summary(group, ex)];
@@ -63,6 +67,7 @@ export class InspectPanel {
     else parts.push(...this.computation(group, ex));
     this.dom.panel.dataset.exact = ex.exact && !pending ? "1" : "0";
     this.dom.body.replaceChildren(...parts);
+    if (!was) this.onToggle?.(true);
   }
 
   summary(group, ex) {

@@ -65,6 +65,19 @@ const view = new NetView({
   onError: (message) => showViewMessage(message),
 });
 const focus = new Focus({ view, readout, inspect, switchUnit: (layer, index) => switchUnit(layer, index) });
+const CARD_GAP = 28; // CSS px between the framed picture and the unit panel
+// Where the unit panel lies over the view (beside it on wide screens, below it on narrow ones),
+// the picture is framed in the part it leaves free.
+inspect.onToggle = (open) => view.setRoom(open ? coveredRight($("inspect"), $("stage-body")) : 0);
+
+/** CSS pixels of `body`'s width that `card` covers from its right edge, with a gap for the
+    output units' labels (0 when apart). */
+function coveredRight(card, body) {
+  const c = card.getBoundingClientRect();
+  const b = body.getBoundingClientRect();
+  const over = c.left < b.right && c.right > b.left && c.top < b.bottom && c.bottom > b.top;
+  return over ? b.right - c.left + CARD_GAP : 0;
+}
 
 /** Switch a unit off or back on (issue 16): every view is asked again with the units off. */
 function switchUnit(layer, index) {

@@ -42,6 +42,7 @@ export class NetView {
     this.last = 0;
     this.error = null;
     this.flown = null; // the group flown to (focus mode), else null
+    this.room = 0; // the share of the view's width a card covers at its right (setRoom)
     try {
       this.renderer = new NetRenderer(this.canvas);
     } catch (err) {
@@ -265,9 +266,21 @@ export class NetView {
     this.camera.radius = radius(this.geoms, this.mixGoal);
     const { yaw, pitch } = this.mixGoal > 0.5 ? POSE_FLAT : this.pose3d;
     this.camera.setPose(this.frameLeft(corners(this.geoms, this.mixGoal), yaw, pitch, undefined, undefined,
-      this.labelShare()), immediate);
+      this.labelShare() + this.room), immediate);
     this.canvas.dataset.moving = "1";
     this.requestRender();
+  }
+
+  /**
+   * A card (the unit panel) now covers `px` CSS pixels at the right of the view, or none (0): a
+   * picture the user has not moved is framed again in the part left free.
+   */
+  setRoom(px) {
+    if (!this.renderer) return;
+    const room = this.cssSize ? Math.min(0.6, Math.max(0, px) / this.cssSize[0]) : 0;
+    if (Math.abs(room - this.room) < 0.005) return;
+    this.room = room;
+    if (this.framed && this.groups.length) this.fit(false);
   }
 
   /** The camera's goal pose {yaw, pitch, dist, target} (a shared link keeps it), or null. */
