@@ -79,7 +79,10 @@ def hover_unit_below(pg, title: str, max_px: int = 160, active: bool = False,
                      scope: str = "", readout: str = "#hover-readout") -> tuple[float, float]:
     """Move the mouse down from a layer's label until the hover readout names a unit (with a
     non-zero value when `active`); `scope` and `readout` select another 3D view's. Beside the
-    centre line too: a plane with an even number of map columns has a gap down its middle."""
+    centre line too: a plane with an even number of map columns has a gap down its middle.
+    The main view first comes to rest (opening or closing the unit panel reframes it)."""
+    if not scope:
+        wait_still(pg)
     box = label_box(pg, title, scope)
     readout = pg.locator(readout)
     for dx in (0, -12, 12, -24, 24):
