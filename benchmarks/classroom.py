@@ -336,7 +336,7 @@ async def person(strokes: list[Stroke], first: int, host: str, port: int, until:
     slots = max(1, math.ceil(stroke_s * 1000 / LIVE_MS))
     await asyncio.sleep(rng.uniform(0, stroke_s + pause_s))  # people do not start in step
     k = first
-    while loop.time() < until:
+    while True:  # every person draws at least one stroke, however short the run
         stroke = strokes[k % len(strokes)]
         k += 1
         start = loop.time()
@@ -351,6 +351,8 @@ async def person(strokes: list[Stroke], first: int, host: str, port: int, until:
             pacers[path].ask(body, ended)
         tally.strokes += 1
         await asyncio.sleep(pause_s * rng.uniform(0.6, 1.4))
+        if loop.time() >= until:
+            break
     for pacer in pacers.values():  # the last answers, within reason
         if pacer.task is not None:
             try:
@@ -439,8 +441,10 @@ def capacity(server: Server, strokes: list[Stroke], args) -> tuple[int, list[dic
 
 # ----- report ----------------------------------------------------------------------------------
 def bytes_summary(strokes: list[Stroke], stroke_s: float) -> dict[str, dict]:
-    """Per model: what a stroke cost on the wire as recorded, and the same for a stroke of
-    ``stroke_s`` seconds at the page's live rate (a loaded browser draws slower and asks less)."""
+    """Per model: what a stroke cost on the wire as recorded (with whatever else the page
+    fetched meanwhile, such as a model's weights once for hovering), and what a stroke of
+    ``stroke_s`` seconds asks at the page's live rate (a loaded browser draws slower and asks
+    less): its /api/activations round trips and its other POSTs."""
     slots = max(1, math.ceil(stroke_s * 1000 / LIVE_MS))
     out = {}
     for model in dict.fromkeys(s.model for s in strokes):
@@ -450,8 +454,9 @@ def bytes_summary(strokes: list[Stroke], stroke_s: float) -> dict[str, dict]:
             for path, sizes in s.bytes_by_path.items():
                 per_path.setdefault(path, []).extend(sizes)
         live = statistics.mean(per_path.get(LIVE_PATH, [0]))
+        asked = {p for s in mine for p in s.final}  # the POSTs a stroke makes, not one-off GETs
         others = sum(statistics.mean(v) * len(v) / len(mine)
-                     for p, v in per_path.items() if p != LIVE_PATH)
+                     for p, v in per_path.items() if p != LIVE_PATH and p in asked)
         long_tasks = [d for s in mine for d in s.long_tasks_ms]
         out[model] = {
             "strokes": len(mine),
@@ -527,13 +532,13 @@ def main() -> None:
     parser.add_argument("--max-people", type=int, default=2048)
     parser.add_argument("--bisect", type=int, default=4)
     parser.add_argument("--short", action="store_true",
-                        help="a smoke run: 3-s runs, at most 8 people, one bisection")
+                        help="a smoke run: 6-s runs, at most 8 people, one bisection")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results")
     parser.add_argument("--name", default="classroom")
     parser.add_argument("--label", default="", help="what was measured, for the title")
     args = parser.parse_args()
     if args.short:
-        args.seconds, args.max_people, args.bisect = 3.0, min(args.max_people, 8), 1
+        args.seconds, args.max_people, args.bisect = 6.0, min(args.max_people, 8), 1
         args.start_people = min(args.start_people, 2)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # two sockets a person
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
