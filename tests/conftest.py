@@ -3,18 +3,16 @@ and servers started by the tests, in process or live, train nothing unless a tes
 (``CNNVIS_MAX_RUNS=0`` in the environment, ``max_runs`` in Settings). Under pytest-xdist each
 worker gets its own directory, so two workers' runs registries never meet.
 
-Under ``--dist loadgroup`` (scripts/test) each file is one group, so its module-scoped servers
-start once, and every browser test is in one group "browser": two Chromiums rendering WebGL in
-software on two cores would only slow each other down, while the other worker runs the rest."""
+Under ``--dist loadfile`` (scripts/test) a worker takes whole files, so their module-scoped
+servers start once, and all the browser tests as one unit, largest first: two Chromiums rendering
+WebGL in software on two cores would only slow each other down, while the other worker runs the
+rest. (xdist's own ``loadgroup`` cannot do this under pytest 9: it renames node ids the old way.)"""
 
 import os
 import shutil
 import tempfile
-from pathlib import Path
 
-import pytest
-
-BROWSER_TESTS = Path(__file__).parent / "browser"
+BROWSER_PREFIX = "tests/browser/"  # node ids are relative to the rootdir
 
 RUNS_ENV = {"CNNVIS_RUNS_DIR": "", "CNNVIS_MAX_RUNS": "0"}
 
@@ -30,8 +28,16 @@ def pytest_unconfigure(config):
     shutil.rmtree(RUNS_ENV["CNNVIS_RUNS_DIR"], ignore_errors=True)
 
 
-def pytest_collection_modifyitems(items):
-    for item in items:
-        path = Path(item.fspath)
-        group = "browser" if BROWSER_TESTS in path.parents else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+def pytest_xdist_make_scheduler(config, log):
+    """Under ``--dist loadfile``: whole files, except that every browser test is one unit."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FilesAndOneBrowser(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith(BROWSER_PREFIX):
+                return "browser"
+            return super()._split_scope(nodeid)
+
+    return FilesAndOneBrowser(config, log)
