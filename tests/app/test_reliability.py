@@ -27,7 +27,11 @@ PIXELS = {"pixels": pixels(0)}
 
 # ----- the limiter -----------------------------------------------------------------------------
 def run(coro):
-    return asyncio.run(coro)
+    """The scenario on a fresh event loop in its own thread: an xdist worker that has driven the
+    browser tests keeps Playwright's loop running in its main thread, where asyncio.run refuses
+    to start."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def test_limiter_admits_up_to_capacity_then_queues_in_order():
