@@ -194,8 +194,9 @@ class Timing(BaseModel):
     total: float = Field(description="the whole request after parsing, milliseconds")
 
 
-Probabilities = Annotated[list[float], Field(min_length=10, max_length=10,
-                                             description="softmax probability per class 0-9")]
+Probabilities = Annotated[list[float], Field(
+    min_length=2, description="softmax probability per class, in the order of the model's "
+                              "`classes`")]
 # "class" is a Python keyword: the field is class_name, the JSON key "class".
 ClassName = Annotated[str, Field(alias="class", description="the name of `label` in the model's "
                                                            "dataset: `3` (MNIST), `Dress`")]
@@ -209,7 +210,7 @@ InputImage = Annotated[list[list[float]], Field(
 
 class PredictResponse(BaseModel):
     model: str
-    label: int = Field(ge=0, le=9)
+    label: int = Field(ge=0)
     class_name: ClassName
     probabilities: Probabilities
     input: InputImage
@@ -240,7 +241,7 @@ class ActivationsResponse(PredictResponse):
 
 class CompareResult(BaseModel):
     model: str
-    label: int = Field(ge=0, le=9)
+    label: int = Field(ge=0)
     class_name: ClassName
     probabilities: Probabilities
     test_accuracy: float | None
@@ -429,9 +430,13 @@ def _whole(value: Any) -> Any:
 
 
 WholeNumber = Annotated[int, BeforeValidator(_whole)]
-Target = Annotated[Annotated[int, Field(ge=0, le=9), BeforeValidator(_whole)] | None, Field(
-    default=None,
-    description="The digit to explain or track (0-9); omitted or null: the predicted one.")]
+# a dataset's class count is checked against the model in the route (deps.class_index); this
+# bound only keeps absurd numbers out of the schema
+MAX_CLASSES = 1000
+Target = Annotated[Annotated[int, Field(ge=0, lt=MAX_CLASSES), BeforeValidator(_whole)] | None,
+                   Field(default=None,
+                         description="The class to explain or track (an index into the model's "
+                                     "`classes`); omitted or null: the predicted one.")]
 
 
 class ExplainBase(DrawingInput):
@@ -535,11 +540,11 @@ class ByteArray(BaseModel):
 
 class ExplainResponse(BaseModel):
     model: str
-    label: int = Field(ge=0, le=9, description="the predicted class")
+    label: int = Field(ge=0, description="the predicted class")
     class_name: ClassName
     probabilities: Probabilities
     method: Literal["saliency", "gradcam", "occlusion"]
-    target: int = Field(ge=0, le=9, description="the digit explained")
+    target: int = Field(ge=0, description="the digit explained")
     target_probability: float
     layer: str | None = Field(description="gradcam: the layer used; else null")
     patch: int | None = Field(description="occlusion: patch side in pixels; else null")
@@ -596,7 +601,7 @@ class PoolMatrices(BaseModel):
 
 class Im2colResponse(BaseModel):
     model: str
-    label: int = Field(ge=0, le=9)
+    label: int = Field(ge=0)
     probabilities: Probabilities
     layer: str
     kind: str = Field(description="`conv`, `maxpool` or `avgpool`: which of `conv`/`pool` is set")
@@ -632,12 +637,12 @@ class ShiftCurve(BaseModel):
 
 class RobustnessResponse(BaseModel):
     model: str
-    label: int = Field(ge=0, le=9, description="the prediction for the transformed digit")
+    label: int = Field(ge=0, description="the prediction for the transformed digit")
     probabilities: Probabilities
     input: InputImage
-    original_label: int = Field(ge=0, le=9, description="the prediction for the digit as drawn")
+    original_label: int = Field(ge=0, description="the prediction for the digit as drawn")
     original_probabilities: Probabilities
-    target: int = Field(ge=0, le=9, description="the digit tracked by `target_probability` and "
+    target: int = Field(ge=0, description="the digit tracked by `target_probability` and "
                                                 "the curve; default: `original_label`")
     target_probability: float = Field(description="of the transformed digit")
     transform: Transform
@@ -657,7 +662,7 @@ class UnitResponse(BaseModel):
     weighted layer (up to float32 rounding)."""
 
     model: str
-    label: int = Field(ge=0, le=9, description="the prediction for the drawing")
+    label: int = Field(ge=0, description="the prediction for the drawing")
     layer: str
     kind: str = Field(description="`conv`, `affine`, `maxpool`, `avgpool`, `relu`...")
     role: str = Field(description="`weighted`, `pooling`, `activation`, `normalisation` or "
@@ -712,9 +717,9 @@ class PreprocessResponse(BaseModel):
 
 class MisclassifiedDigit(BaseModel):
     index: int = Field(description="position in the dataset's official test set")
-    label: int = Field(ge=0, le=9, description="the true class")
+    label: int = Field(ge=0, description="the true class")
     class_name: ClassName
-    predicted: int = Field(ge=0, le=9, description="the model's (wrong) answer")
+    predicted: int = Field(ge=0, description="the model's (wrong) answer")
     predicted_class: str = Field(description="the name of `predicted`")
     confidence: float = Field(description="the probability of the wrong answer")
     probabilities: Probabilities
@@ -842,7 +847,7 @@ Box = Annotated[list[int], Field(
 
 class UnitTop(BaseModel):
     index: int = Field(description="the test image's position in its dataset's test split")
-    label: int = Field(ge=0, le=9, description="its true digit")
+    label: int = Field(ge=0, description="its true digit")
     score: float = Field(description="the unit's score on it: a channel's maximum over "
                                      "positions, a dense unit's value (before any activation)")
     box: Box
@@ -925,7 +930,7 @@ class NeighborsRequest(DrawingInput):
 
 class Neighbor(BaseModel):
     index: int = Field(description="position in the reference set (the MNIST training set)")
-    label: int = Field(ge=0, le=9, description="the digit's true label")
+    label: int = Field(ge=0, description="the digit's true label")
     distance: float = Field(description="Euclidean distance between the unit-length features "
                                         "(0 = the same features, 2 = opposite); 4 decimals")
     position: list[float] = Field(min_length=2, max_length=2,
@@ -938,7 +943,7 @@ class NeighborsResponse(BaseModel):
     model: str
     layer: str = Field(description="the layer whose output is compared: the one the output "
                                    "layer reads")
-    label: int = Field(ge=0, le=9, description="the predicted digit")
+    label: int = Field(ge=0, description="the predicted digit")
     probabilities: Probabilities
     neighbors: list[Neighbor] = Field(description="nearest first")
     position: list[float] = Field(min_length=2, max_length=2,
@@ -970,14 +975,15 @@ class DataMap(BaseModel):
 class ReferenceDigit(BaseModel):
     model: str
     index: int
-    label: int = Field(ge=0, le=9)
+    label: int = Field(ge=0)
     encoding: Literal["uint8"] = Field(description="base64 of 784 bytes, row-major, ink = 255")
     data: str
 
 class CounterfactualRequest(DrawingInput):
     model: ModelName
-    target: Annotated[int, Field(ge=0, le=9), BeforeValidator(_whole)] = Field(
-        description="the digit the changed drawing should be read as")
+    target: Annotated[int, Field(ge=0, lt=MAX_CLASSES), BeforeValidator(_whole)] = Field(
+        description="the class (an index into the model's `classes`) the changed drawing "
+                    "should be read as")
     epsilon: float = Field(default=0.3, gt=0.0, le=1.0, allow_inf_nan=False,
                            description="the most any pixel may change (L∞ bound)")
     add_only: bool = Field(default=False, description="only add ink (no pixel gets lighter): "
@@ -988,11 +994,11 @@ class CounterfactualRequest(DrawingInput):
 
 class CounterfactualResponse(BaseModel):
     model: str
-    target: int = Field(ge=0, le=9)
+    target: int = Field(ge=0)
     reached: bool = Field(description="the network reads the changed drawing as the target")
-    label: int = Field(ge=0, le=9, description="the changed drawing's predicted digit")
+    label: int = Field(ge=0, description="the changed drawing's predicted digit")
     probabilities: Probabilities
-    original_label: int = Field(ge=0, le=9)
+    original_label: int = Field(ge=0)
     original_probabilities: Probabilities
     pixels: EncodedArray = Field(description="the changed 28×28 drawing (ink = 1)")
     difference: EncodedArray = Field(description="changed − drawn, 28×28 (more ink > 0)")
@@ -1028,7 +1034,7 @@ Ablate = Annotated[list[UnitRef] | None, Field(
 class Ablation(BaseModel):
     units: list[UnitRef] = Field(description="the units that were off, as given (duplicates "
                                              "removed)")
-    original_label: int = Field(ge=0, le=9, description="the prediction with every unit on")
+    original_label: int = Field(ge=0, description="the prediction with every unit on")
     original_probabilities: Probabilities
     label_changed: bool
     drop: float = Field(description="how much the originally predicted digit's probability "
@@ -1052,7 +1058,7 @@ class RankedUnit(BaseModel):
 class RankResponse(BaseModel):
     model: str
     layer: str
-    label: int = Field(ge=0, le=9, description="the prediction with every unit on")
+    label: int = Field(ge=0, description="the prediction with every unit on")
     probabilities: Probabilities
-    target: int = Field(ge=0, le=9, description="the digit whose probability is tracked")
+    target: int = Field(ge=0, description="the digit whose probability is tracked")
     units: list[RankedUnit] = Field(description="every unit of the layer, largest drop first")

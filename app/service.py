@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from model import inputs
-from model.dataset_registry import DATASETS, MNIST, Dataset, get_dataset
+from model.dataset_registry import DATASETS, Dataset, get_dataset
 from model.functional import softmax
 from model.inputs import Prepared, elapsed_ms, fit_input
 
@@ -24,14 +24,15 @@ from .render import filters_png
 
 # ----- inputs ----------------------------------------------------------------------------------
 def prepare(image: str | None, pixels: np.ndarray | list[float] | None,
-            settings: Settings, dataset: Dataset = MNIST) -> Prepared:
+            settings: Settings, dataset: Dataset) -> Prepared:
     """A request's drawing (data URL, prepared as ``dataset`` prepares drawings) or pixels →
-    the 28×28 input, within the image limits."""
+    the 28×28 input, within the image limits. ``dataset`` has no default: a route that forgot
+    it would prepare a garment as a digit."""
     return inputs.prepare(image, pixels, settings.max_image_pixels, settings.max_image_side,
                           dataset.preprocessing)
 
 
-def prepare_bytes(data: bytes, settings: Settings, dataset: Dataset = MNIST) -> Prepared:
+def prepare_bytes(data: bytes, settings: Settings, dataset: Dataset) -> Prepared:
     """An uploaded PNG/JPEG → the 28×28 input, within the image limits."""
     return inputs.prepare_bytes(data, settings.max_image_pixels, settings.max_image_side,
                                 mode=dataset.preprocessing)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body
 
 from .. import counterfactual_service, examples, service
 from ..schemas import CounterfactualRequest, CounterfactualResponse, error_responses
-from .deps import JsonBody, RegistryDep, SettingsDep
+from .deps import JsonBody, RegistryDep, SettingsDep, check_target
 
 router = APIRouter(prefix="/api", tags=["explain"])
 Request = Annotated[CounterfactualRequest, Body(openapi_examples=examples.COUNTERFACTUAL)]
@@ -23,6 +23,7 @@ Request = Annotated[CounterfactualRequest, Body(openapi_examples=examples.COUNTE
 def counterfactual(body: Request, registry: RegistryDep, settings: SettingsDep) -> dict:
     started = time.perf_counter()
     model = registry.get(body.model)
-    prepared = service.prepare(body.image, body.pixels, settings)
+    check_target(model, body.target)
+    prepared = service.prepare(body.image, body.pixels, settings, model.dataset)
     return counterfactual_service.flip(model, prepared, body.target, body.epsilon,
                                        body.add_only, body.seed, started)

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from ..config import Settings
-from ..registry import Registry
+from ..registry import LoadedModel, Registry
 from ..schemas import UnitRef
 
 
@@ -53,3 +53,11 @@ MultipartBody = Depends(require_multipart)
 def units_off(ablate: list[UnitRef] | None) -> list[tuple[str, int]]:
     """A request's ``ablate`` (issue 16) as the services take it: (layer, index) pairs."""
     return [(unit.layer, unit.index) for unit in ablate or []]
+
+
+def check_target(model: LoadedModel, target: int | None) -> None:
+    """422 unless ``target`` (None: the predicted class) indexes one of the model's classes: the
+    schema only bounds it, since the class count is the model's dataset's."""
+    if target is not None and target >= len(model.classes):
+        raise HTTPException(422, f"target {target} is not a class of model {model.name!r}: it "
+                                 f"has {len(model.classes)} classes, 0-{len(model.classes) - 1}")

@@ -26,7 +26,7 @@ from ..schemas import (
     UnitResponse,
     error_responses,
 )
-from .deps import JsonBody, RegistryDep, SettingsDep, units_off
+from .deps import JsonBody, RegistryDep, SettingsDep, check_target, units_off
 
 router = APIRouter(prefix="/api", tags=["explain"])
 BODY_ERRORS = error_responses(400, 404, 413, 415, 422, 503)
@@ -47,6 +47,7 @@ Unit = Annotated[UnitRequest, Body(openapi_examples=examples.UNIT)]
 def explain(body: Explanation, registry: RegistryDep, settings: SettingsDep) -> dict:
     started = time.perf_counter()
     model = registry.get(body.model)
+    check_target(model, body.target)
     options = body.model_dump(include={"layer", "patch", "stride"})  # those of this method
     if body.method == "gradcam":
         explain_service.cam_layer(model, body.layer)  # an unknown layer is refused first
@@ -85,6 +86,7 @@ def unit(body: Unit, registry: RegistryDep, settings: SettingsDep) -> dict:
 def robustness(body: Probe, registry: RegistryDep, settings: SettingsDep) -> dict:
     started = time.perf_counter()
     model = registry.get(body.model)
+    check_target(model, body.target)
     prepared = service.prepare(body.image, body.pixels, settings, model.dataset)
     return explain_service.robustness(model, prepared, body.target, body.dx, body.dy,
                                       body.angle, body.scale, body.thickness, started)

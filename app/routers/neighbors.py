@@ -31,7 +31,7 @@ def neighbors(body: Drawing, registry: RegistryDep, settings: SettingsDep) -> di
     started = time.perf_counter()
     model = registry.get(body.model)
     neighbors_service.reference_of(model)  # a model without one is refused before image work
-    prepared = service.prepare(body.image, body.pixels, settings)
+    prepared = service.prepare(body.image, body.pixels, settings, model.dataset)
     return neighbors_service.neighbors(model, prepared, body.k, started)
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body
 
 from .. import ablation_service, examples, service, units_service
 from ..schemas import RankRequest, RankResponse, UnitDetail, UnitLayerResponse, error_responses
-from .deps import JsonBody, RegistryDep, SettingsDep
+from .deps import JsonBody, RegistryDep, SettingsDep, check_target
 
 router = APIRouter(prefix="/api", tags=["units"])
 Ranking = Annotated[RankRequest, Body(openapi_examples=examples.RANK)]
@@ -38,5 +38,6 @@ def rank(body: Ranking, registry: RegistryDep, settings: SettingsDep) -> dict:
     started = time.perf_counter()
     model = registry.get(body.model)
     ablation_service.check_unit(model, body.layer)  # an unknown layer is refused first
-    prepared = service.prepare(body.image, body.pixels, settings)
+    check_target(model, body.target)
+    prepared = service.prepare(body.image, body.pixels, settings, model.dataset)
     return ablation_service.rank(model, prepared, body.layer, body.target, started)

@@ -121,3 +121,40 @@ def test_a_drawing_is_prepared_the_way_of_the_models_dataset(mixed):
     assert steps["preprocessing"] == "digit" and max(steps["fitted"]["shape"]) == 20
     r = mixed.post("/api/preprocess", json={"image": data_url(png), "dataset": "nope"})
     assert r.status_code == 404
+
+
+# every route that takes a drawing, with what else it needs (neighbors: see test_neighbors_api)
+DRAWING_ROUTES = {
+    "/api/predict": {}, "/api/activations": {}, "/api/explain": {"method": "saliency"},
+    "/api/robustness": {}, "/api/units/rank": {"layer": "conv1"},
+    "/api/counterfactual": {"target": 1}, "/api/unit": {"layer": "conv1", "index": 0},
+}
+
+
+@pytest.mark.parametrize("route", DRAWING_ROUTES)
+def test_every_drawing_route_prepares_the_way_of_the_models_dataset(mixed, route):
+    """The answer for a drawing equals the answer for the 28×28 input its model's dataset
+    prepares from it (for Fashion-MNIST the fill, never the digit's 20×20 fit)."""
+    png = drawing(3)
+    for model, mode in (("tiny", "digit"), ("tiny_fashion", "fill")):
+        prepared = round_input(preprocess_image(png, mode=mode).image)
+        body = {"model": model, **DRAWING_ROUTES[route]}
+        drawn = mixed.post(route, json={"image": data_url(png), **body})
+        given = mixed.post(route, json={"pixels": prepared.tolist(), **body})
+        assert drawn.status_code == given.status_code == 200, (drawn.text, given.text)
+        drawn, given = drawn.json(), given.json()
+        for answer in (drawn, given):
+            answer.pop("timing_ms", None)
+            answer.pop("input", None)  # echoed differently for an image and for pixels
+        assert drawn == given
+
+
+@pytest.mark.parametrize("route", ["/api/explain", "/api/robustness", "/api/units/rank",
+                                   "/api/counterfactual"])
+def test_a_target_outside_the_models_classes_is_refused(mixed, route):
+    body = {"pixels": pixels(0), "model": "tiny_fashion", **DRAWING_ROUTES[route], "target": 10}
+    r = mixed.post(route, json=body)
+    assert r.status_code == 422
+    assert "10 classes" in r.json()["detail"]
+    body["target"] = 9
+    assert mixed.post(route, json=body).status_code == 200

@@ -153,7 +153,7 @@ BAD = [
     ("method not a string", "/api/explain", {"pixels": P, "method": 1}, 422, "'method' is"),
     ("body a list", "/api/explain", [1], 422, "'method' is"),
     ("target too high", "/api/explain", {"pixels": P, "method": "saliency", "target": 10}, 422,
-     "target: Input should be less than or equal to 9"),
+     "target 10 is not a class of model"),
     ("target negative", "/api/explain", {"pixels": P, "method": "gradcam", "target": -1}, 422,
      "target: Input should be greater than or equal to 0"),
     ("target a string", "/api/explain", {"pixels": P, "method": "saliency", "target": "3"}, 422,

@@ -12,6 +12,7 @@ from app import service
 from app.config import Settings
 from app.encoding import float32_list
 from app.schemas import PIXELS, _pixel_error, check_pixels
+from model.dataset_registry import MNIST
 from model.preprocess import MNIST_SIDE as SIDE
 
 PIXEL_VALUES = st.one_of(st.floats(0, 1), st.integers(0, 1), st.floats(allow_nan=True),
@@ -64,6 +65,6 @@ def test_echoed_rows_are_the_shortest_json_of_the_float32_image(seed):
     rng = np.random.default_rng(seed)
     image = rng.random((SIDE, SIDE)) ** rng.uniform(0.2, 5)  # dense near 0 or near 1 too
     image[rng.random((SIDE, SIDE)) < 0.3] = 0.0
-    prepared = service.prepare(None, image.ravel().tolist(), Settings())
+    prepared = service.prepare(None, image.ravel().tolist(), Settings(), MNIST)
     assert prepared.rows == float32_list(prepared.image)
     assert np.array_equal(np.asarray(prepared.rows, dtype=np.float32), prepared.image)

@@ -16,6 +16,7 @@ from PIL import Image
 
 from app import service
 from app.config import Settings
+from model.dataset_registry import MNIST
 from model.preprocess import (
     BlankImageError,
     ImageTooLargeError,
@@ -161,7 +162,7 @@ def test_every_seed_decodes():
 def test_arbitrary_data_urls(url):
     settings_ = Settings(max_image_pixels=LIMITS["max_pixels"], max_image_side=LIMITS["max_side"])
     try:
-        prepared = service.prepare(url, None, settings_)
+        prepared = service.prepare(url, None, settings_, MNIST)
     except PreprocessError as exc:
         assert isinstance(exc, DECLARED), repr(exc)
         return
