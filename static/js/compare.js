@@ -2,7 +2,7 @@
    click a row to switch. */
 
 import { currentDataset } from "./datasets.js";
-import { el } from "./dom.js";
+import { breakable, el } from "./dom.js";
 import { count, pct } from "./format.js";
 
 export class ComparePanel {
@@ -30,7 +30,7 @@ export class ComparePanel {
         title: `switch to ${r.model}`,
         onclick: () => this.onPick(r.model),
       },
-      el("span", { className: "cmp-name" }, r.model,
+      el("span", { className: "cmp-name" }, el("span", {}, breakable(r.model)),
         el("small", { className: "muted" },
           [r.test_accuracy != null ? `${(r.test_accuracy * 100).toFixed(2)}% test` : null,
             r.param_count != null ? `${count(r.param_count)} params` : null].filter(Boolean).join(" · "))),

@@ -52,8 +52,13 @@ export function classTag(label, names = classNames()) {
   return name;
 }
 
-/** A copy template with {noun}, {plural} and {title} filled in for the dataset `ds`. */
-const fill = (template, ds) => template.replace(/\{(noun|plural|title)\}/g, (_, key) => ds[key]);
+/** How a drawing was made into the network's input, in a caption's few words, per the dataset's
+    `preprocessing` (prepview.js shows the steps in full). */
+const PREPARED = { digit: "28×28 after centring", fill: "28×28, fitted to the frame" };
+
+/** A copy template with {noun}, {plural}, {title} and {prepared} filled in for the dataset `ds`. */
+const fill = (template, ds) => template.replace(/\{(noun|plural|title|prepared)\}/g,
+  (_, key) => (key === "prepared" ? PREPARED[ds.preprocessing] ?? "28×28" : ds[key]));
 
 /** The copy on the page that names what is drawn, for the dataset `ds`: the templates in the
     markup (data-copy: the text, data-copy-label: aria-label) and the pad's hints. */

@@ -16,3 +16,9 @@ export function el(tag, props = {}, ...children) {
   }
   return node;
 }
+
+/** An identifier such as `fashion_simple_convnet` as nodes that may wrap after each underscore
+ * (a <wbr> adds no text, so textContent stays the name). */
+export function breakable(name) {
+  return String(name).split(/(?<=_)/).flatMap((part, i) => (i ? [el("wbr"), part] : [part]));
+}

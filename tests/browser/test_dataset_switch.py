@@ -40,12 +40,22 @@ def test_switch_to_fashion_mnist_and_read_a_samples_class(page, server_url):
     rows = page.locator("#compare .cmp-row")
     rows.first.wait_for()
     assert rows.count() == len(fashion["models"])  # only this dataset's networks answer
+    # every network's name shows whole (fashion_simple_convnet wraps after an underscore)
+    names = page.locator("#compare .cmp-name > span")
+    assert names.all_text_contents() == fashion["models"]
+    clipped = names.evaluate_all("els => els.filter((e) => e.scrollWidth > e.clientWidth + 1 || "
+                                 "e.getBoundingClientRect().right > "
+                                 "e.closest('.cmp-row').getBoundingClientRect().right)"
+                                 ".map((e) => e.textContent)")
+    assert not clipped, f"model names clipped in every network's answer: {clipped}"
+    assert page.locator("#saw-note").inner_text() == "28×28, fitted to the frame"
     explained_in_clothes(page, fashion)
 
     page.select_option("#dataset-select", "mnist")
     page.wait_for_selector("#samples .sample[data-class='7']")
     wait_idle(page)
     assert page.locator("#pad-title").inner_text().lower() == "draw a digit"
+    assert page.locator("#saw-note").inner_text() == "28×28 after centring"
     assert page.locator("#model-select option").all_inner_texts() == datasets["mnist"]["models"]
     page.locator("#samples .sample[data-label='7']").first.click()
     assert predicted(page) == "7"
