@@ -461,7 +461,7 @@ class GradcamRequest(ExplainBase):
 
 class OcclusionRequest(ExplainBase):
     method: Literal["occlusion"] = Field(
-        description="Slide a blank patch over the digit, all positions in one batched forward "
+        description="Slide a blank patch over the image, all positions in one batched forward "
                     "(Zeiler & Fergus)")
     patch: WholeNumber = Field(default=6, ge=2, le=14,
                                description="side of the square patch, pixels")
@@ -544,7 +544,7 @@ class ExplainResponse(BaseModel):
     class_name: ClassName
     probabilities: Probabilities
     method: Literal["saliency", "gradcam", "occlusion"]
-    target: int = Field(ge=0, description="the digit explained")
+    target: int = Field(ge=0, description="the class explained")
     target_probability: float
     layer: str | None = Field(description="gradcam: the layer used; else null")
     patch: int | None = Field(description="occlusion: patch side in pixels; else null")
@@ -627,24 +627,24 @@ class Transform(BaseModel):
 class ShiftCurve(BaseModel):
     shifts: list[int] = Field(description="-8..8 pixels")
     horizontal: list[float] = Field(
-        description="target probability of the digit transformed as asked but with "
+        description="target probability of the drawing transformed as asked but with "
                     "dx = shifts[i] (dy as asked)")
     vertical: list[float] = Field(
         description="target probability with dy = shifts[i] (dx as asked)")
-    labels_horizontal: list[int] = Field(description="the predicted digit at each dx")
-    labels_vertical: list[int] = Field(description="the predicted digit at each dy")
+    labels_horizontal: list[int] = Field(description="the predicted class at each dx")
+    labels_vertical: list[int] = Field(description="the predicted class at each dy")
 
 
 class RobustnessResponse(BaseModel):
     model: str
-    label: int = Field(ge=0, description="the prediction for the transformed digit")
+    label: int = Field(ge=0, description="the prediction for the transformed drawing")
     probabilities: Probabilities
     input: InputImage
-    original_label: int = Field(ge=0, description="the prediction for the digit as drawn")
+    original_label: int = Field(ge=0, description="the prediction for the drawing as drawn")
     original_probabilities: Probabilities
-    target: int = Field(ge=0, description="the digit tracked by `target_probability` and "
+    target: int = Field(ge=0, description="the class tracked by `target_probability` and "
                                                 "the curve; default: `original_label`")
-    target_probability: float = Field(description="of the transformed digit")
+    target_probability: float = Field(description="of the transformed drawing")
     transform: Transform
     shift_curve: ShiftCurve
     timing_ms: Timing
@@ -729,7 +729,7 @@ class MisclassifiedDigit(BaseModel):
 
 class MisclassifiedResponse(BaseModel):
     model: str
-    test_size: int = Field(description="digits in the test set the model was run on")
+    test_size: int = Field(description="images in the test set the model was run on")
     digits: list[MisclassifiedDigit] = Field(description="most confident mistakes first")
 
 
@@ -840,14 +840,14 @@ class RunParamResponse(ParamResponse):
 # ----- what a unit means (issue 16; app/routers/units.py) --------------------------------------
 Box = Annotated[list[int], Field(
     min_length=4, max_length=4,
-    description="[y0, x0, y1, x1], ends exclusive, over the 28×28 digit: the receptive field of "
+    description="[y0, x0, y1, x1], ends exclusive, over the 28×28 image: the receptive field of "
                 "the position where the channel peaked (it may reach past the border: padding), "
                 "or [0, 0, 28, 28] for a dense unit")]
 
 
 class UnitTop(BaseModel):
     index: int = Field(description="the test image's position in its dataset's test split")
-    label: int = Field(ge=0, description="its true digit")
+    label: int = Field(ge=0, description="its true class")
     score: float = Field(description="the unit's score on it: a channel's maximum over "
                                      "positions, a dense unit's value (before any activation)")
     box: Box
@@ -856,7 +856,7 @@ class UnitTop(BaseModel):
 
 
 class UnitTopDigit(UnitTop):
-    data: str = Field(description="the whole digit: base64 of 784 bytes, row-major, ink = 255")
+    data: str = Field(description="the whole image: base64 of 784 bytes, row-major, ink = 255")
 
 
 class UnitDetail(BaseModel):
@@ -868,30 +868,30 @@ class UnitDetail(BaseModel):
     dataset: str = Field(description="the test split the statistics come from, e.g. `mnist`")
     test_size: int
     index: int
-    top: list[UnitTopDigit] = Field(description="the 9 test digits with the highest scores, "
+    top: list[UnitTopDigit] = Field(description="the 9 test images with the highest scores, "
                                                 "highest first")
     optimal: EncodedArray = Field(
         description="the ideal input, 28×28 in [0, 1]: the best of two gradient ascents on the "
                     "input through the network's own backward pass (seeded; jitter, L2 and "
                     "total-variation penalties, clipped to [0, 1]), one from noise and one from "
-                    "the unit's best test digit, and that digit itself (see `optimal_from`). "
+                    "the unit's best test image, and that image itself (see `optimal_from`). "
                     + UINT8_ENCODING)
     optimal_score: float = Field(description="the unit's score on the ideal input (at least its "
-                                             "score on its best test digit, by construction)")
+                                             "score on its best test image, by construction)")
     optimal_source: Literal["shipped", "computed"] = Field(
         description="`shipped` in the units file (first conv layer, outputs) or `computed` on "
                     "this request (then kept in the answer cache)")
     optimal_from: Literal[IDEAL_SOURCES] = Field(
         description="which candidate won: the ascent from noise (raising a channel at its map's "
-                    "centre), the ascent from the best test digit (raising it where that digit "
-                    "peaked), or the best test digit itself when no ascent beat it")
+                    "centre), the ascent from the best test image (raising it where that image "
+                    "peaked), or the best test image itself when no ascent beat it")
     quantiles: list[float] = Field(
         description="the 0th, 1st, …, 100th percentile of the unit's score over the test split")
 
 
 class UnitSummary(BaseModel):
     index: int
-    top: list[UnitTop] = Field(description="the best test digit (its pixels are tile `index` "
+    top: list[UnitTop] = Field(description="the best test image (its pixels are tile `index` "
                                            "of the layer's sprite)")
     optimal: EncodedArray | None = Field(description="the shipped ideal input, or null (ask "
                                                      "the unit itself to compute one)")
@@ -917,7 +917,7 @@ class UnitLayerResponse(BaseModel):
     dataset: str
     test_size: int
     units: list[UnitSummary]
-    sprite: Sprite = Field(description="each unit's best test digit, whole, in unit order "
+    sprite: Sprite = Field(description="each unit's best test image, whole, in unit order "
                                        "(ink = 255)")
 
 
@@ -925,16 +925,16 @@ class UnitLayerResponse(BaseModel):
 class NeighborsRequest(DrawingInput):
     model: ModelName
     k: WholeNumber = Field(default=9, ge=1, le=50,
-                           description="how many nearest training digits to return")
+                           description="how many nearest training images to return")
 
 
 class Neighbor(BaseModel):
     index: int = Field(description="position in the reference set (the MNIST training set)")
-    label: int = Field(ge=0, description="the digit's true label")
+    label: int = Field(ge=0, description="the image's true label")
     distance: float = Field(description="Euclidean distance between the unit-length features "
                                         "(0 = the same features, 2 = opposite); 4 decimals")
     position: list[float] = Field(min_length=2, max_length=2,
-                                  description="the digit's place on the data map")
+                                  description="the image's place on the data map")
     encoding: Literal["uint8"] = Field(description="base64 of 784 bytes, row-major, ink = 255")
     data: str
 
@@ -943,18 +943,18 @@ class NeighborsResponse(BaseModel):
     model: str
     layer: str = Field(description="the layer whose output is compared: the one the output "
                                    "layer reads")
-    label: int = Field(ge=0, description="the predicted digit")
+    label: int = Field(ge=0, description="the predicted class")
     probabilities: Probabilities
     neighbors: list[Neighbor] = Field(description="nearest first")
     position: list[float] = Field(min_length=2, max_length=2,
                                   description="the drawing on the data map (GET /api/models/"
                                               "{name}/map): its first two principal coordinates")
-    atypicality: float = Field(description="distance to the rank-th nearest training digit")
+    atypicality: float = Field(description="distance to the rank-th nearest training image")
     rank: int = Field(description="which neighbour's distance is the atypicality")
     atypical: bool = Field(description="atypicality above the threshold: the drawing looks like "
-                                       "no digit the network has seen")
+                                       "nothing the network has seen")
     threshold: float = Field(description="calibrated on the validation split: 97 % of its "
-                                         "digits, as stored and redrawn on the pad, lie within")
+                                         "images, as stored and redrawn on the pad, lie within")
     timing_ms: Timing
 
 
@@ -962,12 +962,12 @@ class DataMap(BaseModel):
     model: str
     layer: str
     method: Literal["pca"] = Field(description="the first two principal components of the "
-                                               "unit-length features of the training digits")
+                                               "unit-length features of the training images")
     count: int = Field(description="points on the map")
-    reference_size: int = Field(description="digits in the reference set")
+    reference_size: int = Field(description="images in the reference set")
     points: str = Field(description="base64 of little-endian float16 (x, y) pairs, one per "
                                     "point")
-    labels: str = Field(description="base64 of one byte per point: its digit")
+    labels: str = Field(description="base64 of one byte per point: its label")
     indices: str = Field(description="base64 of little-endian int32 per point: its index in "
                                      "the reference set (GET /api/models/{name}/digits/{index})")
 
@@ -996,7 +996,7 @@ class CounterfactualResponse(BaseModel):
     model: str
     target: int = Field(ge=0)
     reached: bool = Field(description="the network reads the changed drawing as the target")
-    label: int = Field(ge=0, description="the changed drawing's predicted digit")
+    label: int = Field(ge=0, description="the changed drawing's predicted class")
     probabilities: Probabilities
     original_label: int = Field(ge=0)
     original_probabilities: Probabilities
@@ -1037,7 +1037,7 @@ class Ablation(BaseModel):
     original_label: int = Field(ge=0, description="the prediction with every unit on")
     original_probabilities: Probabilities
     label_changed: bool
-    drop: float = Field(description="how much the originally predicted digit's probability "
+    drop: float = Field(description="how much the originally predicted class's probability "
                                     "fell (negative: it rose)")
 
 
@@ -1050,7 +1050,7 @@ class RankRequest(DrawingInput):
 
 class RankedUnit(BaseModel):
     index: int
-    probability: float = Field(description="the target digit's probability with this unit off")
+    probability: float = Field(description="the target class's probability with this unit off")
     drop: float = Field(description="the target's probability as drawn minus `probability` "
                                     "(positive: the unit was helping)")
 
@@ -1060,5 +1060,5 @@ class RankResponse(BaseModel):
     layer: str
     label: int = Field(ge=0, description="the prediction with every unit on")
     probabilities: Probabilities
-    target: int = Field(ge=0, description="the digit whose probability is tracked")
+    target: int = Field(ge=0, description="the class whose probability is tracked")
     units: list[RankedUnit] = Field(description="every unit of the layer, largest drop first")

@@ -1,5 +1,5 @@
 """The smallest change that flips the answer: a drawing changed, as little as a targeted
-gradient walk finds, until the network reads it as another digit."""
+gradient walk finds, until the network reads it as another class."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ Request = Annotated[CounterfactualRequest, Body(openapi_examples=examples.COUNTE
 @router.post("/counterfactual", response_model=CounterfactualResponse,
              responses=error_responses(400, 404, 413, 415, 422, 503), dependencies=[JsonBody],
              summary="The least change (targeted PGD, bounded steps) that makes the network read "
-                     "a drawing as another digit")
+                     "a drawing as another class")
 def counterfactual(body: Request, registry: RegistryDep, settings: SettingsDep) -> dict:
     started = time.perf_counter()
     model = registry.get(body.model)

@@ -102,6 +102,7 @@ def preprocess(body: Drawing, registry: RegistryDep, settings: SettingsDep) -> d
 
 @router.get("/models/{name}/misclassified", response_model=MisclassifiedResponse,
             responses=error_responses(404, 503), tags=["models"],
-            summary="The MNIST test digits a model gets wrong, most confident mistakes first")
+            summary="The test images a model gets wrong (its dataset's test set), most "
+                    "confident mistakes first")
 def misclassified(name: str, registry: RegistryDep) -> dict:
     return explain_service.misclassified(registry.get(name))

@@ -1,5 +1,5 @@
-"""Where a drawing stands: its nearest training digits and atypicality, the data map of a model's
-reference digits, and one reference digit by index."""
+"""Where a drawing stands: its nearest training images and atypicality, the data map of a model's
+reference images, and one reference image by index."""
 
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ from .deps import JsonBody, RegistryDep, SettingsDep
 
 router = APIRouter(tags=["neighbors"])
 Drawing = Annotated[NeighborsRequest, Body(openapi_examples=examples.NEIGHBORS)]
-Index = Annotated[int, Path(ge=0, le=10_000_000, description="a reference digit's index")]
+Index = Annotated[int, Path(ge=0, le=10_000_000, description="a reference image's index")]
 
 
 @router.post("/api/neighbors", response_model=NeighborsResponse,
              responses=error_responses(400, 404, 413, 415, 422, 503), dependencies=[JsonBody],
-             summary="The training digits nearest a drawing, its place on the map, and whether "
-                     "it looks like any digit")
+             summary="The training images nearest a drawing, its place on the map, and whether "
+                     "it looks like anything the network has seen")
 def neighbors(body: Drawing, registry: RegistryDep, settings: SettingsDep) -> dict:
     started = time.perf_counter()
     model = registry.get(body.model)
@@ -37,13 +37,13 @@ def neighbors(body: Drawing, registry: RegistryDep, settings: SettingsDep) -> di
 
 @router.get("/api/models/{name}/map", response_model=DataMap,
             responses=error_responses(404, 503), tags=["models"],
-            summary="The data map: training digits placed by their features (PCA)")
+            summary="The data map: training images placed by their features (PCA)")
 def data_map(name: str, registry: RegistryDep) -> dict:
     return neighbors_service.data_map(registry.get(name))
 
 
 @router.get("/api/models/{name}/digits/{index}", response_model=ReferenceDigit,
             responses=error_responses(404, 422, 503), tags=["models"],
-            summary="One of a model's reference digits (the MNIST training set) by index")
+            summary="One of a model's reference images (its dataset's training set) by index")
 def digit(name: str, index: Index, registry: RegistryDep) -> dict:
     return neighbors_service.digit(registry.get(name), index)

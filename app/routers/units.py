@@ -19,14 +19,14 @@ Ranking = Annotated[RankRequest, Body(openapi_examples=examples.RANK)]
 
 @router.get("/models/{name}/units/{layer}", response_model=UnitLayerResponse,
             responses=error_responses(404, 503),
-            summary="Every unit of a layer: its best test digit and (where shipped) ideal input")
+            summary="Every unit of a layer: its best test image and (where shipped) ideal input")
 def layer_units(name: str, layer: str, registry: RegistryDep) -> dict:
     return units_service.layer_units(registry.get(name), layer)
 
 
 @router.get("/models/{name}/units/{layer}/{index}", response_model=UnitDetail,
             responses=error_responses(404, 422, 503),
-            summary="One unit: its 9 top test digits, ideal input and value percentiles")
+            summary="One unit: its 9 top test images, ideal input and value percentiles")
 def unit(name: str, layer: str, index: int, registry: RegistryDep) -> dict:
     return units_service.unit(registry.get(name), layer, index)
 
