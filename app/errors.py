@@ -18,9 +18,9 @@ from model.preprocess import (
 )
 
 from .registry import NotFoundError
-from .security import COMMON, PAGE_POLICY
+from .security import API_HEADERS
 
-SECURITY_HEADERS = ((b"content-security-policy", PAGE_POLICY.encode()), *COMMON)
+SECURITY_HEADERS = API_HEADERS  # these answers are JSON
 
 PREPROCESS_STATUS = (
     (BlankImageError, 422),

@@ -17,12 +17,12 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from .metrics import CLIENT_LEFT_KEY
-from .security import COMMON, PAGE_POLICY
+from .security import API_HEADERS
 
 logger = logging.getLogger("uvicorn.error")
 MAX_HEADERS = 100  # header fields in one request head (Apache's LimitRequestFields)
 RETRY_AFTER_S = 1
-SECURITY_HEADERS = ((b"content-security-policy", PAGE_POLICY.encode()), *COMMON)
+SECURITY_HEADERS = API_HEADERS  # these answers are JSON
 
 
 @dataclass(frozen=True)

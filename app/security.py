@@ -1,5 +1,7 @@
-"""Security headers on every answer (OWASP Secure Headers): a Content-Security-Policy that lets
-the page load only its own scripts, styles and images, no sniffing, no framing, no referrer."""
+"""Security headers on every answer (OWASP Secure Headers Project; REST Security Cheat Sheet):
+documents get a Content-Security-Policy that lets the page load only its own scripts, styles and
+images, no sniffing, no framing, no referrer; JSON answers, which no browser renders, get the
+short API set (nothing may load, no framing, no sniffing)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,20 @@ REDOC_POLICY = PAGE_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe
 COMMON = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
           (b"x-frame-options", b"DENY"), (b"cross-origin-opener-policy", b"same-origin"),
           (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"))
+# Referrer, opener and permissions policies act on documents only: on the JSON answers a drawn
+# stroke brings (issue 18's bytes per stroke) they would be bytes of nothing.
+API_POLICY = "default-src 'none'; frame-ancestors 'none'"
+API_HEADERS = ((b"content-security-policy", API_POLICY.encode()),
+               (b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"))
+
+
+def _is_json(content_type: bytes) -> bool:
+    media = content_type.split(b";")[0].strip().lower()
+    return media == b"application/json" or (media.startswith(b"application/")
+                                            and media.endswith(b"+json"))
+
+
+PAGE_HEADERS = ((b"content-security-policy", PAGE_POLICY.encode()), *COMMON)
 
 
 class SecurityHeaders:
@@ -31,12 +47,13 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = ((b"content-security-policy", PAGE_POLICY.encode()), *COMMON)
 
         async def securing_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers") or [])
-                present = {name.lower() for name, _ in headers}
+                present = {name.lower(): value for name, value in headers}
+                extra = (API_HEADERS if _is_json(present.get(b"content-type", b""))
+                         else PAGE_HEADERS)
                 headers += [(name, value) for name, value in extra if name not in present]
                 message = {**message, "headers": headers}
             await send(message)

@@ -22,6 +22,7 @@ import pytest
 from drawings import pixels
 from liveserver import stop, wait_ready
 
+from app.security import API_POLICY
 from model.data import REPO_ROOT
 
 READY_WITHIN_S = 90
@@ -175,7 +176,7 @@ def closed_by_server(s: socket.socket) -> bool:
 def assert_json_error(status: int, headers: dict[str, str], body: bytes, expected: int) -> str:
     assert status == expected, (status, body[:200])
     assert headers["content-type"] == "application/json"
-    assert headers["content-security-policy"].startswith("default-src 'self'")
+    assert headers["content-security-policy"] == API_POLICY
     assert headers["x-content-type-options"] == "nosniff"
     return json.loads(body)["detail"]
 

@@ -21,6 +21,7 @@ from app.config import Settings, SettingsError, available_cores
 from app.main import create_app
 from app.metrics import Metrics
 from app.middleware import BodySizeLimit, JsonItemLimit, read_body
+from app.security import API_POLICY
 
 PIXELS = {"pixels": pixels(0)}
 
@@ -194,7 +195,7 @@ def test_overload_is_refused_at_once_with_retry_after(gated):
         assert refused.status_code == 503
         assert "the server is busy" in refused.json()["detail"]
         assert int(refused.headers["retry-after"]) >= 1
-        assert refused.headers["content-security-policy"].startswith("default-src 'self'")
+        assert refused.headers["content-security-policy"] == API_POLICY
         # Health, readiness and metadata never wait for an inference slot.
         assert client.get("/healthz").status_code == 200
         assert client.get("/api/models").status_code == 200
@@ -315,18 +316,33 @@ def test_an_answer_over_the_response_limit_is_refused(tiny_settings):
 
 
 # ----- headers and CORS ------------------------------------------------------------------------
-@pytest.mark.parametrize("method, path", [("GET", "/"), ("GET", "/healthz"),
-                                          ("GET", "/static/css/style.css"),
-                                          ("GET", "/nowhere"), ("POST", "/api/predict")])
-def test_every_answer_carries_the_security_headers(client, method, path):
-    r = client.request(method, path, content=b"{" if method == "POST" else None,
-                       headers={"Content-Type": "application/json"})
+@pytest.mark.parametrize("method, path", [("GET", "/"), ("GET", "/static/css/style.css"),
+                                          ("GET", "/static/js/padworker.js"), ("GET", "/docs")])
+def test_every_document_and_asset_carries_the_page_headers(client, method, path):
+    r = client.request(method, path)
+    assert r.status_code == 200
     csp = r.headers["content-security-policy"]
     assert "script-src 'self';" in csp and "frame-ancestors 'none'" in csp
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["x-frame-options"] == "DENY"
     assert r.headers["referrer-policy"] == "no-referrer"
+    assert r.headers["cross-origin-opener-policy"] == "same-origin"
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/healthz"), ("GET", "/nowhere"),
+                                          ("POST", "/api/predict"), ("GET", "/api/models"),
+                                          ("GET", "/openapi.json")])
+def test_every_json_answer_carries_the_short_api_headers(client, method, path):
+    """A JSON answer (errors too) may load nothing, be framed nowhere and never be sniffed; the
+    document-only policies are left off it."""
+    r = client.request(method, path, content=b"{" if method == "POST" else None,
+                       headers={"Content-Type": "application/json"})
+    assert r.headers["content-type"].startswith("application/json")
+    assert r.headers["content-security-policy"] == API_POLICY
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["x-frame-options"] == "DENY"
+    assert "referrer-policy" not in r.headers and "permissions-policy" not in r.headers
 
 
 def test_the_docs_pages_load_nothing_from_other_sites(client):
