@@ -22,6 +22,17 @@ export class MapsPanel {
     this.h = handlers;
     this.rows = [];
     this.display = null;
+    // Off screen (the panel sits below the 3D view), the maps are painted only when they come
+    // into view: every answer of a drawn stroke would otherwise repaint, re-raster and commit
+    // hundreds of canvases nobody sees (issue 18: long tasks while drawing).
+    this.inView = true;
+    this.stale = false;
+    if ("IntersectionObserver" in window) {
+      new IntersectionObserver((entries) => {
+        this.inView = entries.some((e) => e.isIntersecting);
+        if (this.inView && this.stale) this.paint();
+      }, { rootMargin: "200px" }).observe(el);
+    }
   }
 
   build(groups) {
@@ -124,17 +135,34 @@ export class MapsPanel {
     }
   }
 
-  /** Paint every map from the per-group display values. */
+  /** Show the per-group display values: the ranges at once, the maps when in view. */
   update(display) {
     this.display = display;
-    display.forEach((d, gi) => {
-      const g = this.groups[gi];
+    this.stale = true;
+    if (this.inView) this.paint();
+    else this.showRanges();
+  }
+
+  showRanges() {
+    this.display.forEach((d, gi) => {
       const row = this.rows[gi];
       if (!row) return;
       let lo = Infinity;
       let hi = -Infinity;
       for (const v of d.values) { if (v < lo) lo = v; if (v > hi) hi = v; }
       row.range.textContent = `range ${fmt(lo)} … ${fmt(hi)}`;
+    });
+  }
+
+  /** Paint every map from the shown display values. */
+  paint() {
+    if (!this.display) return;
+    this.stale = false;
+    this.showRanges();
+    this.display.forEach((d, gi) => {
+      const g = this.groups[gi];
+      const row = this.rows[gi];
+      if (!row) return;
       if (g.isMaps) {
         const [, H, W] = g.shape;
         row.canvases.forEach((cv, c) => paintIndices(cv, d.norm.subarray(c * H * W, (c + 1) * H * W), W, H));
