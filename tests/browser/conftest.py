@@ -12,6 +12,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -44,35 +46,45 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server_url():
+@contextmanager
+def served(env: dict[str, str] | None = None) -> Iterator[str]:
+    """``uvicorn app.main:app`` in a child process on a free port, with ``env`` added to the
+    environment; its URL once /readyz says ready. Fails the test if it exits or never is."""
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"], cwd=ROOT)
+         "--port", str(port), "--log-level", "warning"], cwd=ROOT,
+        env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + READY_TIMEOUT_S
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/readyz", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            proc.terminate()
-            pytest.fail(f"the app was not ready within {READY_TIMEOUT_S} s")
-        try:  # between two asks, watch for the app exiting
-            proc.wait(timeout=0.3)
-        except subprocess.TimeoutExpired:
-            continue
-        pytest.fail(f"the app exited with status {proc.returncode} before it was ready")
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the app was not ready within {READY_TIMEOUT_S} s")
+            try:  # between two asks, watch for the app exiting
+                proc.wait(timeout=0.3)
+            except subprocess.TimeoutExpired:
+                continue
+            pytest.fail(f"the app exited with status {proc.returncode} before it was ready")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def server_url():
+    with served() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

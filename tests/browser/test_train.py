@@ -7,16 +7,11 @@ run, a run waiting in the queue, a refused setting, the view on a phone."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 
 import pytest
-from conftest import READY_TIMEOUT_S, ROOT, VIEWPORT
+from conftest import VIEWPORT, served
 from pagetools import SEVEN, changed_fraction, draw, hover_unit_below, snapshot, wait_idle
 from playwright.sync_api import expect
 
@@ -27,38 +22,11 @@ TRAIN_SIZE = "10000"  # 100 steps: several progress and snapshot events on 2 cor
 @pytest.fixture(scope="module")
 def train_url(tmp_path_factory):
     """A server of its own whose runs live in a temporary directory (the shared one keeps none)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "CNNVIS_RUNS_DIR": str(tmp_path_factory.mktemp("runs")),
-           "CNNVIS_MAX_RUNS": "1", "CNNVIS_MAX_RUNS_PER_CLIENT": "2", "CNNVIS_RUN_THREADS": "1",
-           "CNNVIS_RUN_UNITS": "0"}  # a run's units file is tested in tests/app/test_runs.py
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/readyz", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            proc.terminate()
-            pytest.fail(f"the app was not ready within {READY_TIMEOUT_S} s")
-        try:  # between two asks, watch for the app exiting
-            proc.wait(timeout=0.3)
-        except subprocess.TimeoutExpired:
-            continue
-        pytest.fail(f"the app exited with status {proc.returncode} before it was ready")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with served({"CNNVIS_RUNS_DIR": str(tmp_path_factory.mktemp("runs")),
+                 "CNNVIS_MAX_RUNS": "1", "CNNVIS_MAX_RUNS_PER_CLIENT": "2",
+                 "CNNVIS_RUN_THREADS": "1",
+                 "CNNVIS_RUN_UNITS": "0"}) as url:  # a run's units file: tests/app/test_runs.py
+        yield url
 
 
 @pytest.fixture
