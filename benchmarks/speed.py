@@ -1,7 +1,8 @@
-"""Speed of cnnvis's NumPy SimpleConvNet against PyTorch CPU and the book-style NumPy code,
-measured side by side in interleaved rounds in one process (medians and ratios).
+"""Speed of cnnvis's NumPy networks against PyTorch CPU (and, for SimpleConvNet, the book-style
+NumPy code), measured side by side in interleaved rounds in one process (medians and ratios):
+every registered architecture's training step, single image and batch of 1,000 (issue 18).
 
-Usage: cnnvis bench speed [--rounds 7] [--out DIR]   (or python benchmarks/speed.py ...)
+Usage: cnnvis bench speed [--rounds 7] [--zoo-rounds 5] [--out DIR]
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 from book_style import BookSimpleConvNet
+from torch_twin import twin
 
-from model import build
+from model import ARCHITECTURES, build
 from model.optim import Adam
 from model.runtime import keep_freed_memory
 
@@ -47,12 +49,14 @@ def environment(torch) -> dict:
 class Ours:
     name = "cnnvis (NumPy float32)"
 
-    def __init__(self):
-        self.net = build("simple_convnet", rng=np.random.default_rng(0))
+    def __init__(self, arch: str = "simple_convnet"):
+        self.net = build(arch, rng=np.random.default_rng(0))
         self.opt = Adam(lr=0.001)
+        self.rng = np.random.default_rng(0)
 
     def train_step(self, x, t):
-        _, grads, _ = self.net.loss_and_grads(x, t, threads=THREADS)  # as `cnnvis train` does
+        # as `cnnvis train` does: the batch over THREADS threads, dropout on
+        _, grads, _ = self.net.loss_and_grads(x, t, rng=self.rng, threads=THREADS)
         self.opt.step(self.net.params, grads)
 
     def forward(self, x):
@@ -77,22 +81,23 @@ class Book:
 class Torch:
     name = "PyTorch CPU (eager)"
 
-    def __init__(self, torch):
-        nn = torch.nn
+    def __init__(self, torch, arch: str = "simple_convnet"):
         self.torch = torch
         torch.manual_seed(0)
-        self.net = nn.Sequential(nn.Conv2d(1, 30, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                                 nn.Linear(4320, 100), nn.ReLU(), nn.Linear(100, 10))
+        # the same layers, shapes and starting weights (benchmarks/torch_twin.py)
+        self.net = twin(build(arch, rng=np.random.default_rng(0)), torch)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=0.001)
-        self.loss = nn.CrossEntropyLoss()
+        self.loss = torch.nn.CrossEntropyLoss()
 
     def train_step(self, x, t):
         xt, tt = self.torch.from_numpy(x), self.torch.from_numpy(t)
+        self.net.train()  # dropout on, as ours
         self.opt.zero_grad(set_to_none=True)
         self.loss(self.net(xt), tt).backward()
         self.opt.step()
 
     def forward(self, x):
+        self.net.eval()
         with self.torch.inference_mode():
             return self.torch.softmax(self.net(self.torch.from_numpy(x)), dim=1).numpy()
 
@@ -116,26 +121,9 @@ def time_block(fn, repeat: int) -> float:
     return statistics.median(samples)
 
 
-def run(rounds: int) -> dict:
-    try:
-        import torch
-        torch.set_num_threads(THREADS)
-    except ImportError:
-        torch = None
-    impls = [Ours(), Book()] + ([Torch(torch)] if torch is not None else [])
-    rng = np.random.default_rng(0)
-    x100 = rng.random((BATCH, 1, 28, 28), dtype=np.float32)
-    t100 = rng.integers(0, 10, BATCH).astype(np.int64)
-    x1 = x100[:1].copy()
-    x1000 = rng.random((1000, 1, 28, 28), dtype=np.float32)
-    # Enough calls per block that the median is the steady state (an epoch runs 600 steps back
-    # to back), not the first calls after the settling pause, when caches are cold and the
-    # worker threads of every implementation are just waking up.
-    cases = {
-        "train_step_b100": (lambda m: m.train_step(x100, t100), 20),
-        "forward_1": (lambda m: m.forward(x1), 200),
-        "forward_b1000": (lambda m: m.forward(x1000), 5),
-    }
+def interleaved(impls: list, cases: dict, rounds: int) -> dict:
+    """Median seconds per case and implementation: ``cases`` maps a name to (fn(impl), calls
+    per block); each round times every case for every implementation, in alternating order."""
     for impl in impls:  # warm up (allocators, BLAS threads, torch's first-call costs)
         for fn, _ in cases.values():
             fn(impl)
@@ -146,35 +134,60 @@ def run(rounds: int) -> dict:
             for impl in order:
                 samples[case][impl.name].append(time_block(lambda fn=fn, impl=impl: fn(impl),
                                                            repeat))
-    medians = {case: {name: statistics.median(v) for name, v in per.items()}
-               for case, per in samples.items()}
+    return {case: {name: statistics.median(v) for name, v in per.items()}
+            for case, per in samples.items()}
+
+
+def inputs(rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    x100 = rng.random((BATCH, 1, 28, 28), dtype=np.float32)
+    t100 = rng.integers(0, 10, BATCH).astype(np.int64)
+    return x100, t100, x100[:1].copy(), rng.random((1000, 1, 28, 28), dtype=np.float32)
+
+
+def run(rounds: int, zoo_rounds: int) -> dict:
+    try:
+        import torch
+        torch.set_num_threads(THREADS)
+    except ImportError:
+        torch = None
+    impls = [Ours(), Book()] + ([Torch(torch)] if torch is not None else [])
+    x100, t100, x1, x1000 = inputs(np.random.default_rng(0))
+    # Enough calls per block that the median is the steady state (an epoch runs 600 steps back
+    # to back), not the first calls after the settling pause, when caches are cold and the
+    # worker threads of every implementation are just waking up.
+    cases = {
+        "train_step_b100": (lambda m: m.train_step(x100, t100), 20),
+        "forward_1": (lambda m: m.forward(x1), 200),
+        "forward_b1000": (lambda m: m.forward(x1000), 5),
+    }
+    medians = interleaved(impls, cases, rounds)
     medians["epoch_600_steps"] = {name: s * STEPS_PER_EPOCH
                                   for name, s in medians["train_step_b100"].items()}
-    return {"environment": environment(torch), "rounds": rounds, "seconds": medians,
-            "implementations": [impl.name for impl in impls], "zoo": zoo_steps(rng)}
+    return {"environment": environment(torch), "rounds": rounds, "zoo_rounds": zoo_rounds,
+            "seconds": medians,
+            "implementations": [impl.name for impl in impls],
+            "zoo": zoo(torch, zoo_rounds, x100, t100, x1, x1000)}
 
 
-ZOO = ("simple_convnet", "lenet5", "deep_convnet", "alexnet")
-ZOO_STEPS = 20
 TRAIN_IMAGES = 55_000  # MNIST's 60k minus the 5k validation split
 
 
-def zoo_steps(rng: np.random.Generator) -> dict:
-    """Every shipped architecture's training step as ``cnnvis train`` runs it (batch 100, the
-    batch over THREADS threads, dropout on, Adam): median seconds and the epoch it implies."""
-    x = rng.random((BATCH, 1, 28, 28), dtype=np.float32)
-    t = rng.integers(0, 10, BATCH).astype(np.int64)
+def zoo(torch, rounds: int, x100, t100, x1, x1000) -> dict:
+    """Every registered architecture against its PyTorch twin: the training step as ``cnnvis
+    train`` runs it (batch 100 over THREADS threads, dropout on, Adam), one image, and a batch of
+    1,000; median seconds, the epoch a step implies, and the ratios."""
     out = {}
-    for arch in ZOO:
-        net, opt = build(arch, rng=np.random.default_rng(0)), Adam(lr=0.001)
-
-        def step(net=net, opt=opt):
-            _, grads, _ = net.loss_and_grads(x, t, rng=rng, threads=THREADS)
-            opt.step(net.params, grads)
-
-        step_s = time_block(step, ZOO_STEPS)
-        out[arch] = {"step_s": step_s, "epoch_s": step_s * TRAIN_IMAGES / BATCH,
-                     "params": net.param_count()}
+    for arch in sorted(ARCHITECTURES, key=list(ARCHITECTURES).index):
+        impls = [Ours(arch)] + ([Torch(torch, arch)] if torch is not None else [])
+        cases = {"train_step_b100": (lambda m: m.train_step(x100, t100), 10),
+                 "forward_1": (lambda m: m.forward(x1), 50),
+                 "forward_b1000": (lambda m: m.forward(x1000), 3)}
+        medians = interleaved(impls, cases, rounds)
+        row = {"params": impls[0].net.param_count(), "seconds": medians,
+               "epoch_s": medians["train_step_b100"][Ours.name] * TRAIN_IMAGES / BATCH}
+        if torch is not None:
+            row["ratio"] = {case: m[Ours.name] / m[Torch.name] for case, m in medians.items()}
+        out[arch] = row
     return out
 
 
@@ -194,26 +207,49 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def zoo_table(rows: dict) -> str:
+    """Per architecture: each case's cnnvis and PyTorch times and their ratio."""
+    labels = {"train_step_b100": f"train step (batch {BATCH}, {THREADS} threads)",
+              "forward_1": "single image", "forward_b1000": "batch of 1000"}
+    head = ["architecture", "params"]
+    for label in labels.values():
+        head += [f"{label}: cnnvis", "PyTorch", "ratio"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def ms(v):
+        return f"{v * 1e3:.2f} ms" if v < 1 else f"{v:.2f} s"
+
+    for arch, row in rows.items():
+        cells = [arch, f"{row['params']:,}"]
+        for case in labels:
+            times = row["seconds"][case]
+            ratio = row.get("ratio", {}).get(case)
+            cells += [ms(times[Ours.name]), ms(times[Torch.name]) if Torch.name in times
+                      else "-", f"{ratio:.2f}×" if ratio is not None else "-"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--zoo-rounds", type=int, default=5,
+                        help="interleaved rounds per architecture in the zoo table")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args(argv)
     keep_freed_memory()
-    result = run(args.rounds)
+    result = run(args.rounds, args.zoo_rounds)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "speed.json").write_text(json.dumps(result, indent=1) + "\n")
     md = table(result)
-    md += ("\n\n| model (training, batch 100, " + f"{THREADS} threads) | step | epoch "
-           f"({TRAIN_IMAGES // BATCH} steps) |\n|---|---|---|\n")
-    md += "\n".join(f"| {arch} | {z['step_s'] * 1e3:.1f} ms | {z['epoch_s']:.0f} s |"
-                     for arch, z in result["zoo"].items())
+    md += "\n\n" + zoo_table(result["zoo"])
     env = result["environment"]
     md += (f"\n\nnumpy {env['numpy']}, torch {env.get('torch', 'not installed')}, "
            f"{env['cpus']} CPUs, "
            f"{', '.join(f'{k}={v}' for k, v in env['env'].items()) or 'no BLAS env'}; "
-           f"medians of {result['rounds']} interleaved rounds.\n")
+           f"medians of {result['rounds']} interleaved rounds (per architecture: "
+           f"{result['zoo_rounds']}).\n")
     (out / "speed.md").write_text(md)
     print(md)
     return 0

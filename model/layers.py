@@ -236,15 +236,36 @@ class AveragePooling(Pooling):
     role = "pooling"
 
     def forward(self, p, x, train=False, rng=None):
+        # As MaxPooling: one strided view of the batch per window offset, summed elementwise;
+        # a mean over the two window axes of the 6-D view is a slow strided reduction.
         k = self.pool_size
-        win = windows(x, k, k, self.stride, self.pad)
-        return win.mean(axis=(4, 5), dtype=x.dtype), x.shape
+        win = windows(x, k, k, self.stride, self.pad)  # (N, C, OH, OW, K, K), a view
+        out = np.array(win[..., 0, 0], dtype=x.dtype)
+        for ky in range(k):
+            for kx in range(k):
+                if ky or kx:
+                    out += win[..., ky, kx]
+        out /= k * k
+        return out, x.shape
 
     def backward(self, p, cache, dout, need_dx=True):
         x_shape = cache
         k = self.pool_size
-        share = (dout / (k * k))[:, :, None, None, :, :]
-        cols = np.broadcast_to(share, (*dout.shape[:2], k, k, *dout.shape[2:]))
+        share = dout / (k * k)  # (N, C, OH, OW)
+        n, c, h, w = x_shape
+        oh, ow = dout.shape[2:]
+        if self.stride == k and self.pad == 0:
+            # Tiling windows: each input pixel gets its one window's share, so the gradient is
+            # the shares broadcast over their K×K tiles (rows or columns past the last whole
+            # window get none).
+            tiled = np.broadcast_to(share[:, :, :, None, :, None],
+                                    (n, c, oh, k, ow, k)).reshape(n, c, oh * k, ow * k)
+            if (oh * k, ow * k) == (h, w):
+                return tiled, {}
+            dx = np.zeros(x_shape, dtype=dout.dtype)
+            dx[:, :, :oh * k, :ow * k] = tiled
+            return dx, {}
+        cols = np.broadcast_to(share[:, :, None, None, :, :], (n, c, k, k, oh, ow))
         return scatter_windows(cols, x_shape, self.stride, self.pad), {}
 
 

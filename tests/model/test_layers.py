@@ -27,6 +27,7 @@ LAYERS = [
     ("maxpool_odd_size", lambda: MaxPooling(2, 2), (1, 2, 7, 7)),
     ("avgpool", lambda: AveragePooling(2, 2), (2, 2, 6, 6)),
     ("avgpool_overlap", lambda: AveragePooling(3, 2, 1), (2, 2, 7, 7)),
+    ("avgpool_ragged", lambda: AveragePooling(2, 2), (2, 2, 7, 9)),  # a last row/column unpooled
     ("affine_4d", lambda: Affine(5), (3, 2, 3, 3)),
     ("affine_2d", lambda: Affine(4), (3, 7)),
     ("relu", lambda: ReLU(), (3, 2, 4, 4)),

@@ -53,6 +53,7 @@ def test_conv2d_matches_torch(n, c, h, w, f, k, stride, pad):
 
 POOLS = [  # (kernel, stride, pad, H, W): tiling, overlapping 3×3/2 with pad 1, odd sizes
     (2, 2, 0, 8, 8),
+    (2, 2, 0, 7, 9),
     (3, 2, 1, 28, 28),
     (3, 2, 1, 7, 9),
     (3, 3, 1, 10, 10),
