@@ -10,7 +10,7 @@ needs each channel, beside the unit panel of the most needed one (issue 16); and
 docs/where_map.png, the "Where it stands" view (issue 17) of a drawn 4 on simple_convnet's data
 map, asked to make it an 8, and docs/where_scribble.png, a scribble it flags as no digit; and
 docs/screenshot_fashion.png, the dataset switch on Fashion-MNIST with a test image of a sneaker
-read by fashion_simple_convnet (issue 20).
+read by the dataset's default network, fashion_deep_convnet (issue 20).
 
 Starts the app on a free port unless --url names a running one; drives Debian's Chromium with
 Playwright (the test extras), as the browser tests do.
