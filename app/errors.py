@@ -20,8 +20,6 @@ from model.preprocess import (
 from .registry import NotFoundError
 from .security import API_HEADERS
 
-SECURITY_HEADERS = API_HEADERS  # these answers are JSON
-
 PREPROCESS_STATUS = (
     (BlankImageError, 422),
     (ImageTooLargeError, 413),
@@ -95,7 +93,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> JSONResponse:
         # Starlette answers this outside every middleware, so the security headers come here.
-        headers = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+        headers = {name.decode(): value.decode() for name, value in API_HEADERS}
         return _error(500, "internal server error; the server log has the details", headers)
 
     @app.exception_handler(RequestValidationError)

@@ -22,7 +22,6 @@ from .security import API_HEADERS
 logger = logging.getLogger("uvicorn.error")
 MAX_HEADERS = 100  # header fields in one request head (Apache's LimitRequestFields)
 RETRY_AFTER_S = 1
-SECURITY_HEADERS = API_HEADERS  # these answers are JSON
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ def answer_bytes(status: int, detail: str, extra: list[tuple[bytes, bytes]]) -> 
     body = json.dumps({"detail": detail}).encode()
     headers = [*extra, (b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode()), (b"connection", b"close"),
-               (b"cache-control", b"no-store"), *SECURITY_HEADERS]
+               (b"cache-control", b"no-store"), *API_HEADERS]
     return b"".join([STATUS_LINE[status], *(b"%s: %s\r\n" % h for h in headers), b"\r\n", body])
 
 
@@ -72,7 +71,7 @@ async def busy_app(scope, receive, send) -> None:
                             (b"content-length", str(len(body)).encode()),
                             (b"retry-after", str(RETRY_AFTER_S).encode()),
                             (b"connection", b"close"), (b"cache-control", b"no-store"),
-                            *SECURITY_HEADERS]})
+                            *API_HEADERS]})
     await send({"type": "http.response.body", "body": body})
 
 

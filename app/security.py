@@ -25,15 +25,18 @@ COMMON = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-ref
 API_POLICY = "default-src 'none'; frame-ancestors 'none'"
 API_HEADERS = ((b"content-security-policy", API_POLICY.encode()),
                (b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"))
-
-
-def _is_json(content_type: bytes) -> bool:
-    media = content_type.split(b";")[0].strip().lower()
-    return media == b"application/json" or (media.startswith(b"application/")
-                                            and media.endswith(b"+json"))
-
-
 PAGE_HEADERS = ((b"content-security-policy", PAGE_POLICY.encode()), *COMMON)
+
+
+def media_type(content_type: str) -> str:
+    """``application/json; charset=utf-8`` → ``application/json``."""
+    return content_type.split(";")[0].strip().lower()
+
+
+def is_json(media: str) -> bool:
+    """``application/json`` or any ``application/…+json`` (problem+json, …)."""
+    return media == "application/json" or (media.startswith("application/")
+                                           and media.endswith("+json"))
 
 
 class SecurityHeaders:
@@ -52,8 +55,8 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers") or [])
                 present = {name.lower(): value for name, value in headers}
-                extra = (API_HEADERS if _is_json(present.get(b"content-type", b""))
-                         else PAGE_HEADERS)
+                content_type = present.get(b"content-type", b"").decode("latin-1")
+                extra = API_HEADERS if is_json(media_type(content_type)) else PAGE_HEADERS
                 headers += [(name, value) for name, value in extra if name not in present]
                 message = {**message, "headers": headers}
             await send(message)

@@ -177,7 +177,7 @@ def zoo(torch, rounds: int, x100, t100, x1, x1000) -> dict:
     train`` runs it (batch 100 over THREADS threads, dropout on, Adam), one image, and a batch of
     1,000; median seconds, the epoch a step implies, and the ratios."""
     out = {}
-    for arch in sorted(ARCHITECTURES, key=list(ARCHITECTURES).index):
+    for arch in ARCHITECTURES:  # registration order
         impls = [Ours(arch)] + ([Torch(torch, arch)] if torch is not None else [])
         cases = {"train_step_b100": (lambda m: m.train_step(x100, t100), 10),
                  "forward_1": (lambda m: m.forward(x1), 50),

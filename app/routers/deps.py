@@ -11,6 +11,7 @@ from fastapi import Depends, HTTPException, Request
 from ..config import Settings
 from ..registry import LoadedModel, Registry
 from ..schemas import UnitRef
+from ..security import is_json, media_type
 
 
 async def get_registry(request: Request) -> Registry:
@@ -26,13 +27,12 @@ async def get_settings(request: Request) -> Settings:
 
 
 def _media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media_type(request.headers.get("content-type", ""))
 
 
 async def require_json(request: Request) -> None:
     media = _media_type(request)
-    if media != "application/json" and not (media.startswith("application/") and
-                                            media.endswith("+json")):
+    if not is_json(media):
         raise HTTPException(415, f"send the body as JSON with Content-Type: application/json "
                                  f"(got {media or 'no content type'})")
 
