@@ -175,7 +175,8 @@ class ActivationsRequest(PredictRequest):
         default=None, max_length=MAX_LAYER_NAMES,
         description="Only these layers' outputs in `layers` (names from GET /api/models, or "
                     "`input`), in network order, each exactly as in the full answer (the page "
-                    "asks for the layers it draws). Omitted or null: every layer.",
+                    "asks for the layers it draws that it cannot compute from the others). "
+                    "Omitted or null: every layer.",
         examples=[["input", "relu1", "pool1", "relu2", "fc2"]], json_schema_extra=_no_default)
 
 

@@ -13,6 +13,10 @@ export function unitCoords(group, index) {
   return { channel, y: Math.floor(r / w), x: r % w, i: index };
 }
 
+/** The name of the layer whose output layer `i` of `layers` (/api/models order) reads: the one
+    before it, or "input" for the first (the networks are sequential, model/networks.py). */
+export const inputName = (layers, i) => (i > 0 ? layers[i - 1].name : "input");
+
 /** A conv layer: weighted, reading a window of every input channel. */
 export const isConv = (layer) => layer.role === "weighted" && layer.window !== null;
 

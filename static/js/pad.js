@@ -25,6 +25,7 @@ export class Pad {
   constructor(parts) {
     Object.assign(this, parts);
     this.uploads = new WeakMap(); // source object of an upload → {image: data URL, name}
+    this.wholes = new WeakMap(); // source object of a cropped picture → the whole pad's data URL
     this.lastAsk = 0;
     this.timer = 0;
     this.encoder = new PadEncoder();
@@ -71,17 +72,20 @@ export class Pad {
     this.send(true);
   }
 
-  /** Ask about the pad's picture once it is encoded (off the main thread, padencoder.js); the
-      page counts as busy meanwhile, and a picture overtaken by a newer one or by a clear is not
-      sent. */
+  /** Ask about the pad's picture once it is encoded (off the main thread, padencoder.js): its
+      ink's box, which the server turns into the same input as the whole pad (inkcrop.js); the
+      whole pad is kept for the preprocessing view (`describe`). The page counts as busy
+      meanwhile, and a picture overtaken by a newer one or by a clear is not sent. */
   async send(withCompare) {
     const seq = ++this.asked;
     this.prediction.busy(true);
     try {
-      const image = await this.encoder.encode(this.pad.canvas);
+      const { image, whole } = await this.encoder.encode(this.pad.canvas);
       if (seq > this.sent && seq > this.dropped) {
         this.sent = seq;
-        this.prediction.ask({ image }, withCompare);
+        const source = { image };
+        if (whole !== image) this.wholes.set(source, whole);
+        this.prediction.ask(source, withCompare);
       }
     } catch (err) {
       this.result.status(`Could not read the pad's picture: ${err.message}`, "error");
@@ -155,7 +159,7 @@ export class Pad {
 
   /** The image a source's preprocessing steps start from, and what to say about it. */
   describe(source) {
-    if (source.image) return { image: source.image, note: "" };
+    if (source.image) return { image: this.wholes.get(source) || source.image, note: "" };
     const upload = this.uploads.get(source);
     if (upload && upload.image) return { image: upload.image, note: `The steps the server applied to ${upload.name}.` };
     return {

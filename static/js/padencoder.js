@@ -1,6 +1,7 @@
-/* The pad's picture as a PNG data URL without a long task on the main thread (issue 18): the
-   pixels are read here (one getImageData) and encoded by a worker (padworker.js); browsers
-   without module workers or CompressionStream get the canvas's own toDataURL. */
+/* The pad's picture as PNG data URLs without a long task on the main thread (issue 18): the
+   pixels are read here (one getImageData) and encoded by a worker (padworker.js), the whole pad
+   and its ink's box (inkcrop.js), which is what the server is sent; browsers without module
+   workers or CompressionStream get the canvas's own toDataURL of the whole pad. */
 
 export class PadEncoder {
   constructor() {
@@ -17,7 +18,7 @@ export class PadEncoder {
       const job = this.waiting.get(e.data.id);
       this.waiting.delete(e.data.id);
       if (!job) return;
-      if (e.data.url) job.resolve(e.data.url);
+      if (e.data.url) job.resolve({ image: e.data.crop || e.data.url, whole: e.data.url });
       else job.reject(new Error(e.data.error));
     };
     this.worker.onerror = () => this.giveUp();
@@ -30,14 +31,19 @@ export class PadEncoder {
     this.waiting.clear();
   }
 
-  /** Promise of `canvas`'s picture as a PNG data URL. */
+  /** Promise of `canvas`'s picture as PNG data URLs {image, whole}: `image` to send (the ink's
+      box when the server makes the same input of it), `whole` the whole pad. */
   encode(canvas) {
-    if (!this.worker) return Promise.resolve(canvas.toDataURL("image/png"));
+    const both = () => {
+      const url = canvas.toDataURL("image/png");
+      return { image: url, whole: url };
+    };
+    if (!this.worker) return Promise.resolve(both());
     const { width, height } = canvas;
     const pixels = canvas.getContext("2d").getImageData(0, 0, width, height).data.buffer;
     const id = ++this.next;
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject, fallback: () => resolve(canvas.toDataURL("image/png")) });
+      this.waiting.set(id, { resolve, reject, fallback: () => resolve(both()) });
       this.worker.postMessage({ id, width, height, pixels }, [pixels]);
     });
   }

@@ -1,13 +1,22 @@
 /* The pad's PNG encoder off the main thread (issue 18): a module worker answering
-   {id, width, height, pixels} (RGBA bytes, transferred) with {id, url} (a PNG data URL). */
+   {id, width, height, pixels} (RGBA bytes, transferred) with {id, url, crop}: PNG data URLs of
+   the whole picture and, when it is opaque gray, of its ink's box (inkcrop.js; null when there
+   is no such box, or the picture is in colour). */
 
-import { encodePng, pngDataUrl } from "./pngencode.js";
+import { cropPixels, inkBox } from "./inkcrop.js";
+import { encodePng, isOpaqueGray, pngDataUrl } from "./pngencode.js";
+
+async function cropUrl(px, width, height) {
+  const box = isOpaqueGray(px) ? inkBox(px, width, height) : null;
+  return box ? pngDataUrl(await encodePng(cropPixels(px, width, box), box.width, box.height)) : null;
+}
 
 self.onmessage = async (e) => {
   const { id, width, height, pixels } = e.data;
   try {
-    const png = await encodePng(new Uint8ClampedArray(pixels), width, height);
-    self.postMessage({ id, url: pngDataUrl(png) });
+    const px = new Uint8ClampedArray(pixels);
+    const [url, crop] = await Promise.all([encodePng(px, width, height).then(pngDataUrl), cropUrl(px, width, height)]);
+    self.postMessage({ id, url, crop });
   } catch (err) {
     self.postMessage({ id, error: String(err) });
   }

@@ -4,19 +4,20 @@
 
 import { effectText, offUnits } from "./ablate.js";
 import * as api from "./api.js";
-import { decodeLayer } from "./codec.js";
 import { currentDataset, noun } from "./datasets.js";
+import { answerLayers, layersToAsk } from "./derive.js";
 import { latestOnly } from "./latest.js";
 import { displayValues, shownLayers } from "./netmodel.js";
 import { state } from "./state.js";
 
 /**
- * The layers an answer must hold now (issue 18: a classroom's bytes): those the view draws and
- * the selected unit's whole group (the unit panel's arithmetic), or null for every layer while
- * the tour runs (it quotes each layer's own numbers).
+ * The layers the page needs now for `model` (issue 18: a classroom's bytes): those the view draws
+ * and the selected unit's whole group (the unit panel's arithmetic), or every layer while the
+ * tour runs (it quotes each layer's own numbers). The server is asked only for those the page
+ * cannot derive (derive.js).
  */
-function neededLayers() {
-  if (state.touring || !state.groups.length) return null;
+function neededLayers(model) {
+  if (state.touring || !state.groups.length) return ["input", ...model.layers.map((l) => l.name)];
   const names = new Set(shownLayers(state.groups));
   for (const name of state.groups[state.selected?.group]?.members || []) names.add(name);
   return [...names];
@@ -65,7 +66,8 @@ export class Prediction {
   complete() {
     if (!state.source || !state.result) return;
     const model = state.models.get(state.modelName);
-    const needed = neededLayers() || ["input", ...(model ? model.layers.map((l) => l.name) : [])];
+    if (!model) return;
+    const needed = neededLayers(model);
     if (needed.some((name) => !state.result.layers.has(name))) this.predict(state.source);
   }
 
@@ -78,10 +80,13 @@ export class Prediction {
   }
 
   async activations(source) {
-    const model = state.modelName;
+    const name = state.modelName;
+    const model = state.models.get(name);
+    const off = offUnits();
     try {
-      const answer = await api.activations(model, source, offUnits(), neededLayers());
-      if (model === state.modelName && state.source) this.apply(answer);
+      const ask = model ? layersToAsk(model, neededLayers(model), off) : null;
+      const answer = await api.activations(name, source, off, ask);
+      if (name === state.modelName && state.source) this.apply(answer, answerLayers(answer, model, off));
     } catch (err) {
       if (state.source) this.showError(err);
     }
@@ -112,9 +117,8 @@ export class Prediction {
     this.result.status(text, "error");
   }
 
-  apply(answer) {
-    const layers = new Map();
-    for (const l of answer.layers || []) layers.set(l.name, decodeLayer(l));
+  /** Show an answer; `layers` its decoded and derived layers (derive.js answerLayers). */
+  apply(answer, layers) {
     state.result = { label: answer.label, probabilities: answer.probabilities, input: answer.input, layers };
     this.result.show(answer);
     const note = [state.note, effectText(answer.ablation, answer.label)].filter(Boolean).join(" ");

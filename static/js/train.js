@@ -4,7 +4,7 @@
    hands the finished model to the network picker. Runs are listed by GET /api/runs. */
 
 import * as api from "./api.js";
-import { decodeLayer } from "./codec.js";
+import { answerLayers } from "./derive.js";
 import { pct } from "./format.js";
 import { addToPicker, dropFromPicker } from "./models.js";
 import { buildGroups, displayValues } from "./netmodel.js";
@@ -314,7 +314,7 @@ export const trainView = {
 
   apply(ctx, answer, req) {
     if (!answer) return;
-    const layers = new Map(answer.layers.map((l) => [l.name, decodeLayer(l)]));
+    const layers = answerLayers(answer, ctx.settings.rec?.run);
     ctx.painter.answer(answer, displayValues(ctx.settings.groups, layers), layers, req.options.run);
   },
 };

@@ -367,3 +367,48 @@ def test_fit_box_keeps_the_long_side_at_20():
     assert fit_box(np.ones((300, 30), np.float32)).shape == (20, 2)
     assert fit_box(np.ones((3, 1), np.float32)).shape == (20, 7)
     assert fit_box(np.ones((1, 1000), np.float32)).shape == (1, 20)
+
+
+# ----- the page's cropped pad picture (issue 18) -----------------------------------------------
+def pad_picture(digit: int, width: int, scale: float = 1.0, shift: tuple[int, int] = (0, 0),
+                base: np.ndarray | None = None) -> np.ndarray:
+    """The page's pad (static/js/drawpad.js): 280×280 black paper, ``digit`` drawn in white with
+    a round pen of ``width`` pixels, anti-aliased (drawn 4× larger, then box-averaged), over an
+    optional ``base`` 28×28 digit enlarged smoothly as a loaded sample is. uint8 (280, 280)."""
+    img = Image.new("L", (1120, 1120), 0)
+    if base is not None:
+        img.paste(Image.fromarray(base).resize((1120, 1120), Image.Resampling.BICUBIC))
+    points = [(4 * (shift[0] + 280 * (0.5 + (x - 0.5) * scale)),
+               4 * (shift[1] + 280 * (0.5 + (y - 0.5) * scale))) for x, y in STROKES[digit]]
+    ImageDraw.Draw(img).line(points, fill=255, width=4 * width, joint="curve")
+    return np.asarray(img.resize((280, 280), Image.Resampling.BOX))
+
+
+def ink_crop(pixels: np.ndarray) -> np.ndarray:
+    """What static/js/inkcrop.js sends: the box of every pixel unlike the (uniform) border, with
+    one pixel of paper around it."""
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    assert (border == border[0]).all(), "the page sends the whole pad when the border is not paper"
+    rows = np.flatnonzero((pixels != border[0]).any(axis=1))
+    cols = np.flatnonzero((pixels != border[0]).any(axis=0))
+    return pixels[rows[0] - 1:rows[-1] + 2, cols[0] - 1:cols[-1] + 2]
+
+
+PADS = {
+    "thin": dict(digit=7, width=4), "thick": dict(digit=0, width=40),
+    "hairline small off-centre": dict(digit=1, width=1, scale=0.3, shift=(-90, 70)),
+    "medium near the edge": dict(digit=4, width=12, scale=0.9, shift=(12, -8)),
+    "stroke over a loaded sample": dict(digit=3, width=22, base=SAMPLE["images"][80]),
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_pad_picture_cropped_to_its_ink_gives_the_same_input(mode):
+    for name, kwargs in PADS.items():
+        whole = pad_picture(**kwargs)
+        crop = ink_crop(whole)
+        assert crop.shape[0] < 280 and crop.shape[1] < 280, name
+        a = preprocess_image(png(whole, "L"), mode=mode)
+        b = preprocess_image(png(crop, "L"), mode=mode)
+        np.testing.assert_array_equal(a.image, b.image, err_msg=name)
+        np.testing.assert_array_equal(a.cropped, b.cropped, err_msg=name)
