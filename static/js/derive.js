@@ -1,8 +1,6 @@
-/* The layers the page computes from an answer instead of asking for them (issue 18: a
-   classroom's bytes): the input layer from the answer's 28×28 `input` rows, centred in the
-   network's input by zero padding (model/inputs.py fit_input); a max-pooling layer as the max of
-   each window of the layer before it, padding never winning (Saito ch. 7.3, model/layers.py
-   MaxPooling); an identity layer (dropout at inference) as the layer before it. Pure. */
+/* Layers the page computes instead of asking for them (issue 18): the input from an answer's
+   `input` rows centred as model/inputs.py fit_input does, a max pool from the layer before it
+   (Saito ch. 7.3; padding never wins, model/layers.py MaxPooling), an identity as its input. */
 
 import { decodeLayer } from "./codec.js";
 import { inputName, poolReduce, windowCell, windowOf } from "./geometry.js";

@@ -1,8 +1,6 @@
-/* The pad's picture cut down to its ink (issue 18: a classroom's bytes): the bounding box of every
-   pixel unlike the paper, with a margin of paper around it. The server's preprocessing
-   (model/preprocess.py: background and polarity from the border, ink map, crop to the ink) makes
-   the same 28×28 of it as of the whole pad while the whole pad's border is paper: the crop's
-   border is then paper too (tests/model/test_preprocess.py). Pure. */
+/* The pad's picture cut to its ink's box plus a pixel of paper (issue 18): model/preprocess.py
+   reads the paper from the border, so while the whole pad's border is paper it makes the same
+   28×28 of the crop (tests/model/test_preprocess.py). Pure. */
 
 /** Pixels of paper kept around the ink: the crop's border, where the server reads the paper. */
 export const MARGIN = 1;

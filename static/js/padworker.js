@@ -1,7 +1,6 @@
-/* The pad's PNG encoder off the main thread (issue 18): a module worker answering
-   {id, width, height, pixels} (RGBA bytes, transferred) with {id, url, crop}: PNG data URLs of
-   the whole picture and, when it is opaque gray, of its ink's box (inkcrop.js; null when there
-   is no such box, or the picture is in colour). */
+/* The pad's PNG encoder off the main thread (issue 18): a module worker answering {id, width,
+   height, pixels} (RGBA, transferred) with {id, url, crop}: PNG data URLs of the whole picture
+   and, when it is opaque gray, of its ink's box (inkcrop.js), else null. */
 
 import { cropPixels, inkBox } from "./inkcrop.js";
 import { encodePng, isOpaqueGray, pngDataUrl } from "./pngencode.js";

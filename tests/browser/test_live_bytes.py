@@ -28,13 +28,17 @@ SHOWN = """async (names) => {
   return [state.source.image, Object.fromEntries(names.map((n) => [n, values(n)]))];
 }"""
 
-# derive.js on a full answer cut down to the layers the page would ask for (every one needed).
+# derive.js on a full answer cut down to the layers the page would ask for (every one needed):
+# what it asked for, and the values of each layer it derived and of the layer before that.
 DERIVE = """async ([answer, model]) => {
   const { answerLayers, layersToAsk } = await import('/static/js/derive.js');
-  const ask = layersToAsk(model, ['input', ...model.layers.map((l) => l.name)]);
+  const names = ['input', ...model.layers.map((l) => l.name)];
+  const ask = layersToAsk(model, names);
   const cut = { ...answer, layers: answer.layers.filter((l) => ask.includes(l.name)) };
   const layers = answerLayers(cut, model);
-  return [ask, Object.fromEntries([...layers].map(([n, l]) => [n, Array.from(l.values)]))];
+  const derived = (n) => n !== undefined && !ask.includes(n);
+  const keep = names.filter((n, i) => derived(n) || derived(names[i + 1]));
+  return [ask, Object.fromEntries(keep.map((n) => [n, Array.from(layers.get(n)?.values || [])]))];
 }"""
 
 
