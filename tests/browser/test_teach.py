@@ -150,6 +150,8 @@ def test_preprocessing_steps_of_a_drawing(page):
     text = page.locator("#prep-steps").inner_text()
     assert "crop to the ink" in text and "fit into 20 × 20" in text and "centre of mass" in text
     assert page.locator("#prep-steps rect.mark-box").count() == 1, "no crop box on the source"
+    # the whole pad, though the server is sent its ink's box (issue 18)
+    assert "280 × 280 px" in page.locator("#prep-steps .prep-fig").first.inner_text()
     for k in range(5):
         not_blank(page, f"#prep-steps figure >> nth={k} >> canvas")
     network_saw = snapshot(page.locator("#input-view"))
