@@ -29,7 +29,7 @@ from model.inputs import (
 )
 from model.layers import Affine, Convolution, MaxPooling, Pooling
 from model.misclassified import TEST_SET_SIZE
-from model.preprocess import centre_of_mass, decode_image, preprocess_array, resize, to_gray
+from model.preprocess import centre_of_mass, preprocess_array, read_gray, resize
 
 from .ablation_service import Units, effect, switched_off
 from .config import Settings
@@ -313,8 +313,8 @@ def thumbnail(image: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
 def preprocess_steps(url: str, settings: Settings, mode: str = "digit") -> dict[str, Any]:
     """Each step from a drawn PNG/JPEG to the network's 28×28 input (model/preprocess.py), the
     dataset's way (``mode``)."""
-    rgba = decode_image(decode_data_url(url), settings.max_image_pixels, settings.max_image_side)
-    gray, polarity = to_gray(rgba)
+    gray, polarity = read_gray(decode_data_url(url), settings.max_image_pixels,
+                               settings.max_image_side)
     result = preprocess_array(gray, polarity, mode)
     image = round_input(result.image)
     return {"polarity": result.polarity, "source_shape": list(result.source_shape),

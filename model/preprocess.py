@@ -6,6 +6,7 @@ its bounding box, its longer side resized to 28 and centred. Pure NumPy; Pillow 
 
 from __future__ import annotations
 
+import functools
 import io
 import zlib
 from dataclasses import dataclass
@@ -91,12 +92,8 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
-def decode_image(data: bytes, max_pixels: int = 4_000_000, max_side: int = 4096) -> np.ndarray:
-    """Decode PNG/JPEG bytes into RGBA float32 (H, W, 4) in [0, 1], with straight alpha.
-
-    The size is read from the header and refused before any pixel is decoded. Images larger than
-    ``WORK_SIDE`` are box-averaged down (alpha-weighted) so later steps stay cheap.
-    """
+def _open(data: bytes, max_pixels: int, max_side: int) -> tuple[Image.Image, str]:
+    """The image's header read and its size checked, no pixel decoded yet: ``(image, format)``."""
     if not data:
         raise InvalidImageError("the image is empty (0 bytes)")
     kind = sniff_format(data)
@@ -119,16 +116,48 @@ def decode_image(data: bytes, max_pixels: int = 4_000_000, max_side: int = 4096)
     if max(width, height) > max_side:
         raise ImageTooLargeError(f"the image is {width}×{height}; the longest side accepted is "
                                  f"{max_side} pixels")
+    return img, kind
+
+
+def _pixels(img: Image.Image, kind: str, mode: str | None = None) -> np.ndarray:
+    """The decoded pixels as uint8 (converted to ``mode`` unless None); a corrupt or truncated
+    file is an InvalidImageError."""
     try:
         img.load()
-        if img.mode.startswith("I"):
-            # 16-bit grayscale: Pillow's RGBA conversion would clip it, so scale by hand.
-            gray = np.clip(np.asarray(img, dtype=np.float32) / 65535.0, 0.0, 1.0)
-            return np.dstack([gray, gray, gray, np.ones_like(gray)])
-        rgba = np.asarray(img.convert("RGBA"), dtype=np.uint8)
+        return np.asarray(img if mode is None else img.convert(mode), dtype=np.uint8)
     except (OSError, SyntaxError, ValueError, EOFError, zlib.error) as exc:
         raise InvalidImageError(f"the {kind} image is corrupt or truncated ({exc})") from None
-    return _reduce(rgba, WORK_SIDE)
+
+
+def decode_image(data: bytes, max_pixels: int = 4_000_000, max_side: int = 4096) -> np.ndarray:
+    """Decode PNG/JPEG bytes into RGBA float32 (H, W, 4) in [0, 1], with straight alpha.
+
+    The size is read from the header and refused before any pixel is decoded. Images larger than
+    ``WORK_SIDE`` are box-averaged down (alpha-weighted) so later steps stay cheap.
+    """
+    img, kind = _open(data, max_pixels, max_side)
+    if img.mode.startswith("I"):
+        # 16-bit grayscale: Pillow's RGBA conversion would clip it, so scale by hand.
+        try:
+            img.load()
+            gray = np.clip(np.asarray(img, dtype=np.float32) / 65535.0, 0.0, 1.0)
+        except (OSError, SyntaxError, ValueError, EOFError, zlib.error) as exc:
+            raise InvalidImageError(f"the {kind} image is corrupt or truncated ({exc})") from None
+        return np.dstack([gray, gray, gray, np.ones_like(gray)])
+    return _reduce(_pixels(img, kind, "RGBA"), WORK_SIDE)
+
+
+def read_gray(data: bytes, max_pixels: int = 4_000_000,
+              max_side: int = 4096) -> tuple[np.ndarray, str | None]:
+    """PNG/JPEG bytes → ``(gray, polarity)`` as ``to_gray(decode_image(data))`` gives them.
+
+    An opaque 8-bit gray image (the page's pad picture) skips the RGBA round trip: each level is
+    looked up in the table of what the RGBA path makes of it, so the values are the same floats.
+    """
+    img, kind = _open(data, max_pixels, max_side)
+    if img.mode == "L" and "transparency" not in img.info and max(img.size) <= WORK_SIDE:
+        return _GRAY_LEVELS[_pixels(img, kind)], None
+    return to_gray(decode_image(data, max_pixels, max_side))
 
 
 def _reduce(rgba: np.ndarray, side: int) -> np.ndarray:
@@ -173,7 +202,9 @@ def to_gray(rgba: np.ndarray) -> tuple[np.ndarray, str | None]:
     rgba = np.asarray(rgba, dtype=np.float32)
     if rgba.ndim != 3 or rgba.shape[2] != 4:
         raise ValueError(f"expected RGBA of shape (H, W, 4), got {rgba.shape}")
-    lum = rgba[..., :3] @ LUMA
+    # Term by term, not a matrix product: BLAS would round differently by shape, and read_gray's
+    # table must hold the very floats this gives.
+    lum = rgba[..., 0] * LUMA[0] + rgba[..., 1] * LUMA[1] + rgba[..., 2] * LUMA[2]
     alpha = rgba[..., 3]
     if alpha.min() >= 1.0:
         return lum, None
@@ -187,9 +218,16 @@ def to_gray(rgba: np.ndarray) -> tuple[np.ndarray, str | None]:
     return lum * alpha + background * (1.0 - alpha), None
 
 
+# What the RGBA path makes of each opaque gray level 0..255 (read_gray's table).
+_GRAY_LEVELS = to_gray(_reduce(np.repeat(np.arange(256, dtype=np.uint8), 4).reshape(1, 256, 4)
+                               | np.array([0, 0, 0, 255], dtype=np.uint8), WORK_SIDE))[0][0]
+_GRAY_LEVELS.flags.writeable = False
+
+
 # ----- geometry --------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1024)
 def _resample_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """(n_out, n_in) resampling weights; rows sum to 1.
+    """(n_out, n_in) resampling weights; rows sum to 1 (cached, read-only: sizes repeat).
 
     Shrinking averages over area (each output pixel is the ink coverage of the input pixels it
     overlaps), the anti-aliasing that turns a fine drawing into gray levels as MNIST's were;
@@ -204,7 +242,9 @@ def _resample_matrix(n_in: int, n_out: int) -> np.ndarray:
         centres = (np.arange(n_out) + 0.5) * scale - 0.5  # in input pixel-centre coordinates
         centres = np.clip(centres, 0.0, n_in - 1)
         weights = np.maximum(0.0, 1.0 - np.abs(np.arange(n_in)[None, :] - centres[:, None]))
-    return weights / weights.sum(axis=1, keepdims=True)
+    weights = weights / weights.sum(axis=1, keepdims=True)
+    weights.flags.writeable = False
+    return weights
 
 
 def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -317,7 +357,7 @@ def preprocess_array(gray: np.ndarray, polarity: str | None = None,
 def preprocess_image(data: bytes, max_pixels: int = 4_000_000, max_side: int = 4096,
                      mode: str = "digit") -> Preprocessed:
     """PNG/JPEG bytes → :class:`Preprocessed` (decode, composite, gray, then preprocess_array)."""
-    gray, polarity = to_gray(decode_image(data, max_pixels, max_side))
+    gray, polarity = read_gray(data, max_pixels, max_side)
     return preprocess_array(gray, polarity, mode)
 
 

@@ -25,6 +25,7 @@ from model.preprocess import (
     is_blank,
     preprocess_array,
     preprocess_image,
+    read_gray,
     resize,
     sniff_format,
     to_gray,
@@ -271,6 +272,36 @@ def test_palette_and_16_bit_images_decode_like_8_bit_rgb():
     sixteen = png((digit.astype(np.uint16) * 257))
     assert Image.open(io.BytesIO(sixteen)).mode.startswith("I")
     assert np.abs(preprocess_image(sixteen).image - base).max() < 1e-4
+
+
+@pytest.mark.parametrize("shape", [(280, 280), (1, 1), (100, 1), (1, 100), (333, 517),
+                                   (1024, 7), (1100, 40)])
+def test_gray_pictures_take_a_shortcut_to_the_same_floats(shape):
+    # The page's pad picture is an 8-bit gray PNG: read_gray skips the RGBA round trip with a
+    # table of levels, which must hold exactly what the RGBA path computes (any shape, and
+    # beyond WORK_SIDE, where both take the reducing path); JPEG gray the same.
+    levels = np.random.default_rng(shape[0] * 7 + shape[1]).integers(0, 256, shape, np.uint8)
+    for data in (png(levels), render(SAMPLE["images"][5], fmt="JPEG")):
+        assert Image.open(io.BytesIO(data)).mode in ("L", "RGB")
+        gray, polarity = read_gray(data)
+        ref_gray, ref_polarity = to_gray(decode_image(data))
+        assert gray.dtype == ref_gray.dtype == np.float32
+        assert np.array_equal(gray, ref_gray) and polarity == ref_polarity
+    gray_jpeg = io.BytesIO()
+    Image.fromarray(levels).save(gray_jpeg, "JPEG")
+    gray, _ = read_gray(gray_jpeg.getvalue())
+    assert np.array_equal(gray, to_gray(decode_image(gray_jpeg.getvalue()))[0])
+
+
+def test_gray_pictures_with_a_transparent_level_take_the_rgba_path():
+    # A gray PNG may name one level transparent (tRNS): the table must not be used for it.
+    levels = np.full((40, 40), 200, np.uint8)
+    levels[10:30, 18:22] = 0
+    buffer = io.BytesIO()
+    Image.fromarray(levels).save(buffer, "PNG", transparency=200)
+    gray, polarity = read_gray(buffer.getvalue())
+    ref_gray, ref_polarity = to_gray(decode_image(buffer.getvalue()))
+    assert polarity == ref_polarity == "alpha" and np.array_equal(gray, ref_gray)
 
 
 def test_huge_images_are_reduced_before_float_work_and_still_match():
