@@ -1,7 +1,8 @@
 /* HTML labels that follow 3D anchor points (layer names and shapes, output digits): crisp text
    at any zoom, positioned with one transform per label per frame. A label marked `declutter`
-   never hides: where it would overlap an earlier one it drops its shape text, then climbs in
-   steps above its anchor with a leader line down to it, and it stays inside the view. */
+   never hides: where it would overlap an earlier one or any other label (the output's class
+   names) it drops its shape text, then climbs in steps above its anchor with a leader line down
+   to it, and it stays inside the view. */
 
 import { project } from "./mat4.js";
 
@@ -30,7 +31,9 @@ export class Labels {
 
   /**
    * items: [{parts: [[text, className]], className, anchor: (mix) => [x, y, z], visible,
-   * declutter}]; a decluttered label is drawn centred above its anchor (CSS translate).
+   * declutter, origin}]; `origin` is the point of the label's box put on its anchor, as
+   * fractions of its width and height ([0, 0.5]: left end, middle); a decluttered label is
+   * centred above its anchor ([0.5, 1]).
    */
   set(items) {
     this.container.replaceChildren();
@@ -44,13 +47,17 @@ export class Labels {
         el.appendChild(span);
       }
       this.container.appendChild(el);
-      return { ...item, el, shown: true, key: "" };
+      return { origin: item.declutter ? [0.5, 1] : [0, 0.5], ...item, el, shown: true, key: "" };
     });
   }
 
-  /** Toggle a class on one label (e.g. the predicted digit). */
+  /** Toggle a class on one label (e.g. the predicted digit); it may change the label's size. */
   classify(index, className, on) {
-    this.items[index]?.el.classList.toggle(className, on);
+    const item = this.items[index];
+    if (!item || item.el.classList.contains(className) === on) return;
+    item.el.classList.toggle(className, on);
+    item.w = 0;
+    item.key = "";
   }
 
   /** Measure a label's full and compact (title only) size once. */
@@ -82,47 +89,57 @@ export class Labels {
     return spot;
   }
 
+  /** Position every label for this frame: the fixed ones first, so that decluttered ones
+      can keep clear of them too. */
   update(viewProj, width, height, mix) {
     const placed = [];
-    for (const item of this.items) {
-      const p = item.visible ? project(viewProj, item.anchor(mix)) : null;
-      const show = p && p[3] > 0 && Math.abs(p[0]) < 1.2 && Math.abs(p[1]) < 1.2;
-      let x = show ? ((p[0] + 1) / 2) * width : 0;
-      let y = show ? ((1 - p[1]) / 2) * height : 0;
-      if (show && item.declutter) {
-        this.measure(item);
-        const spot = this.place(item, x, y, width, placed);
-        placed.push(spot.r);
-        const { lift, compact } = spot;
-        // The leader line runs from the label's foot back to its anchor.
-        const dx = x - spot.x;
-        const lead = `${Math.hypot(dx, lift).toFixed(1)}px,${Math.atan2(-dx, lift).toFixed(3)}rad`;
-        x = spot.x;
-        y -= lift;
-        if (lead !== item.lead) {
-          const [length, angle] = lead.split(",");
-          item.el.style.setProperty("--lead", length);
-          item.el.style.setProperty("--lead-angle", angle);
-          item.el.classList.toggle("lifted", lift > 1 || Math.abs(dx) > 1);
-          item.lead = lead;
-        }
-        if (compact !== item.compact) {
-          item.el.classList.toggle("compact", compact);
-          item.compact = compact;
-        }
-      }
-      if (!show) {
-        if (item.shown) item.el.style.visibility = "hidden";
-        item.shown = false;
-        continue;
-      }
-      const key = `${x.toFixed(1)},${y.toFixed(1)}`;
-      if (key !== item.key) {
-        item.el.style.transform = `translate(${x.toFixed(1)}px, ${y.toFixed(1)}px)`;
-        item.key = key;
-      }
-      if (!item.shown) item.el.style.visibility = "visible";
-      item.shown = true;
+    for (const item of this.items) if (!item.declutter) this.position(item, viewProj, width, height, mix, placed);
+    for (const item of this.items) if (item.declutter) this.position(item, viewProj, width, height, mix, placed);
+  }
+
+  /** Place one label (its box's `origin` on its anchor, or a decluttered spot) and add the box
+      it takes to `placed`. */
+  position(item, viewProj, width, height, mix, placed) {
+    const p = item.visible ? project(viewProj, item.anchor(mix)) : null;
+    const show = p && p[3] > 0 && Math.abs(p[0]) < 1.2 && Math.abs(p[1]) < 1.2;
+    if (!show) {
+      if (item.shown) item.el.style.visibility = "hidden";
+      item.shown = false;
+      return;
     }
+    let x = ((p[0] + 1) / 2) * width;
+    let y = ((1 - p[1]) / 2) * height;
+    this.measure(item);
+    if (item.declutter) {
+      const spot = this.place(item, x, y, width, placed);
+      const { lift, compact } = spot;
+      // The leader line runs from the label's foot back to its anchor.
+      const dx = x - spot.x;
+      const lead = `${Math.hypot(dx, lift).toFixed(1)}px,${Math.atan2(-dx, lift).toFixed(3)}rad`;
+      x = spot.x;
+      y -= lift;
+      if (lead !== item.lead) {
+        const [length, angle] = lead.split(",");
+        item.el.style.setProperty("--lead", length);
+        item.el.style.setProperty("--lead-angle", angle);
+        item.el.classList.toggle("lifted", lift > 1 || Math.abs(dx) > 1);
+        item.lead = lead;
+      }
+      if (compact !== item.compact) {
+        item.el.classList.toggle("compact", compact);
+        item.compact = compact;
+      }
+    }
+    const w = item.compact ? item.wCompact : item.w;
+    const left = x - item.origin[0] * w;
+    const top = y - item.origin[1] * item.h;
+    placed.push([left, top, left + w, top + item.h]);
+    const key = `${left.toFixed(1)},${top.toFixed(1)}`;
+    if (key !== item.key) {
+      item.el.style.transform = `translate(${left.toFixed(1)}px, ${top.toFixed(1)}px)`;
+      item.key = key;
+    }
+    if (!item.shown) item.el.style.visibility = "visible";
+    item.shown = true;
   }
 }
