@@ -5,6 +5,7 @@
 import { lutIndex, paintIndices } from "./colormap.js";
 import { fmt } from "./format.js";
 import { isConv } from "./geometry.js";
+import { pictureOf } from "./paint.js";
 
 const KERNEL_CSS = 44;
 const STATES = [
@@ -97,12 +98,12 @@ export class FiltersPanel {
           idx[k] = lutIndex(own > 0 ? arr.values[base + k] / own : 0);
         }
         const cv = document.createElement("canvas");
-        cv.className = "kernel";
-        cv.style.width = `${KW * zoom}px`;
-        cv.style.height = `${KH * zoom}px`;
-        cv.title = `${this.data.layer} filter ${f}${C > 1 ? `, input channel ${c}` : ""}`;
         paintIndices(cv, idx, KW, KH);
-        grid.appendChild(cv);
+        const kernel = pictureOf(cv, "kernel"); // an image: a canvas each would be a layer each
+        kernel.style.width = `${KW * zoom}px`;
+        kernel.style.height = `${KH * zoom}px`;
+        kernel.title = `${this.data.layer} filter ${f}${C > 1 ? `, input channel ${c}` : ""}`;
+        grid.appendChild(kernel);
       }
       block.append(cap, grid);
       return block;

@@ -26,6 +26,27 @@ export function paintGray(canvas, values, width, height) {
   ctx.putImageData(img, 0, 0);
 }
 
+let scratch = null;
+
+/**
+ * A gray image as an <img> (a PNG data URL painted once on a shared canvas): galleries of many
+ * thumbnails stay plain images, where a canvas each would be a composited layer each, which the
+ * browser commits again on every frame of the 3D view (issue 18's long tasks).
+ */
+export function grayImage(values, width, height, className) {
+  scratch ||= document.createElement("canvas");
+  paintGray(scratch, values, width, height);
+  return pictureOf(scratch, className);
+}
+
+/** What `canvas` shows, as an <img> of the same pixels (crisp when scaled up, as canvases are). */
+export function pictureOf(canvas, className) {
+  const img = document.createElement("img");
+  Object.assign(img, { src: canvas.toDataURL("image/png"), width: canvas.width,
+    height: canvas.height, alt: "", className: `pixels ${className}` });
+  return img;
+}
+
 /** Largest |value| of `values[start, end)` (0 when all are 0). */
 export function maxAbs(values, start = 0, end = values.length) {
   let m = 0;

@@ -8,7 +8,7 @@ import { decodeSample } from "./codec.js";
 import { el } from "./dom.js";
 import { aClass, className, currentDataset } from "./datasets.js";
 import { fmt, pct } from "./format.js";
-import { paintGray } from "./paint.js";
+import { grayImage } from "./paint.js";
 import { rovingGrid } from "./roving.js";
 
 const SERIES = [
@@ -169,14 +169,12 @@ class QualityPanel {
         : `${total} mistakes on ${mistakes.test_size.toLocaleString("en")} test ${currentDataset().plural}, most confident first · click one to load it`,
       filter ? el("button", { type: "button", className: "link-btn", onclick: () => this.h.onFilter(null) }, "show all") : "");
     this.dom.gallery.replaceChildren(...shown.map((d) => {
-      const cv = el("canvas", { width: 28, height: 28, className: "sample-img" });
-      paintGray(cv, d.pixels, 28, 28);
       return el("button", {
         type: "button", className: "mistake",
         title: `${currentDataset().title} test #${d.index}: ${aClass(d.label)}, taken for ${className(d.predicted)} (p = ${pct(d.confidence)})`,
         dataset: { index: String(d.index), label: String(d.label), predicted: String(d.predicted) },
         onclick: () => this.h.onLoad(d),
-      }, cv, el("span", { className: "mistake-cap" }, `${d.label}→${d.predicted}`,
+      }, grayImage(d.pixels, 28, 28, "sample-img"), el("span", { className: "mistake-cap" }, `${d.label}→${d.predicted}`,
         el("small", {}, pct(d.confidence))));
     }));
     rovingGrid(this.dom.gallery);

@@ -291,8 +291,8 @@ def test_feature_maps_and_filters_panels(page, server_url):
     wait_idle(page)
     maps = page.locator("#maps canvas.map")
     assert maps.count() >= conv["hyperparams"]["out_channels"]
-    page.wait_for_selector("#filters canvas.kernel")
-    assert page.locator("#filters canvas.kernel").count() == 3 * conv["hyperparams"]["out_channels"]
+    page.wait_for_selector("#filters img.kernel")
+    assert page.locator("#filters img.kernel").count() == 3 * conv["hyperparams"]["out_channels"]
     # Clicking a feature map inspects its most active unit.
     page.locator("#maps canvas.map").nth(3).click()
     page.locator("#inspect").wait_for(state="visible")
