@@ -119,14 +119,24 @@ def _open(data: bytes, max_pixels: int, max_side: int) -> tuple[Image.Image, str
     return img, kind
 
 
-def _pixels(img: Image.Image, kind: str, mode: str | None = None) -> np.ndarray:
-    """The decoded pixels as uint8 (converted to ``mode`` unless None); a corrupt or truncated
-    file is an InvalidImageError."""
+def _pixels(img: Image.Image, kind: str, mode: str | None = None,
+            dtype: type = np.uint8) -> np.ndarray:
+    """The decoded pixels (converted to ``mode`` unless None) as ``dtype``; a corrupt or
+    truncated file is an InvalidImageError."""
     try:
         img.load()
-        return np.asarray(img if mode is None else img.convert(mode), dtype=np.uint8)
+        return np.asarray(img if mode is None else img.convert(mode), dtype=dtype)
     except (OSError, SyntaxError, ValueError, EOFError, zlib.error) as exc:
         raise InvalidImageError(f"the {kind} image is corrupt or truncated ({exc})") from None
+
+
+def _rgba(img: Image.Image, kind: str) -> np.ndarray:
+    """An opened image's pixels as RGBA float32 (H, W, 4) in [0, 1] (decode_image)."""
+    if img.mode.startswith("I"):
+        # 16-bit grayscale: Pillow's RGBA conversion would clip it, so scale by hand.
+        gray = np.clip(_pixels(img, kind, dtype=np.float32) / 65535.0, 0.0, 1.0)
+        return np.dstack([gray, gray, gray, np.ones_like(gray)])
+    return _reduce(_pixels(img, kind, "RGBA"), WORK_SIDE)
 
 
 def decode_image(data: bytes, max_pixels: int = 4_000_000, max_side: int = 4096) -> np.ndarray:
@@ -135,16 +145,7 @@ def decode_image(data: bytes, max_pixels: int = 4_000_000, max_side: int = 4096)
     The size is read from the header and refused before any pixel is decoded. Images larger than
     ``WORK_SIDE`` are box-averaged down (alpha-weighted) so later steps stay cheap.
     """
-    img, kind = _open(data, max_pixels, max_side)
-    if img.mode.startswith("I"):
-        # 16-bit grayscale: Pillow's RGBA conversion would clip it, so scale by hand.
-        try:
-            img.load()
-            gray = np.clip(np.asarray(img, dtype=np.float32) / 65535.0, 0.0, 1.0)
-        except (OSError, SyntaxError, ValueError, EOFError, zlib.error) as exc:
-            raise InvalidImageError(f"the {kind} image is corrupt or truncated ({exc})") from None
-        return np.dstack([gray, gray, gray, np.ones_like(gray)])
-    return _reduce(_pixels(img, kind, "RGBA"), WORK_SIDE)
+    return _rgba(*_open(data, max_pixels, max_side))
 
 
 def read_gray(data: bytes, max_pixels: int = 4_000_000,
@@ -157,7 +158,7 @@ def read_gray(data: bytes, max_pixels: int = 4_000_000,
     img, kind = _open(data, max_pixels, max_side)
     if img.mode == "L" and "transparency" not in img.info and max(img.size) <= WORK_SIDE:
         return _GRAY_LEVELS[_pixels(img, kind)], None
-    return to_gray(decode_image(data, max_pixels, max_side))
+    return to_gray(_rgba(img, kind))
 
 
 def _reduce(rgba: np.ndarray, side: int) -> np.ndarray:
