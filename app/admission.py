@@ -1,6 +1,7 @@
 """Admission control for inference: a bounded number of requests run, a bounded number wait a
 bounded time, the rest are refused at once with 503 + ``Retry-After`` (load shedding as in
-TorchServe/Triton queues; Retry-After is Little's law, W = L/λ, with λ the drain rate)."""
+TorchServe/Triton queues; Retry-After is Little's law, W = L/λ, with λ the drain rate). Live
+previews (``Cnnvis-Preview: 1``) wait behind every other request, as a lower priority class."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ COSTLY_GET = re.compile(
 # The queue's drain rate is measured over the last HANDOFFS slots passed from a finished request
 # to a waiting one (so only while saturated), if at least MIN_HANDOFFS of them are recent.
 HANDOFFS = 32
+# The header by which the page marks the requests it makes while a stroke is being drawn: a
+# preview that the stroke's final request will supersede, so it yields to everything else.
+PREVIEW_HEADER = b"cnnvis-preview"
 MIN_HANDOFFS = 8
 RECENT_S = 2.0
 
@@ -48,6 +52,11 @@ class Limiter:
     Loop-agnostic: waiters are futures of the running loop, created per wait, so one limiter
     can serve successive event loops (tests start one per client). A released slot is handed to
     the oldest waiter directly, so a newcomer can never overtake the queue.
+
+    Two classes of waiters: previews (a drawing's live updates while a stroke goes on) are served
+    only when no other request waits, and when the queue is full a newcomer of the other class
+    takes the place of the oldest waiting preview (refused like any queue_full). Under load the
+    previews thin out while the answers people wait for (a stroke's end) stay quick.
     """
 
     def __init__(self, capacity: int, max_waiting: int, max_wait: float):
@@ -56,11 +65,12 @@ class Limiter:
         self.max_wait = max_wait
         self.in_flight = 0
         self._waiters: deque[asyncio.Future] = deque()
+        self._previews: deque[asyncio.Future] = deque()
         self._handoffs: deque[float] = deque(maxlen=HANDOFFS)
 
     @property
     def waiting(self) -> int:
-        return len(self._waiters)
+        return len(self._waiters) + len(self._previews)
 
     def drain_rate(self) -> float | None:
         """Waiters served per second lately, or None when the queue has not been busy enough
@@ -76,25 +86,35 @@ class Limiter:
         rate = self.drain_rate()
         return 0.0 if rate is None else position / rate
 
-    def try_acquire(self) -> bool:
+    def try_acquire(self, preview: bool = False) -> bool:
         """Take a free slot now (True), or say the caller must wait (False); raise Busy when
-        the queue is full."""
-        if self.in_flight < self.capacity and not self._waiters:
+        the queue is full (for a non-preview: full of non-previews)."""
+        if self.in_flight < self.capacity and not self.waiting:
             self.in_flight += 1
             return True
-        if len(self._waiters) >= self.max_waiting:
+        if self.waiting >= self.max_waiting and (preview or not self._shed_preview()):
             raise Busy("queue_full", f"the server is busy: {self.in_flight} inferences running "
-                                     f"and {len(self._waiters)} waiting; retry shortly")
+                                     f"and {self.waiting} waiting; retry shortly")
         return False
 
-    async def acquire(self) -> None:
+    def _shed_preview(self) -> bool:
+        """Refuse the oldest waiting preview to make room (True), if there is one."""
+        while self._previews:
+            waiter = self._previews.popleft()
+            if not waiter.done():
+                waiter.set_exception(Busy("queue_full", "the server is busy: this preview gave "
+                                                        "its place to a final request"))
+                return True
+        return False
+
+    async def acquire(self, preview: bool = False) -> None:
         """Take a slot, waiting if need be, or raise Busy; cancellation leaves no slot taken and
-        no waiter behind."""
-        if self.try_acquire():
+        no waiter behind. A ``preview`` waits behind every other waiter."""
+        if self.try_acquire(preview):
             return
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
-        self._waiters.append(waiter)
+        (self._previews if preview else self._waiters).append(waiter)
         timer = loop.call_later(self.max_wait, self._expire, waiter)
         try:
             await waiter
@@ -114,25 +134,33 @@ class Limiter:
                                                  f"within {self.max_wait:g} s; retry shortly"))
 
     def _forget(self, waiter: asyncio.Future) -> None:
-        try:
-            self._waiters.remove(waiter)
-        except ValueError:
-            pass
+        for queue in (self._waiters, self._previews):
+            try:
+                queue.remove(waiter)
+                return
+            except ValueError:
+                pass
 
     def release(self) -> None:
-        """Give the slot back: to the oldest waiter, if any, else to the pool."""
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)  # the slot passes on; in_flight is unchanged
-                self._handoffs.append(time.monotonic())
-                return
+        """Give the slot back: to the oldest waiter, previews last, if any, else to the pool."""
+        for queue in (self._waiters, self._previews):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)  # the slot passes on; in_flight is unchanged
+                    self._handoffs.append(time.monotonic())
+                    return
         self.in_flight -= 1
 
 
 def retry_after(limiter: Limiter) -> int:
     """Whole seconds after which a retry has a fair chance: the time to drain the queue."""
     return max(1, math.ceil(limiter.expected_wait(limiter.waiting + 1)))
+
+
+def is_preview(scope: Scope) -> bool:
+    """Whether the request says it is a live preview (``Cnnvis-Preview: 1``)."""
+    return any(name == PREVIEW_HEADER and value.strip() == b"1" for name, value in scope["headers"])
 
 
 def costly(scope: Scope) -> bool:
@@ -165,12 +193,13 @@ class AdmissionControl:
         if body is None:
             return  # the client left before its body arrived
         gone: asyncio.Task | None = None
+        preview = is_preview(scope)
         try:
-            admitted = self.limiter.try_acquire()
+            admitted = self.limiter.try_acquire(preview)
             if not admitted:
                 # Wait for a slot, and at the same time for the client to give up.
                 gone = asyncio.ensure_future(receive())
-                admitted = await self._wait(gone)
+                admitted = await self._wait(gone, preview)
         except Busy as busy:
             await self._refuse(send, busy)
             admitted = False
@@ -180,9 +209,9 @@ class AdmissionControl:
             return
         await self._run(scope, receive, send, body, gone)
 
-    async def _wait(self, gone: asyncio.Task) -> bool:
+    async def _wait(self, gone: asyncio.Task, preview: bool) -> bool:
         """True once a slot is held; False if the client left first. Raises Busy."""
-        acquire = asyncio.ensure_future(self.limiter.acquire())
+        acquire = asyncio.ensure_future(self.limiter.acquire(preview))
         await asyncio.sleep(0)  # let the waiter join the queue before it is counted
         self.metrics.waiting.set(self.limiter.waiting)
         try:

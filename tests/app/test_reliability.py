@@ -65,6 +65,81 @@ def test_limiter_admits_up_to_capacity_then_queues_in_order():
     run(scenario())
 
 
+def test_previews_wait_behind_every_other_request_and_give_way_when_full():
+    async def scenario():
+        limiter = Limiter(capacity=1, max_waiting=3, max_wait=5.0)
+        await limiter.acquire()
+        order = []
+
+        async def waiter(name, preview):
+            try:
+                await limiter.acquire(preview=preview)
+                order.append(name)
+            except Busy as busy:
+                order.append(f"{name} refused: {busy.reason}")
+
+        tasks = [asyncio.ensure_future(waiter(n, p)) for n, p in
+                 (("preview 1", True), ("preview 2", True), ("final 1", False))]
+        await asyncio.sleep(0)
+        assert limiter.waiting == 3
+        # Full: a preview is refused, a final takes the place of the oldest waiting preview.
+        with pytest.raises(Busy):
+            await limiter.acquire(preview=True)
+        tasks.append(asyncio.ensure_future(waiter("final 2", False)))
+        await asyncio.sleep(0.01)
+        assert order == ["preview 1 refused: queue_full"] and limiter.waiting == 3
+        for _ in range(3):
+            limiter.release()
+            await asyncio.sleep(0.01)
+        await asyncio.gather(*tasks)
+        assert order == ["preview 1 refused: queue_full", "final 1", "final 2", "preview 2"]
+        assert limiter.in_flight == 1 and limiter.waiting == 0
+        # A free slot with nobody waiting is a preview's as much as anyone's.
+        limiter.release()
+        assert limiter.try_acquire(preview=True) and limiter.in_flight == 1
+
+    run(scenario())
+
+
+def test_a_preview_header_puts_a_request_behind_the_others():
+    async def scenario():
+        limiter = Limiter(capacity=1, max_waiting=4, max_wait=5.0)
+        served = []
+
+        async def app(scope, receive, send):
+            served.append(scope["path"])
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"{}"})
+
+        middleware = AdmissionControl(app, limiter, Metrics())
+        await limiter.acquire()  # every slot busy
+
+        def call(path, headers):
+            messages = [{"type": "http.request", "body": b"{}", "more_body": False}]
+
+            async def receive():
+                if messages:
+                    return messages.pop(0)
+                await asyncio.Event().wait()  # never leaves
+
+            async def send(message):
+                pass
+
+            scope = {"type": "http", "method": "POST", "path": path, "headers": headers}
+            return asyncio.ensure_future(middleware(scope, receive, send))
+
+        calls = [call("/api/preview", [(b"cnnvis-preview", b"1")]),
+                 call("/api/final", [(b"cnnvis-preview", b"0")]),
+                 call("/api/compare", [])]
+        await asyncio.sleep(0.01)
+        assert limiter.waiting == 3
+        limiter.release()
+        await asyncio.gather(*calls)
+        assert served == ["/api/final", "/api/compare", "/api/preview"]
+
+    run(scenario())
+
+
 def test_limiter_times_out_a_waiter_and_forgets_it():
     async def scenario():
         limiter = Limiter(capacity=1, max_waiting=4, max_wait=0.05)
