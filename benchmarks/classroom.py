@@ -52,6 +52,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--no-first-run"]
 LIVE_MS = 150  # pad.js DRAW_THROTTLE_MS: the page's live-update interval while drawing
 LIVE_PATH = "/api/activations"
+PREVIEW_HEADER = "cnnvis-preview"  # app/admission.py: a live preview, served after the rest
 LONG_TASK_MS = 50
 # A browser's headers for a same-origin fetch of JSON (what Chromium sends, give or take).
 HEADERS = ("Accept: */*\r\nAccept-Encoding: gzip, deflate, br, zstd\r\n"
@@ -108,6 +109,7 @@ class Stroke:
 
     model: str
     live: list[bytes] = field(default_factory=list)
+    previews_marked: bool = False  # the page marked its live requests as previews
     final: dict[str, bytes] = field(default_factory=dict)
     sent_bytes: int = 0
     received_bytes: int = 0
@@ -151,6 +153,7 @@ def keep(stroke: Stroke, requests: list) -> None:
     """Sizes of every request of a stroke; bodies of its POSTs: the last of each path is what
     the page asked once the stroke ended, the /api/activations ones before it are the live ones
     (the page asks nothing else while a stroke is drawn)."""
+    marks = []
     for r in requests:
         sizes = r.sizes()
         stroke.requests += 1
@@ -164,8 +167,12 @@ def keep(stroke: Stroke, requests: list) -> None:
             stroke.final[_path(r.url)] = body
             if _path(r.url) == LIVE_PATH:
                 stroke.live.append(body)
+                marks.append(r.headers.get(PREVIEW_HEADER) == "1")
     if stroke.live:
         stroke.live.pop()
+        if marks.pop():
+            raise AssertionError("the page marked a stroke's final request as a preview")
+        stroke.previews_marked = bool(marks) and all(marks)
 
 
 def record_page(page, model: str, stroke_s: float) -> list[Stroke]:
@@ -223,11 +230,12 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def post(self, path: str, body: bytes) -> tuple[int, int, int]:
+    async def post(self, path: str, body: bytes, preview: bool = False) -> tuple[int, int, int]:
         """``(status, bytes sent, bytes received)``; raises OSError/IncompleteReadError."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        head = (f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{HEADERS}"
+        mark = f"{PREVIEW_HEADER}: 1\r\n" if preview else ""
+        head = (f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{HEADERS}{mark}"
                 f"Content-Length: {len(body)}\r\n\r\n").encode()
         try:
             self.writer.write(head + body)
@@ -280,6 +288,8 @@ class Tally:
     answered: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     strokes: int = 0
+    aborted: int = 0
+    previews: int = 0  # live answers received while strokes were drawn
     sent: int = 0
     received: int = 0
 
@@ -289,27 +299,36 @@ class Tally:
 
 class Latest:
     """latest.js for one endpoint of one person: one request in flight, only the newest waiting
-    body sent; ``ended`` marks a stroke's final ask, whose answer time is the figure."""
+    body sent; ``ended`` marks a stroke's final ask, whose answer time is the figure. A
+    ``preview`` is sent marked as one; a ``supersede`` ask aborts the request in flight (as the
+    page's fetch abort does: its connection closes) and goes out at once on a new connection."""
 
     def __init__(self, conn: Connection, path: str, tally: Tally):
         self.conn, self.path, self.tally = conn, path, tally
-        self.waiting: tuple[bytes, float | None] | None = None
+        self.waiting: tuple[bytes, float | None, bool] | None = None
         self.task: asyncio.Task | None = None
 
-    def ask(self, body: bytes, ended: float | None = None) -> None:
+    def ask(self, body: bytes, ended: float | None = None, preview: bool = False,
+            supersede: bool = False) -> None:
         if self.waiting is not None and self.waiting[1] is not None:
             self.tally.lost_finals += 1  # a stroke's final ask overtaken before it was sent
-        self.waiting = (body, ended)
+        self.waiting = (body, ended, preview)
+        if supersede and self.task is not None and not self.task.done():
+            self.task.cancel()
+            self.conn.close()
+            self.conn = Connection(self.conn.host, self.conn.port)
+            self.tally.aborted += 1
+            self.task = None
         if self.task is None or self.task.done():
             self.task = asyncio.create_task(self.run())
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         while self.waiting is not None:
-            body, ended = self.waiting
+            body, ended, preview = self.waiting
             self.waiting = None
             try:
-                status, sent, received = await self.conn.post(self.path, body)
+                status, sent, received = await self.conn.post(self.path, body, preview)
             except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
                 self.tally.error(type(exc).__name__)
                 if ended is not None:
@@ -323,6 +342,8 @@ class Latest:
                     self.tally.lost_finals += 1
                 continue
             self.tally.answered += 1
+            if ended is None and self.path == LIVE_PATH:
+                self.tally.previews += 1
             if ended is not None and self.path == LIVE_PATH:
                 self.tally.finals_ms.append((loop.time() - ended) * 1000)
 
@@ -344,11 +365,14 @@ async def person(strokes: list[Stroke], first: int, host: str, port: int, until:
             await asyncio.sleep(max(0.0, start + slot * LIVE_MS / 1000 - loop.time()))
             if stroke.live:
                 pacers[LIVE_PATH].ask(stroke.live[round(slot * (len(stroke.live) - 1)
-                                                        / max(1, slots - 1))])
+                                                        / max(1, slots - 1))],
+                                      preview=stroke.previews_marked)
         await asyncio.sleep(max(0.0, start + stroke_s - loop.time()))
         ended = loop.time()
         for path, body in stroke.final.items():
-            pacers[path].ask(body, ended)
+            # The page's final activations request supersedes a preview (predict.js); its
+            # other requests (/api/compare) wait their turn.
+            pacers[path].ask(body, ended, supersede=path == LIVE_PATH and stroke.previews_marked)
         tally.strokes += 1
         await asyncio.sleep(pause_s * rng.uniform(0.6, 1.4))
         if loop.time() >= until:
@@ -399,6 +423,8 @@ def run_people(server: Server, strokes: list[Stroke], people: int, args) -> dict
             "p50_ms": _round(percentile(tally.finals_ms, 50)), "p95_ms": _round(p95),
             "max_ms": _round(max(tally.finals_ms, default=None)),
             "answered": tally.answered, "requests_per_s": round(tally.answered / wall, 1),
+            "previews_aborted": tally.aborted,
+            "previews_per_stroke": round(tally.previews / max(1, tally.strokes), 1),
             "errors": tally.errors,
             "kb_per_stroke": round((tally.sent + tally.received) / max(1, tally.strokes) / 1000, 1),
             "server_cpu_ms_per_answer": round(1000 * server_cpu / max(1, tally.answered), 3),
@@ -504,13 +530,14 @@ def table(result: dict) -> str:
     for workers, c in result["capacity"].items():
         lines += ["", f"## {c['model']}, {workers} worker(s): capacity {c['people']} people", "",
                   "| people | strokes | finals | p50 (ms) | p95 (ms) | max (ms) | lost | errors "
-                  "| answers/s | KB per stroke | server CPU per answer (ms) | client CPU (s) "
-                  "| load | pass |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| answers/s | previews answered per stroke | previews aborted | KB per stroke "
+                  "| server CPU per answer (ms) | client CPU (s) | load | pass |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in c["runs"]:
             lines.append(f"| {r['people']} | {r['strokes']} | {r['finals']} | {r['p50_ms']} | "
                          f"{r['p95_ms']} | {r['max_ms']} | {r['lost_finals']} | "
                          f"{sum(r['errors'].values())} | {r['requests_per_s']} | "
+                         f"{r.get('previews_per_stroke', '')} | {r.get('previews_aborted', '')} | "
                          f"{r['kb_per_stroke']} | {r['server_cpu_ms_per_answer']} | "
                          f"{r['client_cpu_s']} | {r['load_start']}→{r['load_end']} | "
                          f"{'yes' if r['ok'] else 'no'} |")

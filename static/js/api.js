@@ -18,13 +18,15 @@ async function request(path, options = {}) {
   let res;
   try {
     res = await fetch(path, options);
-  } catch {
+  } catch (err) {
+    if (err.name === "AbortError") throw err; // the caller gave up on it (latest.js)
     throw new ApiError(0, "the server cannot be reached");
   }
   let body;
   try {
     body = await res.json();
-  } catch {
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
     body = null;
   }
   if (!res.ok) {
@@ -34,13 +36,17 @@ async function request(path, options = {}) {
   return body;
 }
 
-function postJson(path, body) {
+function postJson(path, body, { headers = {}, signal } = {}) {
   return request(path, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", ...headers },
     body: JSON.stringify(body),
+    signal,
   });
 }
+
+/** The header marking a live preview, which a busy server serves after every other request. */
+const PREVIEW = { "Cnnvis-Preview": "1" };
 
 /** The `ablate` field for units switched off ([{layer, index}]), left out when there are none. */
 const switchedOff = (ablate) => (ablate && ablate.length ? { ablate } : {});
@@ -56,10 +62,12 @@ export const getDatasets = () => request("/api/datasets");
 
 /**
  * POST /api/activations: prediction plus every layer's output, or only those named in `layers`.
- * `input` is {image: dataURL} or {pixels: 28×28 nested array}.
+ * `input` is {image: dataURL} or {pixels: 28×28 nested array}; `preview` marks a live update
+ * while a stroke is drawn; `signal` aborts the request.
  */
-export const activations = (model, input, ablate = [], layers = null) =>
-  postJson("/api/activations", { model, ...input, ...switchedOff(ablate), ...(layers ? { layers } : {}) });
+export const activations = (model, input, ablate = [], layers = null, { preview = false, signal } = {}) =>
+  postJson("/api/activations", { model, ...input, ...switchedOff(ablate), ...(layers ? { layers } : {}) },
+    { headers: preview ? PREVIEW : {}, signal });
 
 /**
  * POST /api/compare: the answer of every served model of `dataset` for one input (with `ablate`

@@ -85,7 +85,7 @@ export class Pad {
         this.sent = seq;
         const source = { image };
         if (whole !== image) this.wholes.set(source, whole);
-        this.prediction.ask(source, withCompare);
+        this.prediction.ask(source, withCompare, !withCompare);
       }
     } catch (err) {
       this.result.status(`Could not read the pad's picture: ${err.message}`, "error");

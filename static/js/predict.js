@@ -32,7 +32,7 @@ export class Prediction {
   constructor(parts) {
     Object.assign(this, parts);
     this.busyCount = 0;
-    this.predict = latestOnly((source) => this.activations(source), (on) => {
+    this.predict = latestOnly(({ source, preview }, signal) => this.activations(source, preview, signal), (on) => {
       this.busy(on);
       this.result.busy(on);
     });
@@ -53,10 +53,12 @@ export class Prediction {
     document.body.dataset.busy = this.busyCount > 0 ? "1" : "0";
   }
 
-  /** Predict for {image} or {pixels}; `withCompare` also asks every model. */
-  ask(source, withCompare) {
+  /** Predict for {image} or {pixels}; `withCompare` also asks every model; a `preview` (a live
+      update while a stroke is drawn) yields to other requests on a busy server, and anything
+      else aborts the request running (its answer would be stale). */
+  ask(source, withCompare, preview = false) {
     state.source = source;
-    this.predict(source);
+    this.predict({ source, preview }, { supersede: !preview });
     if (withCompare) this.compareAll(source);
     this.teach.setSource(source);
   }
@@ -68,7 +70,7 @@ export class Prediction {
     const model = state.models.get(state.modelName);
     if (!model) return;
     const needed = neededLayers(model);
-    if (needed.some((name) => !state.result.layers.has(name))) this.predict(state.source);
+    if (needed.some((name) => !state.result.layers.has(name))) this.predict({ source: state.source, preview: false });
   }
 
   /** The pad is blank: forget the drawing and say what to do. */
@@ -79,15 +81,18 @@ export class Prediction {
     this.clear(hint);
   }
 
-  async activations(source) {
+  async activations(source, preview, signal) {
     const name = state.modelName;
     const model = state.models.get(name);
     const off = offUnits();
     try {
       const ask = model ? layersToAsk(model, neededLayers(model), off) : null;
-      const answer = await api.activations(name, source, off, ask);
+      const answer = await api.activations(name, source, off, ask, { preview, signal });
       if (name === state.modelName && state.source) this.apply(answer, answerLayers(answer, model, off));
     } catch (err) {
+      // Superseded by a newer request, or a preview a busy server turned away: the answer to
+      // come replaces it, so neither is worth a word.
+      if (err.name === "AbortError" || (preview && err.status === 503)) return;
       if (state.source) this.showError(err);
     }
   }
