@@ -1,4 +1,5 @@
-/* A tiny element builder: el("div", {className: "x", onclick: f}, child, "text"). */
+/* A tiny element builder: el("div", {className: "x", onclick: f}, child, "text"), and scrolling
+   that honours the reader's reduced-motion setting. */
 
 export function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
@@ -21,4 +22,11 @@ export function el(tag, props = {}, ...children) {
  * (a <wbr> adds no text, so textContent stays the name). */
 export function breakable(name) {
   return String(name).split(/(?<=_)/).flatMap((part, i) => (i ? [el("wbr"), part] : [part]));
+}
+
+/** Scroll `node` into sight (`block` as scrollIntoView's), smoothly unless the reader asked for
+    reduced motion (prefers-reduced-motion: reduce), where the page jumps instead. */
+export function scrollToSight(node, block = "nearest") {
+  const reduce = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  node.scrollIntoView({ behavior: reduce ? "auto" : "smooth", block });
 }

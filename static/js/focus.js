@@ -8,7 +8,7 @@ import { decodeArray, decodeTree } from "./codec.js";
 import { explainExact, explainUnit } from "./explain.js";
 import { neededParams, unitLayerOf, unitOf } from "./geometry.js";
 import { unitLabel } from "./netmodel.js";
-import { el } from "./dom.js";
+import { el, scrollToSight } from "./dom.js";
 import { ParamCache } from "./params.js";
 import { remember } from "./prefs.js";
 import { incoming } from "./receptive.js";
@@ -59,7 +59,7 @@ export class Focus {
       this.inspect.hide();
     } else {
       this.showInspect();
-      if (fromPanel) this.inspect.dom.panel.scrollIntoView({ behavior: "smooth", block: "nearest" });
+      if (fromPanel) scrollToSight(this.inspect.dom.panel);
     }
     this.refresh();
   }

@@ -9,7 +9,7 @@ import { decodeArray, decodeSample } from "./codec.js";
 import { paintLegend } from "./colormap.js";
 import { ComparePanel } from "./compare.js";
 import { Datasets } from "./datasets.js";
-import { el } from "./dom.js";
+import { el, scrollToSight } from "./dom.js";
 import { FiltersPanel } from "./filters.js";
 import { ForwardPass } from "./forwardpass.js";
 import { Focus } from "./focus.js";
@@ -92,7 +92,7 @@ const teach = new Teach({
   busy: (on) => prediction.busy(on),
   loadDigit: (pixels, text) => {
     pad.loadPixels(pixels, text);
-    $("pad-title").closest(".layout").scrollIntoView({ behavior: "smooth", block: "start" });
+    scrollToSight($("pad-title").closest(".layout"), "start");
   },
   setOverlay: (values, caption) => {
     view.setOverlay(values);

@@ -4,7 +4,7 @@
    drawing changes. Next / Back / Esc and the arrow keys; T starts it. */
 
 import { currentDataset } from "./datasets.js";
-import { el } from "./dom.js";
+import { el, scrollToSight } from "./dom.js";
 import { fmt } from "./format.js";
 import { neededParams } from "./geometry.js";
 import { incoming } from "./receptive.js";
@@ -173,7 +173,7 @@ export class Tour {
     else if (id === "im2col" || id === "filters") {
       if (id === "im2col") this.teach.setTab("im2col");
       const target = id === "im2col" ? $("teach") : $("filters-title").closest("section");
-      target.scrollIntoView({ behavior: "smooth", block: "start" });
+      scrollToSight(target, "start");
     } else if (id.startsWith("model:")) {
       this.models.switchTo(id.slice(6));
     }

@@ -5,6 +5,7 @@
 
 import * as api from "./api.js";
 import { answerLayers } from "./derive.js";
+import { scrollToSight } from "./dom.js";
 import { pct } from "./format.js";
 import { addToPicker, dropFromPicker } from "./models.js";
 import { buildGroups, displayValues } from "./netmodel.js";
@@ -256,7 +257,7 @@ function use(name) {
   const select = document.getElementById("model-select");
   select.value = name;
   select.dispatchEvent(new Event("change"));
-  select.scrollIntoView({ behavior: "smooth", block: "nearest" });
+  scrollToSight(select);
 }
 
 // ----- the panel --------------------------------------------------------------------------------

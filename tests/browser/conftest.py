@@ -114,7 +114,9 @@ def start_path(server_url) -> str:
 @pytest.fixture
 def page(browser, server_url, start_path, console_errors):
     """The page, loaded, with its start-up demo digit predicted; console errors fail the test."""
-    context = browser.new_context(viewport=VIEWPORT)
+    # Reduced motion: scrolls jump instead of gliding, so an element is where it was found
+    # when it is clicked (a smooth scroll still running could move it under the pointer).
+    context = browser.new_context(viewport=VIEWPORT, reduced_motion="reduce")
     pg = context.new_page()
     errors = console_errors
     pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

@@ -181,3 +181,26 @@ def test_small_hint_text_has_aa_contrast(page):
         a, b = sorted((luminance(color), luminance(hexed)), reverse=True)
         ratio = (a + 0.05) / (b + 0.05)
         assert ratio >= 4.5, (selector, color, ratio)
+
+
+# Where scrollToSight leaves the page right after it is called, and where it ends up.
+SCROLL_TO_BOTTOM = """async () => {
+  const { scrollToSight } = await import('/static/js/dom.js');
+  window.scrollTo({ top: 0, behavior: 'instant' });
+  const last = document.querySelector('footer') || document.body.lastElementChild;
+  scrollToSight(last, 'end');
+  const at = window.scrollY;
+  await new Promise((done) => setTimeout(done, 1500));
+  return [at, window.scrollY];
+}"""
+
+
+@pytest.mark.parametrize("motion", ["reduce", "no-preference"])
+def test_scrolling_jumps_for_a_reader_who_asked_for_reduced_motion(page, motion):
+    page.emulate_media(reduced_motion=motion)
+    at_once, settled = page.evaluate(SCROLL_TO_BOTTOM)
+    assert settled > 200, "the page did not scroll"
+    if motion == "reduce":
+        assert at_once == settled  # a jump: there at once
+    else:
+        assert at_once < settled  # a glide: still on its way

@@ -76,7 +76,11 @@ def test_every_layer_kind_is_drawn_and_inspectable(page, server_url, served, nam
     for layer in first_of_each_kind(model):
         row = page.locator(f"#maps .maps-row[data-members~='{layer['name']}']")
         row.locator("canvas.map").first.click()
-        inspect.wait_for(state="visible")
+        try:
+            inspect.wait_for(state="visible")
+        except Exception as exc:
+            raise AssertionError(f"clicking a map of {layer['name']} ({layer['kind']}) opened "
+                                 "no unit panel") from exc
         page.wait_for_selector("#inspect .footnote")
         text = inspect.inner_text()
         assert layer["name"] in text, (layer["kind"], text)
