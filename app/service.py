@@ -60,8 +60,7 @@ def predict(model: LoadedModel, prepared: Prepared, started: float,
 
 def _with_effect(answer: dict[str, Any], model: LoadedModel, prepared: Prepared,
                  probs: np.ndarray, listed: list[dict[str, Any]]) -> dict[str, Any]:
-    if listed:
-        answer["ablation"] = effect(model, prepared.image, probs, listed)
+    answer["ablation"] = effect(model, prepared.image, probs, listed) if listed else None
     return answer
 
 

@@ -22,6 +22,8 @@ CONTENT_REASONS = (
     # The multipart limits (CNNVIS_MAX_FORM_*) the schema cannot fully state: a field sent
     # several times (an array), or an extra field longer than the field-size limit.
     "Too many fields", "Part exceeded maximum size",
+    # Which classes a model has (a counterfactual's target) is the model's, not the schema's.
+    "is not a class of model",
 )
 DRAWING_OPERATIONS = {"/api/predict", "/api/predict/file", "/api/activations", "/api/compare",
                       "/api/explain", "/api/im2col", "/api/robustness", "/api/preprocess",
