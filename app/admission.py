@@ -54,18 +54,23 @@ class Limiter:
     the oldest waiter directly, so a newcomer can never overtake the queue.
 
     Two classes of waiters: previews (a drawing's live updates while a stroke goes on) are served
-    only when no other request waits, and when the queue is full a newcomer of the other class
-    takes the place of the oldest waiting preview (refused like any queue_full). Under load the
-    previews thin out while the answers people wait for (a stroke's end) stay quick.
+    only when no other request waits, so under load the previews thin out while the answers
+    people wait for (a stroke's end) stay quick. Previews have their own bound, the bytes of
+    their bodies waiting (at most ``max_preview_bytes``; the page has one preview in flight per
+    person, a few KB each), and do not count toward ``max_waiting``.
     """
 
-    def __init__(self, capacity: int, max_waiting: int, max_wait: float):
+    def __init__(self, capacity: int, max_waiting: int, max_wait: float,
+                 max_preview_bytes: int = 16 * 1024 * 1024):
         self.capacity = capacity
         self.max_waiting = max_waiting
         self.max_wait = max_wait
+        self.max_preview_bytes = max_preview_bytes
         self.in_flight = 0
         self._waiters: deque[asyncio.Future] = deque()
         self._previews: deque[asyncio.Future] = deque()
+        self._preview_sizes: dict[asyncio.Future, int] = {}
+        self.preview_bytes = 0  # body bytes of the previews waiting
         self._handoffs: deque[float] = deque(maxlen=HANDOFFS)
 
     @property
@@ -86,35 +91,35 @@ class Limiter:
         rate = self.drain_rate()
         return 0.0 if rate is None else position / rate
 
-    def try_acquire(self, preview: bool = False) -> bool:
+    def try_acquire(self, preview: bool = False, size: int = 0) -> bool:
         """Take a free slot now (True), or say the caller must wait (False); raise Busy when
-        the queue is full (for a non-preview: full of non-previews)."""
+        its queue is full (a preview of ``size`` body bytes: the previews' bytes)."""
         if self.in_flight < self.capacity and not self.waiting:
             self.in_flight += 1
             return True
-        if self.waiting >= self.max_waiting and (preview or not self._shed_preview()):
+        if preview and self.preview_bytes + size > self.max_preview_bytes:
             raise Busy("queue_full", f"the server is busy: {self.in_flight} inferences running "
-                                     f"and {self.waiting} waiting; retry shortly")
+                                     f"and {len(self._previews)} previews waiting; the next "
+                                     "drawing's answer will come")
+        if not preview and len(self._waiters) >= self.max_waiting:
+            raise Busy("queue_full", f"the server is busy: {self.in_flight} inferences running "
+                                     f"and {len(self._waiters)} waiting; retry shortly")
         return False
 
-    def _shed_preview(self) -> bool:
-        """Refuse the oldest waiting preview to make room (True), if there is one."""
-        while self._previews:
-            waiter = self._previews.popleft()
-            if not waiter.done():
-                waiter.set_exception(Busy("queue_full", "the server is busy: this preview gave "
-                                                        "its place to a final request"))
-                return True
-        return False
-
-    async def acquire(self, preview: bool = False) -> None:
+    async def acquire(self, preview: bool = False, size: int = 0) -> None:
         """Take a slot, waiting if need be, or raise Busy; cancellation leaves no slot taken and
-        no waiter behind. A ``preview`` waits behind every other waiter."""
-        if self.try_acquire(preview):
+        no waiter behind. A ``preview`` (of ``size`` body bytes) waits behind every other
+        waiter."""
+        if self.try_acquire(preview, size):
             return
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
-        (self._previews if preview else self._waiters).append(waiter)
+        if preview:
+            self._previews.append(waiter)
+            self._preview_sizes[waiter] = size
+            self.preview_bytes += size
+        else:
+            self._waiters.append(waiter)
         timer = loop.call_later(self.max_wait, self._expire, waiter)
         try:
             await waiter
@@ -137,15 +142,17 @@ class Limiter:
         for queue in (self._waiters, self._previews):
             try:
                 queue.remove(waiter)
-                return
+                break
             except ValueError:
                 pass
+        self.preview_bytes -= self._preview_sizes.pop(waiter, 0)
 
     def release(self) -> None:
         """Give the slot back: to the oldest waiter, previews last, if any, else to the pool."""
         for queue in (self._waiters, self._previews):
             while queue:
                 waiter = queue.popleft()
+                self.preview_bytes -= self._preview_sizes.pop(waiter, 0)
                 if not waiter.done():
                     waiter.set_result(None)  # the slot passes on; in_flight is unchanged
                     self._handoffs.append(time.monotonic())
@@ -195,11 +202,11 @@ class AdmissionControl:
         gone: asyncio.Task | None = None
         preview = is_preview(scope)
         try:
-            admitted = self.limiter.try_acquire(preview)
+            admitted = self.limiter.try_acquire(preview, len(body))
             if not admitted:
                 # Wait for a slot, and at the same time for the client to give up.
                 gone = asyncio.ensure_future(receive())
-                admitted = await self._wait(gone, preview)
+                admitted = await self._wait(gone, preview, len(body))
         except Busy as busy:
             await self._refuse(send, busy)
             admitted = False
@@ -209,9 +216,9 @@ class AdmissionControl:
             return
         await self._run(scope, receive, send, body, gone)
 
-    async def _wait(self, gone: asyncio.Task, preview: bool) -> bool:
+    async def _wait(self, gone: asyncio.Task, preview: bool, size: int) -> bool:
         """True once a slot is held; False if the client left first. Raises Busy."""
-        acquire = asyncio.ensure_future(self.limiter.acquire(preview))
+        acquire = asyncio.ensure_future(self.limiter.acquire(preview, size))
         await asyncio.sleep(0)  # let the waiter join the queue before it is counted
         self.metrics.waiting.set(self.limiter.waiting)
         try:

@@ -83,6 +83,11 @@ class Settings:
         default_factory=available_cores, gt=0,
         description="Inferences running at once (default: the available cores).")
     max_queue: int = Field(64, gt=0, description="Inferences waiting for a slot; more get 503.")
+    max_preview_bytes: int = Field(
+        16 * 1024 * 1024, gt=0,
+        description="Body bytes of live previews (Cnnvis-Preview: 1) waiting for a slot; more "
+                    "get 503. Previews wait behind every other request and do not count toward "
+                    "max_queue.")
     max_wait_seconds: float = Field(
         1.0, ge=0.001, le=60.0, description="Longest wait for a slot before 503.")
     blas_threads: int = Field(

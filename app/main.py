@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.startup_error = None
     app.state.metrics = Metrics()
     app.state.limiter = Limiter(settings.max_inflight, settings.max_queue,
-                                settings.max_wait_seconds)
+                                settings.max_wait_seconds, settings.max_preview_bytes)
     add_middleware(app, settings)
     document_form_limits(app, settings)
     install_error_handlers(app)

@@ -65,38 +65,42 @@ def test_limiter_admits_up_to_capacity_then_queues_in_order():
     run(scenario())
 
 
-def test_previews_wait_behind_every_other_request_and_give_way_when_full():
+def test_previews_wait_behind_every_other_request_in_a_queue_of_their_own():
     async def scenario():
-        limiter = Limiter(capacity=1, max_waiting=3, max_wait=5.0)
+        limiter = Limiter(capacity=1, max_waiting=1, max_wait=5.0, max_preview_bytes=10_000)
         await limiter.acquire()
         order = []
 
-        async def waiter(name, preview):
-            try:
-                await limiter.acquire(preview=preview)
-                order.append(name)
-            except Busy as busy:
-                order.append(f"{name} refused: {busy.reason}")
+        async def waiter(name, preview, size=0):
+            await limiter.acquire(preview=preview, size=size)
+            order.append(name)
 
-        tasks = [asyncio.ensure_future(waiter(n, p)) for n, p in
-                 (("preview 1", True), ("preview 2", True), ("final 1", False))]
+        tasks = [asyncio.ensure_future(waiter(n, True, 4_000)) for n in ("preview 1", "preview 2")]
+        tasks.append(asyncio.ensure_future(waiter("final", False)))
         await asyncio.sleep(0)
-        assert limiter.waiting == 3
-        # Full: a preview is refused, a final takes the place of the oldest waiting preview.
+        assert limiter.waiting == 3 and limiter.preview_bytes == 8_000
+        # Each class has its bound: previews by their bytes, the others by their count.
+        with pytest.raises(Busy) as refused:
+            await limiter.acquire(preview=True, size=2_001)
+        assert refused.value.reason == "queue_full"
         with pytest.raises(Busy):
-            await limiter.acquire(preview=True)
-        tasks.append(asyncio.ensure_future(waiter("final 2", False)))
-        await asyncio.sleep(0.01)
-        assert order == ["preview 1 refused: queue_full"] and limiter.waiting == 3
+            await limiter.acquire()
         for _ in range(3):
             limiter.release()
             await asyncio.sleep(0.01)
         await asyncio.gather(*tasks)
-        assert order == ["preview 1 refused: queue_full", "final 1", "final 2", "preview 2"]
-        assert limiter.in_flight == 1 and limiter.waiting == 0
+        assert order == ["final", "preview 1", "preview 2"]
+        assert limiter.in_flight == 1 and limiter.waiting == 0 and limiter.preview_bytes == 0
+        # A preview that gives up or times out takes its bytes with it.
+        quitter = asyncio.ensure_future(limiter.acquire(preview=True, size=5_000))
+        await asyncio.sleep(0)
+        assert limiter.preview_bytes == 5_000
+        quitter.cancel()
+        await asyncio.wait({quitter})
+        assert limiter.preview_bytes == 0 and limiter.waiting == 0
         # A free slot with nobody waiting is a preview's as much as anyone's.
         limiter.release()
-        assert limiter.try_acquire(preview=True) and limiter.in_flight == 1
+        assert limiter.try_acquire(preview=True, size=99_999) and limiter.in_flight == 1
 
     run(scenario())
 
