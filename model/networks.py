@@ -13,13 +13,16 @@ from typing import Any
 
 import numpy as np
 
+from .channels_last import ChainCache, ChannelsLastChain, plan_chains
 from .functional import softmax
 from .fused import ConvReluPool, FusedCache, fusable
 from .layers import Affine, Convolution, Layer, MaxPooling, Params, ReLU, Shape, SoftmaxWithLoss
 from .runtime import single_threaded_blas, thread_pool
 
-# In a fused forward_train's caches, the ReLU and pooling layers folded into the block before them.
+# In a fused forward_train's caches, the layers folded into the block before them.
 FOLDED = "folded into the fused block before"
+
+Step = Layer | ConvReluPool | ChannelsLastChain
 
 
 class Sequential:
@@ -63,15 +66,29 @@ class Sequential:
                        in_shapes[i][0])}
         self._fused_steps = self._plan_fused_steps()
 
-    def _plan_fused_steps(self) -> list[tuple[str, Layer | ConvReluPool]]:
-        """(parameter owner's name, layer or fused block) in order: the fused pass."""
-        steps: list[tuple[str, Layer | ConvReluPool]] = []
+    def _plan_fused_steps(self) -> list[tuple[str, Step]]:
+        """(parameter owner's name, layer or fused block) in order: the fused pass. Besides the
+        single-channel conv → ReLU → max-pool blocks, runs of two or more convolutions (each
+        with its ReLU and max pooling) go channels-last (``model/channels_last.py``)."""
+        covered = {i + j for i in self._fused for j in range(3)}
+        chains = plan_chains(self.layers, covered)
+        steps: list[tuple[str, Step]] = []
         i = 0
         while i < len(self.layers):
             name, layer = self.layers[i]
-            steps.append((name, self._fused.get(i, layer)))
-            i += 3 if i in self._fused else 1
+            if i in chains:
+                steps.append((name, chains[i]))
+                i += chains[i].span
+            else:
+                steps.append((name, self._fused.get(i, layer)))
+                i += 3 if i in self._fused else 1
         return steps
+
+    def _step_params(self, name: str, step: Step) -> Params | list[Params]:
+        """A step's parameters: its layer's, or one dict per convolution of a chain."""
+        if isinstance(step, ChannelsLastChain):
+            return [self.layer_params(owner) for owner in step.names]
+        return self.layer_params(name)
 
     # ----- parameters -----------------------------------------------------------------------
     def expected_params(self) -> dict[str, Shape]:
@@ -138,7 +155,7 @@ class Sequential:
         outputs: dict[str, np.ndarray] = {}
         if not keep:
             for name, step in self._fused_steps:
-                x, _ = step.forward(self.layer_params(name), x)
+                x, _ = step.forward(self._step_params(name, step), x)
             return x, outputs
         for name, layer in self.layers:
             x, _ = layer.forward(self.layer_params(name), x, train=False)
@@ -178,8 +195,9 @@ class Sequential:
 
         With ``rng`` dropout is active (training); without it the pass is deterministic, as
         for inference, but still differentiable (saliency, Grad-CAM). With ``fuse`` (training)
-        conv → ReLU → max-pool triples run as one block: the conv's cache holds the block's and
-        the two folded layers' caches are ``FOLDED``; gradients per layer output then do not exist.
+        the fused blocks of :meth:`forward` run: a block's first layer's cache holds the block's
+        and the layers folded into it have ``FOLDED``; gradients per layer output then do not
+        exist.
         """
         x = self._check_input(x)
         caches: list[Any] = []
@@ -187,6 +205,9 @@ class Sequential:
             if isinstance(step, ConvReluPool):
                 x, cache = step.forward(self.layer_params(name), x, train=True)
                 caches += [cache, FOLDED, FOLDED]
+            elif isinstance(step, ChannelsLastChain):
+                x, cache = step.forward(self._step_params(name, step), x, train=True)
+                caches += [cache] + [FOLDED] * (step.span - 1)
             else:
                 x, cache = step.forward(self.layer_params(name), x, train=True, rng=rng)
                 caches.append(cache)
@@ -215,6 +236,14 @@ class Sequential:
             if isinstance(caches[i], FusedCache):
                 dout, local = self._fused[i].backward(self.layer_params(name), caches[i], dout,
                                                       need_dx=need_dx)
+            elif isinstance(caches[i], ChainCache):
+                chain = caches[i].chain
+                dout, per_conv = chain.backward(self._step_params(name, chain), caches[i], dout,
+                                                need_dx=need_dx)
+                for owner, local in zip(chain.names, per_conv, strict=True):
+                    for key, value in local.items():
+                        grads[f"{owner}.{key}"] = value
+                continue
             else:
                 dout, local = layer.backward(self.layer_params(name), caches[i], dout,
                                              need_dx=need_dx)
