@@ -48,6 +48,14 @@ def im2col_nhwc(x: np.ndarray, kh: int, kw: int, stride: int = 1, pad: int = 0) 
     oh = conv_output_size(h, kh, stride, pad)
     ow = conv_output_size(w, kw, stride, pad)
     xp = np.ascontiguousarray(pad_nhwc(x, pad))
+    if c == 1:
+        # One channel: runs of KW values would be copied one by one; KH*KW shifted planes
+        # (runs of OW values) make the transposed matrix instead, which BLAS reads as well.
+        planes = np.empty((kh, kw, n, oh, ow), dtype=x.dtype)
+        for ky in range(kh):
+            for kx in range(kw):
+                planes[ky, kx] = xp[:, ky:ky + stride * oh:stride, kx:kx + stride * ow:stride, 0]
+        return planes.reshape(kh * kw, n * oh * ow).T  # (N*OH*OW, KH*KW), F-ordered
     sn, sh, sw, sc = xp.strides
     view = strided_view(xp, (n, oh, ow, kh, kw, c), (sn, sh * stride, sw * stride, sh, sw, sc))
     return view.reshape(n * oh * ow, kh * kw * c)  # copies once
@@ -81,7 +89,8 @@ CHUNK_BYTES = 1 << 20
 
 
 class StageCache(NamedTuple):
-    x: np.ndarray  # (N, H, W, C) the stage's input
+    xp: np.ndarray  # (N, H + 2*pad, W + 2*pad, C) the stage's input, padded for the conv
+    x_shape: tuple[int, ...]  # (N, H, W, C)
     out: np.ndarray  # (N, OH', OW', F) the stage's output (after ReLU and pooling)
     winner: np.ndarray | None  # (N, PH, PW, F) uint8: which window offset held each maximum
     y_shape: tuple[int, ...]  # (N, OH, OW, F): the conv output
@@ -133,7 +142,7 @@ class Stage:
         y += p["bias"]
         if self.relu:
             np.maximum(y, 0, out=y)
-        return y, (StageCache(x, y, winner, y_shape) if train else None)
+        return y, (StageCache(xp, x.shape, y, winner, y_shape) if train else None)
 
     def _pool_forward(self, y: np.ndarray, train: bool) -> tuple[np.ndarray, np.ndarray | None]:
         pool = self.pool
@@ -153,7 +162,7 @@ class Stage:
     def backward(self, p: Params, cache: StageCache, dout: np.ndarray,
                  need_dx: bool = True) -> tuple[np.ndarray | None, Params]:
         """``dout`` (N, OH', OW', F) is the stage's own to overwrite (the chain makes it)."""
-        x, out, winner, y_shape = cache
+        xp, x_shape, out, winner, y_shape = cache
         n, oh, ow, f = y_shape
         if self.relu:
             np.multiply(dout, out > 0, out=dout)
@@ -164,16 +173,15 @@ class Stage:
         k, s = c.kernel_size, c.stride
         weight = p["weight"]
         flipped = need_dx and s == 1 and c.pad <= k - 1
-        xp = pad_nhwc(x, c.pad)
         dyp = pad_nhwc(dy, k - 1 - c.pad) if flipped else None
         w_flip = flipped_weight_matrix(weight) if flipped else None  # (KH*KW*F, C)
-        dx = np.empty(x.shape, dtype=x.dtype) if flipped else None
-        hw = x.shape[1] * x.shape[2]
+        dx = np.empty(x_shape, dtype=xp.dtype) if flipped else None
+        hw = x_shape[1] * x_shape[2]
         dw = None
-        step = self._chunk(oh * ow, k * k * max(x.shape[3], f) * x.itemsize)
+        step = self._chunk(oh * ow, k * k * max(x_shape[3], f) * xp.itemsize)
         for i in range(0, n, step):
             cols = im2col_nhwc(xp[i:i + step], k, k, s)  # (chunk*OH*OW, KH*KW*C)
-            part = cols.T @ dy2[i * oh * ow:(i + step) * oh * ow]  # (KH*KW*C, F)
+            part = np.matmul(cols.T, dy2[i * oh * ow:(i + step) * oh * ow])  # (KH*KW*C, F)
             if dw is None:
                 dw = part
             else:
@@ -186,7 +194,7 @@ class Stage:
         grads = {"weight": dw.reshape(k, k, weight.shape[1], f).transpose(3, 2, 0, 1).copy(),
                  "bias": bias_grad}
         if need_dx and not flipped:
-            dx = self._scatter_input_grad(weight, dy, x.shape)
+            dx = self._scatter_input_grad(weight, dy, x_shape)
         return dx, grads
 
     def _pool_backward(self, dout: np.ndarray, winner: np.ndarray,

@@ -67,13 +67,14 @@ def layered(layers, params, x):
     return x, backward
 
 
-def test_im2col_nhwc_is_im2col_with_channels_last():
-    x = np.random.default_rng(1).standard_normal((2, 3, 6, 7))
+@pytest.mark.parametrize("channels", [3, 1])  # one channel is built from shifted planes
+def test_im2col_nhwc_is_im2col_with_channels_last(channels):
+    x = np.random.default_rng(1).standard_normal((2, channels, 6, 7))
     for k, s, pad in [(3, 1, 1), (2, 2, 0), (3, 2, 2)]:
         got = im2col_nhwc(nhwc(x), k, k, s, pad)  # columns (ky, kx, c)
         want = im2col(x, k, k, s, pad)  # columns (c, ky, kx)
         rows = want.shape[0]
-        assert np.array_equal(got, want.reshape(rows, 3, k, k).transpose(0, 2, 3, 1)
+        assert np.array_equal(got, want.reshape(rows, channels, k, k).transpose(0, 2, 3, 1)
                               .reshape(rows, -1))
 
 
