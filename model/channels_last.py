@@ -117,11 +117,8 @@ class Stage:
         return (n, conv_output_size(h, c.kernel_size, c.stride, c.pad),
                 conv_output_size(w, c.kernel_size, c.stride, c.pad), c.out_channels)
 
-    def _chunks(self, n: int, rows_per_image: int, row_bytes: int) -> range:
-        """Start indices of the image chunks whose im2col rows fill about ``chunk_bytes``."""
-        return range(0, n, self._chunk(rows_per_image, row_bytes))
-
     def _chunk(self, rows_per_image: int, row_bytes: int) -> int:
+        """Images per chunk: as many as fill ``chunk_bytes`` of rows, at least one."""
         return max(1, self.chunk_bytes // (rows_per_image * row_bytes))
 
     def forward(self, p: Params, x: np.ndarray, train: bool = False) -> tuple[np.ndarray, Any]:
@@ -178,7 +175,8 @@ class Stage:
         dx = np.empty(x_shape, dtype=xp.dtype) if flipped else None
         hw = x_shape[1] * x_shape[2]
         dw = None
-        step = self._chunk(oh * ow, k * k * max(x_shape[3], f) * xp.itemsize)
+        # a chunk holds both im2col matrices: the input's (C wide) and the gradient's (F wide)
+        step = self._chunk(oh * ow, k * k * (x_shape[3] + f) * xp.itemsize)
         for i in range(0, n, step):
             cols = im2col_nhwc(xp[i:i + step], k, k, s)  # (chunk*OH*OW, KH*KW*C)
             part = np.matmul(cols.T, dy2[i * oh * ow:(i + step) * oh * ow])  # (KH*KW*C, F)
