@@ -1,6 +1,7 @@
-"""Runs of convolution → ReLU → max pooling in channels-last (NHWC) layout: the speed path for
-training and plain inference of multi-channel conv stacks (DeepConvNet, book ch. 8.1). The
-layer-by-layer passes stay the reference; tests hold the two together.
+"""Runs of convolution → activation → pooling in channels-last (NHWC) layout: the speed path
+for training and plain inference of multi-channel conv stacks (DeepConvNet, book ch. 8.1; LeNet-5's
+tanh and average pooling). The layer-by-layer passes stay the reference; tests hold the two
+together.
 
 Why NHWC (as oneDNN and cuDNN prefer for small channel counts): every window of a padded
 (N, H, W, C) image is KH rows of KW*C contiguous values, so im2col is one strided copy to
@@ -19,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .functional import conv_output_size, note_winner, strided_view
-from .layers import Convolution, Layer, MaxPooling, Params, ReLU
+from .layers import AveragePooling, Convolution, Layer, MaxPooling, Params, ReLU, Tanh
 
 
 def pad_nhwc(x: np.ndarray, pad: int, value: float = 0.0) -> np.ndarray:
@@ -91,24 +92,33 @@ CHUNK_BYTES = 1 << 20
 class StageCache(NamedTuple):
     xp: np.ndarray  # (N, H + 2*pad, W + 2*pad, C) the stage's input, padded for the conv
     x_shape: tuple[int, ...]  # (N, H, W, C)
-    out: np.ndarray  # (N, OH', OW', F) the stage's output (after ReLU and pooling)
+    out: np.ndarray  # (N, OH', OW', F) the stage's output; with tanh: tanh(slope*z) before
+    # scaling and pooling, (N, OH, OW, F)
     winner: np.ndarray | None  # (N, PH, PW, F) uint8: which window offset held each maximum
     y_shape: tuple[int, ...]  # (N, OH, OW, F): the conv output
 
 
 class Stage:
-    """One convolution with the ReLU and the max pooling after it (either may be absent), in
-    NHWC, pure like the layers: parameters in, caches out.
+    """One convolution with the activation and the pooling after it (either may be absent), in
+    NHWC, pure like the layers: parameters in, caches out. The activation is a ReLU or a
+    (scaled) tanh; the pooling a max pool (after a ReLU or nothing) or a tiling average pool.
 
     Input: (N, H, W, C)
-    Output: (N, OH', OW', F), the values of pool(relu(conv(x))) layer by layer in NHWC, where
+    Output: (N, OH', OW', F), the values of pool(act(conv(x))) layer by layer in NHWC, where
     ``OH = (H + 2*pad - KH) // stride + 1`` and, with pooling, ``OH' = (OH + 2*ppad - K) //
     pstride + 1`` (else OH' = OH); same for widths.
     """
 
-    def __init__(self, conv: Convolution, relu: bool, pool: MaxPooling | None,
-                 chunk_bytes: int = CHUNK_BYTES):
-        self.conv, self.relu, self.pool = conv, relu, pool
+    def __init__(self, conv: Convolution, act: ReLU | Tanh | None,
+                 pool: MaxPooling | AveragePooling | None, chunk_bytes: int = CHUNK_BYTES):
+        if isinstance(pool, MaxPooling) and isinstance(act, Tanh):
+            raise ValueError("a max pool runs before the activation: only after a ReLU")
+        if isinstance(pool, AveragePooling) and (
+                not isinstance(act, Tanh) or pool.stride != pool.pool_size or pool.pad):
+            raise ValueError("average pools only after a tanh, tiling (stride = size, no pad)")
+        self.conv, self.act, self.pool = conv, act, pool
+        self.relu = isinstance(act, ReLU)
+        self.tanh = act if isinstance(act, Tanh) else None
         self.chunk_bytes = chunk_bytes
 
     def _conv_shape(self, x_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
@@ -133,6 +143,8 @@ class Stage:
             cols = im2col_nhwc(xp[i:i + step], k, k, s)  # (chunk*OH*OW, KH*KW*C)
             np.matmul(cols, w_mat, out=y[i * oh * ow:(i + step) * oh * ow])
         y = y.reshape(y_shape)
+        if self.tanh is not None:
+            return self._tanh_forward(p, y, xp, x.shape, train)
         winner = None
         if self.pool is not None:  # before bias and ReLU: the same maxima on a quarter
             y, winner = self._pool_forward(y, train)
@@ -140,6 +152,30 @@ class Stage:
         if self.relu:
             np.maximum(y, 0, out=y)
         return y, (StageCache(xp, x.shape, y, winner, y_shape) if train else None)
+
+    def _tanh_forward(self, p: Params, y: np.ndarray, xp: np.ndarray, x_shape: tuple[int, ...],
+                      train: bool) -> tuple[np.ndarray, Any]:
+        """bias, ``scale * tanh(slope * z)`` in place, then the tiling average pool, if any, on
+        the unscaled tanh with the scale folded into its 1/(k*k)."""
+        y_shape = y.shape
+        y += p["bias"]
+        y *= self.tanh.slope
+        np.tanh(y, out=y)  # t = tanh(slope * z), kept for the backward
+        factor = self.tanh.scale
+        if self.pool is None:
+            out = y * np.asarray(factor, dtype=y.dtype)
+        else:
+            k = self.pool.pool_size
+            n, oh, ow, f = y_shape
+            ph, pw = oh // k, ow // k
+            tiles = y[:, :ph * k, :pw * k].reshape(n, ph, k, pw, k, f)
+            out = tiles[:, :, 0, :, 0].copy()
+            for ky in range(k):
+                for kx in range(k):
+                    if ky or kx:
+                        out += tiles[:, :, ky, :, kx]
+            out *= np.asarray(factor / (k * k), dtype=y.dtype)
+        return out, (StageCache(xp, x_shape, y, None, y_shape) if train else None)
 
     def _pool_forward(self, y: np.ndarray, train: bool) -> tuple[np.ndarray, np.ndarray | None]:
         pool = self.pool
@@ -161,22 +197,31 @@ class Stage:
         """``dout`` (N, OH', OW', F) is the stage's own to overwrite (the chain makes it)."""
         xp, x_shape, out, winner, y_shape = cache
         n, oh, ow, f = y_shape
-        if self.relu:
-            np.multiply(dout, out > 0, out=dout)
-        bias_grad = dout.reshape(-1, f).sum(axis=0)
-        dy = self._pool_backward(dout, winner, y_shape) if self.pool is not None else dout
+        if self.tanh is not None:
+            dy = self._tanh_backward(out, dout)
+            bias_grad = dy.reshape(-1, f).sum(axis=0)
+        else:
+            if self.relu:
+                np.multiply(dout, out > 0, out=dout)
+            bias_grad = dout.reshape(-1, f).sum(axis=0)
+            dy = self._pool_backward(dout, winner, y_shape) if self.pool is not None else dout
         dy2 = dy.reshape(-1, f)  # (N*OH*OW, F)
         c = self.conv
         k, s = c.kernel_size, c.stride
         weight = p["weight"]
-        flipped = need_dx and s == 1 and c.pad <= k - 1
+        # The flipped-kernel correlation unfolds the padded output gradient (F wide, H×W rows);
+        # col2im multiplies out C-wide columns for OH×OW rows and adds them back KH*KW times:
+        # the first wins unless its matrix is much the larger (LeNet's conv2: 16 maps of 10×10
+        # padded by 4 for 6 input channels).
+        flipped = (need_dx and s == 1 and c.pad <= k - 1
+                   and f * x_shape[1] * x_shape[2] <= 2 * x_shape[3] * oh * ow)
         dyp = pad_nhwc(dy, k - 1 - c.pad) if flipped else None
         w_flip = flipped_weight_matrix(weight) if flipped else None  # (KH*KW*F, C)
         dx = np.empty(x_shape, dtype=xp.dtype) if flipped else None
         hw = x_shape[1] * x_shape[2]
         dw = None
-        # a chunk holds both im2col matrices: the input's (C wide) and the gradient's (F wide)
-        step = self._chunk(oh * ow, k * k * (x_shape[3] + f) * xp.itemsize)
+        # a chunk holds the input's im2col rows (C wide) and the gradient's (F wide) if needed
+        step = self._chunk(oh * ow, k * k * (x_shape[3] + f * flipped) * xp.itemsize)
         for i in range(0, n, step):
             cols = im2col_nhwc(xp[i:i + step], k, k, s)  # (chunk*OH*OW, KH*KW*C)
             part = np.matmul(cols.T, dy2[i * oh * ow:(i + step) * oh * ow])  # (KH*KW*C, F)
@@ -194,6 +239,29 @@ class Stage:
         if need_dx and not flipped:
             dx = self._scatter_input_grad(weight, dy, x_shape)
         return dx, grads
+
+    def _tanh_backward(self, t: np.ndarray, dout: np.ndarray) -> np.ndarray:
+        """The gradient w.r.t. the conv output z: d/dz of scale * tanh(slope * z) is
+        scale * slope * (1 - t²), times each position's share of its pooling window's gradient
+        (none past the last whole window)."""
+        grad = np.multiply(t, t)
+        np.subtract(1, grad, out=grad)
+        factor = self.tanh.scale * self.tanh.slope
+        if self.pool is None:
+            grad *= np.asarray(factor, dtype=grad.dtype)
+            grad *= dout
+            return grad
+        k = self.pool.pool_size
+        n, oh, ow, f = t.shape
+        ph, pw = dout.shape[1:3]
+        grad *= np.asarray(factor / (k * k), dtype=grad.dtype)
+        share = np.broadcast_to(dout[:, :, None, :, None], (n, ph, k, pw, k, f))
+        grad[:, ph * k:] = 0  # rows and columns past the last whole window (if any)
+        grad[:, :, pw * k:] = 0
+        tiles = grad[:, :ph * k, :pw * k].view()
+        tiles.shape = (n, ph, k, pw, k, f)  # splitting axes: always a view, never a copy
+        tiles *= share
+        return grad
 
     def _pool_backward(self, dout: np.ndarray, winner: np.ndarray,
                        y_shape: tuple[int, ...]) -> np.ndarray:
@@ -218,18 +286,20 @@ class Stage:
 
     def _scatter_input_grad(self, weight: np.ndarray, dy: np.ndarray,
                             x_shape: tuple[int, ...]) -> np.ndarray:
-        """col2im for strided or over-padded convolutions: each window's gradient added back."""
+        """col2im for strided or over-padded convolutions, and where the flipped kernel's matrix
+        would be much the larger: each window's gradient added back. Channel-major while adding
+        (runs of OW values, not of C), NHWC once at the end."""
         c = self.conv
         k, s, pad = c.kernel_size, c.stride, c.pad
         n, h, w, channels = x_shape
-        _, oh, ow, _ = dy.shape
-        dcols = (dy.reshape(-1, dy.shape[3]) @ weight_matrix(weight).T).reshape(
-            n, oh, ow, k, k, channels)
-        dx = np.zeros((n, h + 2 * pad, w + 2 * pad, channels), dtype=dy.dtype)
+        _, oh, ow, f = dy.shape
+        dcols = np.matmul(weight_matrix(weight), dy.reshape(-1, f).T).reshape(
+            k, k, channels, n, oh, ow)  # (KH, KW, C, N, OH, OW)
+        dx = np.zeros((channels, n, h + 2 * pad, w + 2 * pad), dtype=dy.dtype)
         for ky in range(k):
             for kx in range(k):
-                dx[:, ky:ky + s * oh:s, kx:kx + s * ow:s] += dcols[:, :, :, ky, kx]
-        return np.ascontiguousarray(dx[:, pad:pad + h, pad:pad + w])
+                dx[:, :, ky:ky + s * oh:s, kx:kx + s * ow:s] += dcols[ky, kx]
+        return np.ascontiguousarray(dx[:, :, pad:pad + h, pad:pad + w].transpose(1, 2, 3, 0))
 
 
 class ChainCache(NamedTuple):
@@ -271,25 +341,36 @@ class ChannelsLastChain:
         return dx, grads
 
 
+def _stage_pool(act: Layer | None, layer: Layer) -> bool:
+    """Whether ``layer`` can end a stage whose activation is ``act``."""
+    if type(layer) is MaxPooling:
+        return not isinstance(act, Tanh)
+    return (type(layer) is AveragePooling and isinstance(act, Tanh)
+            and layer.stride == layer.pool_size and layer.pad == 0)
+
+
 def plan_chains(layers: list[tuple[str, Layer]], skip: set[int],
                 min_stages: int = 2) -> dict[int, ChannelsLastChain]:
-    """Chains by the index of their first layer: maximal runs of convolution [→ ReLU] [→ max
-    pooling] over layers not in ``skip``, of at least ``min_stages`` convolutions. Exact types
-    only, so a changed layer (an ablation's masked subclass) ends a run."""
+    """Chains by the index of their first layer: maximal runs of convolution [→ ReLU or tanh]
+    [→ max or tiling average pooling] over layers not in ``skip``, of at least ``min_stages``
+    convolutions. Exact types only, so a changed layer (an ablation's masked subclass) ends a
+    run."""
     chains: dict[int, ChannelsLastChain] = {}
+
+    def usable(at: int) -> Layer | None:
+        return layers[at][1] if at < len(layers) and at not in skip else None
+
     i = 0
     while i < len(layers):
         start, stages = i, []
-        while i < len(layers) and i not in skip and type(layers[i][1]) is Convolution:
+        while type(usable(i)) is Convolution:
             name, conv = layers[i]
             i += 1
-            relu = i < len(layers) and i not in skip and type(layers[i][1]) is ReLU
-            i += relu
-            pool = None
-            if i < len(layers) and i not in skip and type(layers[i][1]) is MaxPooling:
-                pool = layers[i][1]
-                i += 1
-            stages.append((name, Stage(conv, relu, pool)))
+            act = usable(i) if type(usable(i)) in (ReLU, Tanh) else None
+            i += act is not None
+            pool = usable(i) if usable(i) is not None and _stage_pool(act, usable(i)) else None
+            i += pool is not None
+            stages.append((name, Stage(conv, act, pool)))
         if len(stages) >= min_stages:
             chains[start] = ChannelsLastChain(stages, i - start)
         if i == start:

@@ -16,17 +16,19 @@ from model.channels_last import (
     plan_chains,
 )
 from model.functional import im2col
-from model.layers import Affine, Convolution, Dropout, MaxPooling, ReLU, Tanh
+from model.layers import Affine, AveragePooling, Convolution, Dropout, MaxPooling, ReLU, Tanh
 from model.networks import FOLDED, Sequential
 
-# (channels, filters, kernel, stride, pad, relu, pool (size, stride, pad) or None, H, W):
+# (channels, filters, kernel, stride, pad, activation, pool (size, stride, pad) or None, H, W):
 # 3×3 stride-1 convs (the flipped-kernel input gradient), strided and over-padded ones (col2im),
-# tiling, ragged, padded and overlapping pools, no ReLU, non-square inputs.
-GEOMETRIES = [(3, 4, 3, 1, 1, True, (2, 2, 0), 8, 8), (2, 3, 3, 1, 1, True, None, 7, 9),
-              (3, 2, 3, 1, 1, True, (2, 2, 1), 7, 7), (2, 3, 3, 1, 1, True, (3, 2, 1), 9, 8),
-              (1, 3, 5, 1, 2, True, (2, 2, 0), 9, 10), (2, 2, 3, 2, 1, True, (2, 2, 0), 11, 9),
-              (2, 3, 2, 1, 0, False, (2, 2, 0), 9, 7), (2, 2, 3, 1, 3, True, None, 5, 6),
-              (3, 3, 1, 1, 0, True, (3, 3, 0), 8, 7)]
+# tiling, ragged, padded and overlapping max pools, no activation, non-square inputs; LeNet's
+# scaled tanh alone or with tiling average pools ("avg"), ragged too.
+GEOMETRIES = [(3, 4, 3, 1, 1, "relu", (2, 2, 0), 8, 8), (2, 3, 3, 1, 1, "relu", None, 7, 9),
+              (3, 2, 3, 1, 1, "relu", (2, 2, 1), 7, 7), (2, 3, 3, 1, 1, "relu", (3, 2, 1), 9, 8),
+              (1, 3, 5, 1, 2, "relu", (2, 2, 0), 9, 10), (2, 2, 3, 2, 1, "relu", (2, 2, 0), 11, 9),
+              (2, 3, 2, 1, 0, None, (2, 2, 0), 9, 7), (2, 2, 3, 1, 3, "relu", None, 5, 6),
+              (3, 3, 1, 1, 0, "relu", (3, 3, 0), 8, 7), (1, 3, 5, 1, 2, "tanh", "avg", 8, 8),
+              (3, 2, 5, 1, 0, "tanh", "avg", 11, 10), (2, 3, 3, 1, 1, "tanh", None, 6, 7)]
 
 # im2col chunks of this many bytes hold one to three images above: ragged last chunks included.
 SMALL_CHUNK = 2000
@@ -41,14 +43,14 @@ def nchw(x):
 
 
 def setup(geometry, n=5, seed=0):
-    c, f, k, s, pad, relu, pool, h, w = geometry
+    c, f, k, s, pad, act, pool, h, w = geometry
     rng = np.random.default_rng(seed)
-    layers = [Convolution(f, k, s, pad)] + ([ReLU()] if relu else [])
-    if pool is not None:
-        layers.append(MaxPooling(*pool))
+    act = {"relu": ReLU(), "tanh": Tanh(1.7159, 2 / 3), None: None}[act]
+    pool = AveragePooling(2) if pool == "avg" else None if pool is None else MaxPooling(*pool)
+    layers = [layer for layer in (Convolution(f, k, s, pad), act, pool) if layer is not None]
     params = {"weight": rng.standard_normal((f, c, k, k)), "bias": rng.standard_normal(f) * 0.3}
     x = rng.standard_normal((n, c, h, w))
-    stage = Stage(layers[0], relu, layers[-1] if pool is not None else None, SMALL_CHUNK)
+    stage = Stage(layers[0], act, pool, SMALL_CHUNK)
     return layers, stage, params, x
 
 
@@ -122,8 +124,8 @@ def test_chain_gradients_against_centred_differences():
     """Two stages, the second with a padded pool: every parameter and the input."""
     rng = np.random.default_rng(6)
     conv1, conv2 = Convolution(3, 3, 1, 1), Convolution(2, 3, 1, 1)
-    chain = ChannelsLastChain([("conv1", Stage(conv1, True, None, SMALL_CHUNK)),
-                               ("conv2", Stage(conv2, True, MaxPooling(2, 2, 1), SMALL_CHUNK))],
+    chain = ChannelsLastChain([("conv1", Stage(conv1, ReLU(), None, SMALL_CHUNK)),
+                               ("conv2", Stage(conv2, ReLU(), MaxPooling(2, 2, 1), SMALL_CHUNK))],
                               span=5)
     params = [{"weight": rng.standard_normal((3, 2, 3, 3)), "bias": rng.standard_normal(3) * .3},
               {"weight": rng.standard_normal((2, 3, 3, 3)), "bias": rng.standard_normal(2) * .3}]
@@ -157,6 +159,18 @@ def test_chains_are_runs_of_two_or_more_convolutions_of_exact_types():
     assert [s.relu for s in chains[0].stages] == [True, False]
     assert chains[0].stages[1].pool is layers[3][1]
     assert list(plan_chains(layers, skip={2})) == [8]  # c1 alone is no chain
+    lecun = [("c1", Convolution(2, 3)), ("t1", Tanh()), ("a1", AveragePooling(2)),
+             ("c2", Convolution(2, 3)), ("t2", Tanh()), ("m2", MaxPooling(2)),
+             ("c3", Convolution(2, 3)), ("a3", AveragePooling(2))]
+    (chain,) = plan_chains(lecun, skip=set()).values()  # a max pool after a tanh ends the run
+    assert chain.names == ["c1", "c2"] and chain.span == 5 and chain.stages[1].pool is None
+    assert list(plan_chains(lecun[5:], skip=set())) == []  # an average pool needs a tanh
+    with pytest.raises(ValueError, match="max pool"):
+        Stage(Convolution(2, 3), Tanh(), MaxPooling(2))
+    with pytest.raises(ValueError, match="average pools"):
+        Stage(Convolution(2, 3), ReLU(), AveragePooling(2))
+    with pytest.raises(ValueError, match="average pools"):
+        Stage(Convolution(2, 3), Tanh(), AveragePooling(3, 2))
 
 
 def small_deep_convnet() -> Sequential:
@@ -170,11 +184,15 @@ def small_deep_convnet() -> Sequential:
     return net
 
 
-@pytest.mark.parametrize("arch", ["deep_convnet", "alexnet"])
+@pytest.mark.parametrize("arch", ["deep_convnet", "alexnet", "lenet5"])
 def test_networks_give_the_same_answers_with_chains_and_layer_by_layer(arch):
     if arch == "deep_convnet":
         net, chained = small_deep_convnet(), ["conv1", "conv2", "conv3", "conv4", "conv5",
                                               "conv6"]
+    elif arch == "lenet5":  # scaled tanh and average pooling
+        net = build("lenet5", {"c1": 2, "c3": 3, "c5": 8, "f6": 6},
+                    rng=np.random.default_rng(7)).astype(np.float64)
+        chained = ["conv1", "conv2"]
     else:  # conv3 → conv5 and pool3 (overlapping, padded); conv1 and conv2 end at LRN
         net = build("alexnet", {"input_shape": [1, 12, 12], "channels": [2, 3, 3, 2, 2],
                                 "hidden_size": 5}, rng=np.random.default_rng(7)).astype(np.float64)
