@@ -89,6 +89,37 @@ def pool_views(x: np.ndarray, k: int, stride: int, pad: int, oh: int, ow: int):
 CHUNK_BYTES = 1 << 20
 
 
+#: Input channels up to which a 'same' convolution's weight gradient comes from shifted views
+#: (DeepConvNet's conv1 and conv2: 0.8 against 1.7 ms and 6.1 against 7.4 ms for 50 images on
+#: one thread; with 32 channels and more the im2col GEMM is faster).
+SHIFTED_MAX_CHANNELS = 16
+
+
+def shifted_weight_grad(xp: np.ndarray, dyp: np.ndarray, k: int) -> np.ndarray:
+    """The weight gradient of a stride-1 'same' convolution (pad = (K-1)/2) without im2col.
+
+    Input: xp (N, Hp, Wp, C), the input padded by pad; dyp (N, Hp, Wp, F), the output
+    gradient padded likewise (zero borders).
+    Output: (KH*KW*C, F), rows in im2col_nhwc's column order.
+
+    Flattened to rows, the input value that window offset (ky, kx) pairs with output-gradient
+    row r sits at row ``r + (ky-pad)*Wp + (kx-pad)``: one GEMM over contiguous rows per offset,
+    the borders' zero gradients cancelling the rows that wrap into the next image row or image.
+    """
+    n, hp, wp, c = xp.shape
+    f = dyp.shape[3]
+    pad = (k - 1) // 2
+    rows, grads = xp.reshape(-1, c), dyp.reshape(-1, f)
+    lo = pad * wp + pad  # the first and last ``lo`` rows of the gradient are border zeros
+    hi = n * hp * wp - lo
+    dw = np.empty((k, k, c, f), dtype=xp.dtype)
+    for ky in range(k):
+        for kx in range(k):
+            shift = (ky - pad) * wp + (kx - pad)
+            np.matmul(rows[lo + shift:hi + shift].T, grads[lo:hi], out=dw[ky, kx])
+    return dw.reshape(k * k * c, f)
+
+
 class StageCache(NamedTuple):
     xp: np.ndarray  # (N, H + 2*pad, W + 2*pad, C) the stage's input, padded for the conv
     x_shape: tuple[int, ...]  # (N, H, W, C)
@@ -215,25 +246,33 @@ class Stage:
         # padded by 4 for 6 input channels).
         flipped = (need_dx and s == 1 and c.pad <= k - 1
                    and f * x_shape[1] * x_shape[2] <= 2 * x_shape[3] * oh * ow)
-        dyp = pad_nhwc(dy, k - 1 - c.pad) if flipped else None
+        # A 'same' convolution on few input channels takes its weight gradient from shifted
+        # views of the padded input (see shifted_weight_grad): no im2col of the input at all.
+        shifted = s == 1 and 2 * c.pad == k - 1 and x_shape[3] <= SHIFTED_MAX_CHANNELS
+        dyp = pad_nhwc(dy, k - 1 - c.pad) if flipped or shifted else None  # same pad if both
         w_flip = flipped_weight_matrix(weight) if flipped else None  # (KH*KW*F, C)
         dx = np.empty(x_shape, dtype=xp.dtype) if flipped else None
         hw = x_shape[1] * x_shape[2]
-        dw = None
-        # a chunk holds the input's im2col rows (C wide) and the gradient's (F wide) if needed
-        step = self._chunk(oh * ow, k * k * (x_shape[3] + f * flipped) * xp.itemsize)
-        for i in range(0, n, step):
-            cols = im2col_nhwc(xp[i:i + step], k, k, s)  # (chunk*OH*OW, KH*KW*C)
-            part = np.matmul(cols.T, dy2[i * oh * ow:(i + step) * oh * ow])  # (KH*KW*C, F)
-            if dw is None:
-                dw = part
-            else:
-                dw += part
-            if flipped:
-                # dx = dy padded by K-1-pad, correlated with the flipped kernel: a 'full'
-                # correlation whose output is exactly H×W, since OH = H + 2*pad - K + 1.
-                dcols = im2col_nhwc(dyp[i:i + step], k, k)  # (chunk*H*W, KH*KW*F)
-                np.matmul(dcols, w_flip, out=dx.reshape(-1, dx.shape[3])[i * hw:(i + step) * hw])
+        dw = shifted_weight_grad(xp, dyp, k) if shifted else None
+        if flipped or not shifted:
+            # a chunk holds the input's im2col rows (C wide) if needed, and the gradient's
+            # (F wide) if needed
+            row_bytes = k * k * (x_shape[3] * (not shifted) + f * flipped) * xp.itemsize
+            step = self._chunk(oh * ow, row_bytes)
+            for i in range(0, n, step):
+                if not shifted:
+                    cols = im2col_nhwc(xp[i:i + step], k, k, s)  # (chunk*OH*OW, KH*KW*C)
+                    part = np.matmul(cols.T, dy2[i * oh * ow:(i + step) * oh * ow])
+                    if dw is None:
+                        dw = part  # (KH*KW*C, F)
+                    else:
+                        dw += part
+                if flipped:
+                    # dx = dy padded by K-1-pad, correlated with the flipped kernel: a 'full'
+                    # correlation whose output is exactly H×W, since OH = H + 2*pad - K + 1.
+                    dcols = im2col_nhwc(dyp[i:i + step], k, k)  # (chunk*H*W, KH*KW*F)
+                    np.matmul(dcols, w_flip,
+                              out=dx.reshape(-1, dx.shape[3])[i * hw:(i + step) * hw])
         grads = {"weight": dw.reshape(k, k, weight.shape[1], f).transpose(3, 2, 0, 1).copy(),
                  "bias": bias_grad}
         if need_dx and not flipped:

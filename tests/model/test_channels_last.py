@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from gradcheck import assert_close_grad, numerical_grad
 
-from model import build
+from model import build, channels_last
 from model.ablation import ablated
 from model.channels_last import (
     ChannelsLastChain,
@@ -87,8 +87,11 @@ def test_flipped_weight_matrix_turns_the_kernel_and_swaps_channels():
         assert got[ky, kx, f, c] == weight[f, c, 2 - ky, 2 - kx]
 
 
+@pytest.mark.parametrize("shifted", [True, False])  # 'same' convs' weight gradient both ways
 @pytest.mark.parametrize("geometry", GEOMETRIES)
-def test_stage_equals_the_layers_forward_and_backward(geometry):
+def test_stage_equals_the_layers_forward_and_backward(geometry, shifted, monkeypatch):
+    if not shifted:
+        monkeypatch.setattr(channels_last, "SHIFTED_MAX_CHANNELS", 0)
     layers, stage, params, x = setup(geometry)
     ref, ref_backward = layered(layers, params, x)
     out, cache = stage.forward(params, nhwc(x), train=True)
