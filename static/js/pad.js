@@ -54,6 +54,9 @@ export class Pad {
 
   /** While a stroke is drawn: ask at most every DRAW_THROTTLE_MS, and once more at its end. */
   drawing() {
+    // body[data-drawing]: the bars and the answer jump to each live answer instead of easing
+    // (style.css): eased, they kept the main thread rendering every frame of a stroke (issue 18)
+    document.body.dataset.drawing = "1";
     state.note = "";
     $("pad-hint").hidden = true;
     const now = performance.now();
@@ -68,6 +71,7 @@ export class Pad {
 
   strokeDone() {
     clearTimeout(this.timer);
+    delete document.body.dataset.drawing;
     this.lastAsk = performance.now();
     this.send(true);
   }
