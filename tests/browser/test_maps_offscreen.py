@@ -41,3 +41,19 @@ def test_maps_drawn_out_of_view_show_the_latest_answer_once_in_view(page):
     page.wait_for_timeout(150)
     assert (snapshot(page.locator(ROW).locator("canvas.map").first) == late).all()
     assert page.locator(f"{ROW} .maps-range").inner_text() == range_text
+
+
+EASING = "() => getComputedStyle(document.querySelector('#prob-bars .bar-fill')).transitionDuration"
+
+
+def test_bars_jump_while_a_stroke_is_drawn_and_ease_after(page):
+    """Live answers come every 150 ms while drawing: eased bars never rest, and every frame of
+    their easing repainted the whole page on the main thread (issue 18: long tasks)."""
+    page.click("#clear")
+    wait_idle(page)
+    assert page.evaluate(EASING) != "0s"
+    draw(page, SEVEN[:1], release=False)
+    assert page.evaluate(EASING) == "0s"
+    page.mouse.up()
+    wait_idle(page)
+    assert page.evaluate(EASING) != "0s"
