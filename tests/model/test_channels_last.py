@@ -226,3 +226,18 @@ def test_an_ablated_layer_leaves_the_chain_and_the_answers_follow_the_reference(
     np.testing.assert_allclose(view.forward(x)[0], view.forward(x, keep=True)[0], rtol=1e-10,
                                atol=1e-12)
     assert np.abs(view.forward(x)[0] - net.forward(x)[0]).max() > 1e-3
+
+
+def test_a_frozen_network_serves_chains_from_many_threads_at_once():
+    """Chains keep nothing per call: concurrent passes over read-only weights equal serial ones."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    net = small_deep_convnet().astype(np.float32)
+    net.freeze()
+    rng = np.random.default_rng(11)
+    inputs = [rng.random((int(rng.integers(1, 9)), *net.input_shape), dtype=np.float32)
+              for _ in range(24)]
+    serial = [net.forward(x)[0] for x in inputs]
+    with ThreadPoolExecutor(6) as pool:
+        for got, want in zip(pool.map(lambda x: net.forward(x)[0], inputs), serial, strict=True):
+            np.testing.assert_array_equal(got, want)
