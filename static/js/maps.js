@@ -30,6 +30,7 @@ export class MapsPanel {
     if ("IntersectionObserver" in window) {
       new IntersectionObserver((entries) => {
         this.inView = entries.some((e) => e.isIntersecting);
+        el.classList.toggle("asleep", !this.inView);
         if (this.inView && this.stale) this.paint();
       }, { rootMargin: "200px" }).observe(el);
     }

@@ -44,16 +44,27 @@ def test_maps_drawn_out_of_view_show_the_latest_answer_once_in_view(page):
 
 
 EASING = "() => getComputedStyle(document.querySelector('#prob-bars .bar-fill')).transitionDuration"
+MAPS = """() => {
+  const maps = document.getElementById("maps");
+  return [getComputedStyle(maps).contentVisibility, maps.getBoundingClientRect().height,
+          document.documentElement.scrollHeight];
+}"""
 
 
-def test_bars_jump_while_a_stroke_is_drawn_and_ease_after(page):
+def test_while_a_stroke_is_drawn_bars_jump_and_unseen_maps_sleep_in_their_size(page):
     """Live answers come every 150 ms while drawing: eased bars never rest, and every frame of
-    their easing repainted the whole page on the main thread (issue 18: long tasks)."""
+    their easing repainted the whole page on the main thread; the maps out of view are left out
+    of rendering meanwhile, keeping their size (issue 18: long tasks)."""
+    page.evaluate("() => window.scrollTo(0, 0)")
     page.click("#clear")
     wait_idle(page)
     assert page.evaluate(EASING) != "0s"
+    awake = page.evaluate(MAPS)
+    assert awake[0] == "visible"
     draw(page, SEVEN[:1], release=False)
     assert page.evaluate(EASING) == "0s"
+    assert page.evaluate(MAPS) == ["hidden", *awake[1:]]
     page.mouse.up()
     wait_idle(page)
     assert page.evaluate(EASING) != "0s"
+    assert page.evaluate(MAPS) == awake
