@@ -158,6 +158,8 @@ def test_click_opens_unit_panel_with_the_computation(page):
     x, y = hover_unit_below(page, "conv1")
     page.mouse.click(x, y)
     inspect.wait_for(state="visible")
+    # The panel opens at once and shows the arithmetic when the unit's exact values arrive.
+    page.wait_for_selector("#inspect[data-exact='1']")
     text = inspect.inner_text()
     assert "conv1" in text and "Σ w·x" in text and "ReLU" in text
     assert page.locator("#inspect .mat td").count() == 3 * 25
